@@ -1,0 +1,2 @@
+"""Binary layers (filled in by the binary work)."""
+LAYERS = []

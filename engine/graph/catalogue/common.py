@@ -1,0 +1,57 @@
+"""Pieces shared by catalogue entries: weight-init params and small FLOP formulas."""
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from .spec import Param
+
+INIT_PARAMS = (
+    Param("weight_init", "choice", "default", "How weights start: torch's default, Xavier/Glorot "
+          "(tanh/sigmoid nets), He/Kaiming (ReLU nets) or orthogonal (recurrent weights).",
+          choices=("default", "xavier", "kaiming", "orthogonal", "small")),
+    Param("bias_init", "choice", "default", "How biases start.", choices=("default", "zeros", "ones")),
+)
+
+
+def apply_init(module: nn.Module, params: dict) -> nn.Module:
+    """Initialise every weight matrix/kernel and bias of ``module`` as the params say."""
+    scheme = params.get("weight_init", "default")
+    bias = params.get("bias_init", "default")
+    for name, p in module.named_parameters():
+        if p.dim() >= 2 and scheme != "default":
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(p)
+            elif scheme == "kaiming":
+                nn.init.kaiming_normal_(p, nonlinearity="relu")
+            elif scheme == "orthogonal":
+                nn.init.orthogonal_(p) if p.device.type != "meta" else None
+            elif scheme == "small":  # the naive N(0, 0.01^2) init of the initialisation lesson
+                nn.init.normal_(p, 0.0, 0.01)
+        elif p.dim() == 1 and "bias" in name and bias != "default":
+            nn.init.zeros_(p) if bias == "zeros" else nn.init.ones_(p)
+    return module
+
+
+def prod(shape) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def elementwise_flops(params, in_shapes, out_shape, module) -> int:
+    return prod(out_shape)
+
+
+def weight_flops(params, in_shapes, out_shape, module) -> int:
+    """Multiply-adds of a layer that applies each weight once per output position."""
+    n_weights = sum(p.numel() for n, p in module.named_parameters() if n.endswith("weight"))
+    return n_weights * _positions(module, out_shape)
+
+
+def _positions(module, out_shape) -> int:
+    # Conv-like: one weight use per spatial output position; dense: per leading position.
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(module, nn.ConvTranspose2d):
+            return prod(out_shape[1:]) // (module.stride[0] * module.stride[1]) or 1
+        return prod(out_shape[1:])
+    return prod(out_shape[:-1])

@@ -1,0 +1,220 @@
+"""The graph document: nodes, edges, dataset and training settings, as plain data.
+
+This is the single source of truth for a network. The editor changes it (through undo
+commands), the engine reads it. It loads in stages (parse, check the format and version,
+build, validate) and never executes code from the file.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import GraphError
+
+FORMAT_NAME = "neurostudio.graph"
+FORMAT_VERSION = 1
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class Node:
+    id: str
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    pos: tuple[float, float] = (0.0, 0.0)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "type": self.type, "params": copy.deepcopy(self.params),
+                "pos": [float(self.pos[0]), float(self.pos[1])]}
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str       # node id
+    src_port: str
+    dst: str
+    dst_port: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+    def to_dict(self) -> dict:
+        return {"from": f"{self.src}.{self.src_port}", "to": f"{self.dst}.{self.dst_port}"}
+
+
+@dataclass
+class GraphDocument:
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    dataset: dict[str, Any] = field(default_factory=dict)   # {"name": ..., "params": {...}}
+    training: dict[str, Any] = field(default_factory=dict)
+    name: str = "untitled"
+    description: str = ""
+
+    # -- lookup -------------------------------------------------------------------
+    def node(self, node_id: str) -> Node:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def has_node(self, node_id: str) -> bool:
+        return any(n.id == node_id for n in self.nodes)
+
+    def incoming(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.dst == node_id]
+
+    def outgoing(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh stable id like ``conv3`` (never reuses an id in the document)."""
+        base = re.sub(r"[^A-Za-z0-9_]", "", prefix.lower()) or "n"
+        if not base[0].isalpha():
+            base = "n" + base
+        taken = {n.id for n in self.nodes}
+        i = 1
+        while f"{base}{i}" in taken:
+            i += 1
+        return f"{base}{i}"
+
+    # -- plain data ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "nodes": [n.to_dict() for n in self.nodes],
+            "edges": [e.to_dict() for e in self.edges],
+            "dataset": copy.deepcopy(self.dataset),
+            "training": copy.deepcopy(self.training),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def copy(self) -> "GraphDocument":
+        return GraphDocument.from_dict(self.to_dict(), validate=False)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, GraphDocument) and self.to_dict() == other.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: Any, validate: bool = True, source: str = "the graph") -> "GraphDocument":
+        """Build a document from parsed JSON. Raises GraphError with one sentence."""
+        if not isinstance(data, dict):
+            raise GraphError(f"{source} is not a graph document: expected a JSON object at the top level.")
+        fmt = data.get("format")
+        if fmt != FORMAT_NAME:
+            raise GraphError(f"{source} is not a Neurostudio graph: its format is {fmt!r}, "
+                             f"expected {FORMAT_NAME!r}.")
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise GraphError(f"{source} has no valid format version (got {version!r}).")
+        if version > FORMAT_VERSION:
+            raise GraphError(f"{source} uses graph format version {version}, newer than this "
+                             f"Neurostudio understands (up to {FORMAT_VERSION}); please update Neurostudio.")
+        if version < 1:
+            raise GraphError(f"{source} has an unknown graph format version {version}.")
+        data = _migrate(data, version)
+        nodes_raw = data.get("nodes")
+        edges_raw = data.get("edges", [])
+        if not isinstance(nodes_raw, list):
+            raise GraphError(f"{source} has no list of nodes.")
+        if not isinstance(edges_raw, list):
+            raise GraphError(f"{source} has an edges entry that is not a list.")
+        nodes = [_node_from(raw, i) for i, raw in enumerate(nodes_raw)]
+        edges = [_edge_from(raw, i) for i, raw in enumerate(edges_raw)]
+        dataset = data.get("dataset") or {}
+        training = data.get("training") or {}
+        if not isinstance(dataset, dict):
+            raise GraphError(f"{source} has a dataset entry that is not an object.")
+        if not isinstance(training, dict):
+            raise GraphError(f"{source} has a training entry that is not an object.")
+        name = data.get("name", "untitled")
+        description = data.get("description", "")
+        doc = cls(nodes=nodes, edges=edges, dataset=dataset, training=training,
+                  name=name if isinstance(name, str) else "untitled",
+                  description=description if isinstance(description, str) else "")
+        if validate:
+            from .validate import validate_document
+            validate_document(doc)
+        return doc
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "the graph") -> "GraphDocument":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GraphError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                             f"column {exc.colno}.") from None
+        return cls.from_dict(data, source=source)
+
+
+def _migrate(data: dict, version: int) -> dict:
+    # Version 1 is the first format; later versions add their upgrade steps here.
+    return data
+
+
+def _node_from(raw: Any, index: int) -> Node:
+    if not isinstance(raw, dict):
+        raise GraphError(f"Node #{index + 1} is not an object.")
+    node_id = raw.get("id")
+    if not isinstance(node_id, str) or not _ID.match(node_id):
+        raise GraphError(f"Node #{index + 1} has an invalid id {node_id!r}: ids are letters, digits "
+                         f"and underscores, starting with a letter.", node=node_id if isinstance(node_id, str) else None)
+    ntype = raw.get("type")
+    if not isinstance(ntype, str):
+        raise GraphError(f"Node '{node_id}' has no layer type.", node=node_id)
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise GraphError(f"Node '{node_id}' has params that are not an object.", node=node_id)
+    pos = raw.get("pos", [0, 0])
+    if (not isinstance(pos, (list, tuple)) or len(pos) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+        raise GraphError(f"Node '{node_id}' has an invalid position {pos!r}: expected [x, y].", node=node_id)
+    return Node(id=node_id, type=ntype, params=dict(params), pos=(float(pos[0]), float(pos[1])))
+
+
+def _split_end(text: Any, what: str, index: int) -> tuple[str, str]:
+    if not isinstance(text, str) or text.count(".") != 1:
+        raise GraphError(f"Edge #{index + 1} has an invalid '{what}' end {text!r}: expected \"node.port\".",
+                         edge=str(text))
+    node, port = text.split(".")
+    return node, port
+
+
+def _edge_from(raw: Any, index: int) -> Edge:
+    if not isinstance(raw, dict):
+        raise GraphError(f"Edge #{index + 1} is not an object.")
+    src, sport = _split_end(raw.get("from"), "from", index)
+    dst, dport = _split_end(raw.get("to"), "to", index)
+    return Edge(src, sport, dst, dport)
+
+
+def load_graph(path: str | Path) -> GraphDocument:
+    """Read and validate a graph file; every problem is a GraphError with one sentence."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GraphError(f"Graph file {path} does not exist.") from None
+    except UnicodeDecodeError:
+        raise GraphError(f"Graph file {path} is not a text file.") from None
+    except OSError as exc:
+        raise GraphError(f"Graph file {path} cannot be read: {exc.strerror}.") from None
+    return GraphDocument.from_json(text, source=f"Graph file {path.name}")
+
+
+def save_graph(doc: GraphDocument, path: str | Path) -> None:
+    """Write atomically: a crash mid-save never leaves a half-written document."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(doc.to_json() + "\n", encoding="utf-8")
+    tmp.replace(path)

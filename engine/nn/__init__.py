@@ -1,0 +1,1 @@
+"""Torch modules the catalogue builds that torch itself does not offer."""
