@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from .spec import Param
@@ -20,18 +21,33 @@ def apply_init(module: nn.Module, params: dict) -> nn.Module:
     scheme = params.get("weight_init", "default")
     bias = params.get("bias_init", "default")
     for name, p in module.named_parameters():
-        if p.dim() >= 2 and scheme != "default":
-            if scheme == "xavier":
-                nn.init.xavier_uniform_(p)
-            elif scheme == "kaiming":
-                nn.init.kaiming_normal_(p, nonlinearity="relu")
-            elif scheme == "orthogonal":
-                nn.init.orthogonal_(p) if p.device.type != "meta" else None
-            elif scheme == "small":  # the naive N(0, 0.01^2) init of the initialisation lesson
-                nn.init.normal_(p, 0.0, 0.01)
+        if p.dim() >= 2:
+            init_weight(p, scheme)
         elif p.dim() == 1 and "bias" in name and bias != "default":
-            nn.init.zeros_(p) if bias == "zeros" else nn.init.ones_(p)
+            init_bias(p, bias)
     return module
+
+
+def init_weight(p: torch.Tensor, scheme: str) -> None:
+    """Initialise one weight matrix/kernel (or one gate block of it) in place."""
+    if scheme == "default" or p.device.type == "meta":
+        return  # shape inference on the meta device has no values to set
+    with torch.no_grad():
+        if scheme == "xavier":
+            nn.init.xavier_uniform_(p)
+        elif scheme == "kaiming":
+            nn.init.kaiming_normal_(p, nonlinearity="relu")
+        elif scheme == "orthogonal":
+            # QR runs on the CPU: not every accelerator backend implements it.
+            q = nn.init.orthogonal_(torch.empty(p.shape, dtype=torch.float32, device="cpu"))
+            p.copy_(q.to(device=p.device, dtype=p.dtype))
+        elif scheme == "small":  # the naive N(0, 0.01^2) init of the initialisation lesson
+            nn.init.normal_(p, 0.0, 0.01)
+
+
+def init_bias(p: torch.Tensor, value: str) -> None:
+    if value != "default" and p.device.type != "meta":
+        nn.init.zeros_(p) if value == "zeros" else nn.init.ones_(p)
 
 
 def prod(shape) -> int:
