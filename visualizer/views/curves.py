@@ -1,0 +1,137 @@
+"""Curves: train/validation loss and accuracy, learning rate and gradient norm over steps."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
+
+from .base import View
+from .style import plot_pen
+
+# (plot title, y label, [(series name, legend, colour key)])
+PANELS = (
+    ("Loss", "loss", (("train/loss", "train", "train"), ("val/loss", "validation", "val"))),
+    ("Accuracy", "accuracy", (("train/accuracy", "train", "train"), ("val/accuracy", "validation", "val"))),
+    ("Learning rate", "lr", (("lr", "lr", "accent"),)),
+    ("Gradient norm", "‖∇‖₂", (("grad_norm", "global", "accent"),)),
+)
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """Exponential moving average with TensorBoard's debiasing, so early points are not
+    pulled towards zero."""
+    if weight <= 0 or len(values) == 0:
+        return values
+    out = np.empty_like(values, dtype=np.float64)
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(values):  # series are thousands of points: fine in Python
+        acc = weight * acc + (1 - weight) * v
+        norm = weight * norm + (1 - weight)
+        out[i] = acc / norm
+    return out
+
+
+class CurvesView(View):
+    title = "Curves"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.log_box = QCheckBox("Log scale (loss, grad norm)")
+        self.smooth = QSlider(Qt.Horizontal)
+        self.smooth.setRange(0, 99)
+        self.smooth.setValue(60)
+        self.smooth.setToolTip("Smoothing: exponential moving average weight (0 = raw)")
+        self.readout = QLabel(" ")
+        self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        bar = QHBoxLayout()
+        bar.addWidget(self.log_box)
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smooth, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addWidget(self.layout_widget, 1)
+        lay.addWidget(self.readout)
+
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.cursors: list[pg.InfiniteLine] = []
+        for i, (title, ylabel, series) in enumerate(PANELS):
+            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=title)
+            plot.setLabel("bottom", "step")
+            plot.setLabel("left", ylabel)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            if len(series) > 1:
+                plot.addLegend(offset=(-10, 10))
+            for name, legend, colour in series:
+                curve = plot.plot(name=legend, pen=plot_pen(colour))
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                self.curves[name] = curve
+            cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((150, 150, 150), style=Qt.DashLine))
+            plot.addItem(cursor)
+            self.cursors.append(cursor)
+            self.plots[title] = plot
+        self._loaded_head = -1
+        self.log_box.toggled.connect(self._apply_log)
+        self.smooth.valueChanged.connect(lambda _v: self._redraw())
+        self._mouse = pg.SignalProxy(self.layout_widget.scene().sigMouseMoved, rateLimit=30,
+                                     slot=self._on_mouse)
+
+    def reset(self) -> None:
+        self.raw.clear()
+        self._loaded_head = -1
+        for c in self.curves.values():
+            c.setData([], [])
+
+    def show_step(self, step: int) -> None:
+        self.step = step
+        if self.reader is None:
+            return
+        head = self.reader.last_step
+        if head != self._loaded_head:  # new commits: reload the series (cursor moves are free)
+            names = set(self.reader.scalar_names())
+            for name in self.curves:
+                if name in names:
+                    steps, values = self.reader.scalar(name)
+                    self.raw[name] = (np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64))
+            self._loaded_head = head
+            self._redraw()
+        for cursor in self.cursors:
+            cursor.setValue(step)
+
+    def _redraw(self) -> None:
+        weight = self.smooth.value() / 100.0
+        for name, curve in self.curves.items():
+            if name in self.raw:
+                steps, values = self.raw[name]
+                smooth = weight if name in ("train/loss", "train/accuracy", "grad_norm") else 0.0
+                curve.setData(steps, ema(values, smooth))
+        self._apply_log(self.log_box.isChecked())
+
+    def _apply_log(self, on: bool) -> None:
+        for title in ("Loss", "Gradient norm"):
+            self.plots[title].setLogMode(y=on)
+
+    def _on_mouse(self, event) -> None:
+        pos = event[0]
+        for title, plot in self.plots.items():
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                parts = [f"step {int(round(x))}"]
+                for name, (steps, values) in self.raw.items():
+                    if len(steps) and any(name == s[0] for p in PANELS if p[0] == title for s in p[2]):
+                        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
+                        parts.append(f"{name} = {values[i]:.4g} (step {int(steps[i])})")
+                self.readout.setText(" · ".join(parts))
+                return
+
+    def table(self):
+        names = sorted(self.raw)
+        all_steps = sorted({int(s) for n in names for s in self.raw[n][0]})
+        lookup = {n: dict(zip(self.raw[n][0].astype(int).tolist(), self.raw[n][1].tolist())) for n in names}
+        rows = [[s] + [lookup[n].get(s, "") for n in names] for s in all_steps]
+        return ["step", *names], rows
