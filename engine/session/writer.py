@@ -1,0 +1,218 @@
+"""SessionWriter: the engine worker's append-only recorder.
+
+Calls only buffer rows in memory; :meth:`SessionWriter.commit` writes them all in one
+transaction (executemany per table). The worker commits every ~0.2 s, then tells the GUI
+"records up to step N are committed"; a reader never sees half a commit.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import records, tree
+from .errors import SessionError
+from .schema import APPLICATION_ID, FORMAT_NAME, FORMAT_VERSION, RESERVED_META, SCHEMA
+
+
+class SessionWriter:
+    """Create a session file at ``path`` and append records to it.
+
+    ``graph`` is the graph document dict the run started from, ``settings`` the training
+    settings, ``dataset_info`` a JSON-able description of the data, ``parent`` for forks
+    ``{"path": str, "step": int}``. An existing file is refused unless ``overwrite=True``.
+
+    Steps are ints >= 0. ``wall`` times are seconds since the epoch (default: now).
+    Nothing is visible to readers until :meth:`commit`. Not thread-safe: one thread writes.
+    """
+
+    def __init__(self, path, graph: dict, settings: dict, dataset_info: dict | None = None,
+                 parent: dict | None = None, overwrite: bool = False):
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise SessionError(f"{self.path} already exists; refusing to overwrite it.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a process kill loses nothing committed; only a power cut can
+        # lose the last few commits, and the file still opens.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        self._db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+        self._ids: dict[tuple[str, str], int] = {}
+        self._new_series: list[tuple[int, str, str]] = []
+        self._scalars: list[tuple] = []
+        self._tensors: list[tuple] = []
+        self._events: list[tuple] = []
+        self._checkpoints: list[tuple] = []
+        self._checkpoint_tensors: list[tuple] = []
+        self._probe: list[tuple] = []
+        self._meta: dict[str, str] = {}
+        self._max_step = -1
+        self._committed_step = -1
+        self._closed = False
+        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "created": time.time(),
+                "graph": graph, "settings": settings, "dataset_info": dataset_info,
+                "parent": parent, "last_step": -1}
+        self._db.execute("BEGIN")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.executemany("INSERT INTO meta VALUES (?, ?)",
+                             [(k, self._json(k, v)) for k, v in meta.items()])
+        self._db.execute("COMMIT")
+
+    # -- records ---------------------------------------------------------------------
+    def scalar(self, name: str, step: int, value: float, wall: float | None = None) -> None:
+        """One value of the series ``name`` at ``step`` (NaN and inf are kept).
+        Writing the same name and step again replaces the value."""
+        sid = self._ids.get(("scalar", name)) or self._series("scalar", name)
+        step = self._step(step)
+        self._scalars.append((sid, step, time.time() if wall is None else wall, float(value)))
+
+    def tensor(self, name: str, step: int, array, compress: bool | None = None,
+               wall: float | None = None) -> None:
+        """An array record (copied now, so the caller may reuse ``array``).
+        ``compress=None`` compresses with zlib only when a sample shows it pays."""
+        sid = self._ids.get(("tensor", name)) or self._series("tensor", name)
+        step = self._step(step)
+        enc = records.encode(array, compress, f"tensor record {name!r} at step {step}")
+        self._tensors.append((sid, step, time.time() if wall is None else wall, *enc))
+
+    def event(self, kind: str, step: int, message: str = "", data: dict | None = None,
+              wall: float | None = None) -> None:
+        """Something that happened: kind is e.g. start, pause, resume, lr_change, nan,
+        finish, failure, stop, checkpoint; ``data`` is any JSON-able value."""
+        if not isinstance(kind, str) or not kind:
+            raise SessionError(f"event kind {kind!r} is not a non-empty string.")
+        step = self._step(step)
+        payload = None if data is None else self._json(f"event {kind!r} data", data)
+        self._events.append((step, time.time() if wall is None else wall, kind, str(message), payload))
+
+    def checkpoint(self, step: int, weights: dict, optimizer: dict | None = None) -> None:
+        """Weights (name -> numpy array, e.g. a state dict converted with .numpy()) and
+        optionally the optimizer state (nested dicts/lists of arrays, numbers, strings;
+        int keys and 0-d arrays survive, tuples come back as lists)."""
+        step = self._step(step)
+        rows = []
+        for name, arr in weights.items():
+            rows.append((step, "weights", str(name),
+                         *records.encode(arr, None, f"checkpoint weight {name!r} at step {step}")))
+        opt_json = None
+        if optimizer is not None:
+            arrays: list = []
+            flat = tree.flatten(optimizer, arrays)
+            opt_json = self._json("optimizer state", flat)
+            for i, arr in enumerate(arrays):
+                rows.append((step, "optimizer", str(i),
+                             *records.encode(arr, None, f"optimizer array {i} at step {step}")))
+        self._checkpoints.append((step, time.time(), opt_json))
+        self._checkpoint_tensors.extend(rows)
+
+    def probe_batch(self, x, y) -> None:
+        """The fixed inputs (and targets) heavy probes are computed on; stored once
+        (a second call replaces it)."""
+        self._probe = [("x", *records.encode(x, None, "probe batch 'x'")),
+                       ("y", *records.encode(y, None, "probe batch 'y'"))]
+
+    def set_meta(self, key: str, value) -> None:
+        """A user-level meta value (title, notes, ...): any JSON-able value."""
+        if not isinstance(key, str) or not key or key in RESERVED_META:
+            raise SessionError(f"meta key {key!r} is reserved or empty; pick another name.")
+        self._meta[key] = self._json(f"meta {key!r}", value)
+
+    # -- transactions ----------------------------------------------------------------
+    def commit(self) -> int:
+        """Write everything buffered in one transaction; return the last committed step
+        (-1 while no step has been written). Cheap when nothing is pending."""
+        if self._closed:
+            raise SessionError(f"{self.path} is closed; nothing more can be written.")
+        if not self._pending():
+            return self._committed_step
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO series VALUES (?, ?, ?)", self._new_series)
+            db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", self._scalars)
+            db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
+                           "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", self._tensors)
+            db.executemany("INSERT INTO events (step, wall, kind, message, data) "
+                           "VALUES (?, ?, ?, ?, ?)", self._events)
+            for step, *_ in self._checkpoints:
+                db.execute("DELETE FROM checkpoint_tensors WHERE step = ?", (step,))
+            db.executemany("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", self._checkpoints)
+            db.executemany("INSERT INTO checkpoint_tensors VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           self._checkpoint_tensors)
+            db.executemany("INSERT OR REPLACE INTO probe VALUES (?, ?, ?, ?, ?)", self._probe)
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._meta.items()))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'last_step'", (str(self._max_step),))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise SessionError(f"could not write to {self.path}: {exc}.") from None
+        for buf in (self._new_series, self._scalars, self._tensors, self._events,
+                    self._checkpoints, self._checkpoint_tensors, self._probe):
+            buf.clear()
+        self._meta.clear()
+        self._committed_step = self._max_step
+        return self._committed_step
+
+    def close(self) -> None:
+        """Commit what is pending and close. The log is folded into the main file, so the
+        .session file alone holds everything; when no reader has the file open, it is
+        also switched out of WAL mode, which leaves no -wal/-shm files behind."""
+        if self._closed:
+            return
+        self.commit()
+        self._closed = True
+        try:
+            self._db.execute("PRAGMA busy_timeout=0")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            self._db.execute("PRAGMA journal_mode=DELETE").fetchall()
+        except sqlite3.Error:
+            pass  # a reader holds it open: stays in WAL mode, equally valid
+        self._db.close()
+
+    def __enter__(self) -> "SessionWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- helpers ---------------------------------------------------------------------
+    def _pending(self) -> bool:
+        return bool(self._new_series or self._scalars or self._tensors or self._events
+                    or self._checkpoints or self._probe or self._meta
+                    or self._max_step != self._committed_step)
+
+    def _series(self, kind: str, name: str) -> int:
+        if not isinstance(name, str) or not name:
+            raise SessionError(f"{kind} name {name!r} is not a non-empty string.")
+        sid = len(self._ids) + 1
+        self._ids[(kind, name)] = sid
+        self._new_series.append((sid, kind, name))
+        return sid
+
+    def _step(self, step) -> int:
+        if type(step) is not int:
+            if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
+                raise SessionError(f"step {step!r} is not an int >= 0.")
+            step = int(step)
+        if step < 0:
+            raise SessionError(f"step {step!r} is not an int >= 0.")
+        if step > self._max_step:
+            self._max_step = step
+        return step
+
+    @staticmethod
+    def _json(what: str, value) -> str:
+        try:
+            return json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise SessionError(f"{what} is not JSON-able ({exc}).") from None
