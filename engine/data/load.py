@@ -1,0 +1,73 @@
+"""One entry point: a dataset reference in, a split and normalised ArrayDataset out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .augment import check_augment_options
+from .base import ArrayDataset, DataError, DatasetInfo
+from .files import load_file
+from .registry import generate
+
+# Kinds whose float inputs are standardised; one-hot/ids sequences, text and [0, 1] video
+# carry meaning in their raw values.
+NORMALISED_KINDS = ("points2d", "curve1d", "image", "table")
+
+
+def load_dataset(ref: dict, seed: int = 0, val_fraction: float = 0.2,
+                 base_dir: str | Path | None = None) -> ArrayDataset:
+    """Load ``{"name": builtin, "params": {...}}`` or ``{"path": file, "format": ..., ...}``.
+
+    The split into training and validation samples is a permutation drawn from ``seed``;
+    float inputs are normalised with the training split's mean and std (per channel for
+    images, per feature for tables). Relative paths are taken from ``base_dir``.
+    """
+    if not isinstance(ref, dict) or not (isinstance(ref.get("name"), str) or isinstance(ref.get("path"), str)):
+        raise DataError('The dataset reference names no dataset: expected {"name": ...} or {"path": ...}.')
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        raise DataError(f"The validation fraction must be at least 0 and below 1, got {val_fraction!r}.")
+    if "name" in ref and "path" not in ref:
+        extra = set(ref) - {"name", "params", "augment"}
+        if extra:
+            raise DataError(f"The reference to dataset '{ref['name']}' has an unknown entry "
+                            f"'{sorted(extra)[0]}'; it takes name, params and augment.")
+        x, y, info = generate(ref["name"], ref.get("params"), seed)
+    else:
+        x, y, info = load_file(ref, Path(base_dir) if base_dir is not None else None)
+    augment = check_augment_options(ref.get("augment"), info)
+    x_train, y_train, x_val, y_val = split(x, y, seed, val_fraction, info)
+    mean = std = None
+    if info.input_dtype == "float" and info.kind in NORMALISED_KINDS:
+        mean, std = training_stats(x_train, info)
+        x_train = ((x_train - mean) / std).astype(np.float32)
+        x_val = ((x_val - mean) / std).astype(np.float32)
+    return ArrayDataset(info, x_train, y_train, x_val, y_val, mean, std, augment)
+
+
+def split(x: np.ndarray, y: np.ndarray, seed: int, val_fraction: float, info: DatasetInfo):
+    n = len(x)
+    if n < 2:
+        raise DataError(f"Dataset '{info.name}' has {n} sample(s); it needs at least two.")
+    n_val = min(n - 1, int(round(n * val_fraction)))
+    if val_fraction > 0:
+        n_val = max(n_val, 1)
+    # A stream of its own, so the split does not shift when a generator draws more numbers.
+    order = np.random.default_rng([int(seed), 0x5EED]).permutation(n)
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]
+
+
+def training_stats(x_train: np.ndarray, info: DatasetInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std shaped to broadcast against one sample: (C, 1, 1) for images, one per
+    feature (the last axis) otherwise. A constant channel gets std 1 (left unscaled)."""
+    if info.kind == "image":
+        axes = (0, *range(2, x_train.ndim))
+        mean = x_train.mean(axis=axes, dtype=np.float64).reshape(-1, *([1] * (x_train.ndim - 2)))
+        std = x_train.std(axis=axes, dtype=np.float64).reshape(mean.shape)
+    else:
+        axes = tuple(range(x_train.ndim - 1))
+        mean = x_train.mean(axis=axes, dtype=np.float64)
+        std = x_train.std(axis=axes, dtype=np.float64)
+    std = np.where(std < 1e-8, 1.0, std)
+    return mean.astype(np.float32), std.astype(np.float32)
