@@ -40,7 +40,9 @@ def to_networkx(doc: GraphDocument) -> nx.MultiDiGraph:
     for n in doc.nodes:
         g.add_node(n.id)
     for e in doc.edges:
-        g.add_edge(e.src, e.dst)
+        # an edge to a missing node is reported by find_problems; here it would add a phantom node
+        if e.src in g and e.dst in g:
+            g.add_edge(e.src, e.dst)
     return g
 
 

@@ -306,3 +306,11 @@ def test_shape_errors_and_structural_errors_come_together():
     assert any("optimizer" in m and "adagrad" in m for m in messages)
     shape = [p for p in problems if isinstance(p, ShapeError)]
     assert len(shape) == 1 and shape[0].node == "c1" and "kernel spans 5" in str(shape[0])
+
+
+def test_analyse_survives_an_edge_to_a_missing_node():
+    data = base()
+    data["edges"].append({"from": "d1.out", "to": "ghost.in"})
+    result = analyse(GraphDocument.from_dict(data, validate=False))
+    assert [str(p) for p in result.problems] == ["Edge d1.out -> ghost.in refers to a missing node 'ghost'."]
+    assert result.nodes["d1"].out_shape == (3,)
