@@ -33,8 +33,8 @@ CASES: dict[str, list[tuple[tuple[int, ...], dict]]] = {
     "Upsample": [((2, 3, 3), {}), ((2, 3, 3), {"mode": "bilinear", "scale": 3})],
     "PixelShuffle": [((8, 3, 3), {"scale": 2})],
     "MaxPool1d": [((2, 8), {})],
-    "MaxPool2d": [((2, 6, 6), {"kernel": 3, "stride": 2})],
-    "AvgPool1d": [((2, 8), {"kernel": 3})],
+    "MaxPool2d": [((2, 6, 6), {"kernel": 3, "stride": 2}), ((2, 5, 5), {"kernel": 3, "stride": 1, "padding": 1})],
+    "AvgPool1d": [((2, 8), {"kernel": 3}), ((2, 2), {"kernel": 3, "padding": 1})],
     "AvgPool2d": [((2, 6, 6), {})],
     "GlobalAvgPool": [((3, 5), {}), ((3, 4, 4), {})],
     "BatchNorm1d": [((5,), {}), ((3, 6), {})],
@@ -216,6 +216,9 @@ def test_lstm_after_flatten_names_both_nodes():
     ("BinaryDense", (2, 5, 5), {}, "BinaryDense 'n' expects (N, features); got (N, 2, 5, 5) from Input 'x'."),
     ("BinaryConv2d", (2, 3, 3), {"kernel": 5, "padding": "valid"},
      "BinaryConv2d 'n': its kernel spans 5 positions but the padded input is only 3x3."),
+    ("MaxPool2d", (2, 5, 5), {"kernel": 2, "padding": 2},
+     "MaxPool2d 'n': its padding 2 must be at most half its window 2."),
+    ("AvgPool2d", (2, 2, 2), {"kernel": 3}, "AvgPool2d 'n': its window 3 is larger than the input 2x2."),
     ("GRU", (5, 3, 2), {}, "GRU 'n' expects (N, T, features); got (N, 5, 3, 2) from Input 'x'."),
 ])
 def test_shape_errors_are_sentences_about_the_node(type_name, shape, params, sentence):

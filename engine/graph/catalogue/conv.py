@@ -63,8 +63,12 @@ def _conv(cls):
 
 
 def _pool_check(p, s):
-    if any(d < p["kernel"] for d in s[0][1:]):
-        return f"its window {p['kernel']} is larger than the input {'x'.join(map(str, s[0][1:]))}"
+    pad = p.get("padding", 0)
+    if 2 * pad > p["kernel"]:
+        return f"its padding {pad} must be at most half its window {p['kernel']}"
+    if any(d + 2 * pad < p["kernel"] for d in s[0][1:]):
+        padded = "x".join(str(d + 2 * pad) for d in s[0][1:])
+        return f"its window {p['kernel']} is larger than the {'padded ' if pad else ''}input {padded}"
     return None
 
 
@@ -77,8 +81,11 @@ def _pool(kind: str, dims: int):
         f"of each channel.",
         params=(Param("kernel", "int", 2, "Window size.", min=1, max=64),
                 Param("stride", "int", None, "Step between windows (empty: the window size).", min=1,
-                      nullable=True)),
-        build=lambda p, s: cls(p["kernel"], stride=p["stride"] or p["kernel"]),
+                      nullable=True),
+                # Inception's pool branch: window 3, stride 1, padding 1 keeps the size.
+                Param("padding", "int", 0, "Values added on each side (zeros for average, ignored "
+                      "for max); at most half the window.", min=0, max=32)),
+        build=lambda p, s: cls(p["kernel"], stride=p["stride"] or p["kernel"], padding=p["padding"]),
         ranks=(dims + 1,), expects="(N, C, L)" if dims == 1 else "(N, C, H, W)", check=_pool_check,
         flops=lambda p, s, o, m: prod(o) * p["kernel"] ** dims, probes=("activation",))
 
