@@ -65,8 +65,8 @@ def _window(a, ky, kx, stride, dilation, ho, wo):
 
 
 def _pad(x, pads, value=0.0):
-    t, b, l, r = pads
-    return np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
+    top, bottom, left, right = pads
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
 
 
 def _conv_args(x, weight, groups):
@@ -123,8 +123,8 @@ def conv2d_backward(x, weight, dout, stride=1, padding=0, dilation=1,
                 dw[g * og:(g + 1) * og, :, ky, kx] = np.einsum("nohw,nchw->oc", dg, patch)
                 _window(dxg, ky, kx, stride, dilation, ho, wo)[...] += np.einsum(
                     "nohw,oc->nchw", dg, weight[g * og:(g + 1) * og, :, ky, kx])
-    t, b, l, r = pads
-    dx = dxp[:, :, t:dxp.shape[2] - b, l:dxp.shape[3] - r]
+    top, bottom, left, right = pads
+    dx = dxp[:, :, top:dxp.shape[2] - bottom, left:dxp.shape[3] - right]
     return {"dx": dx, "dweight": dw, "dbias": dout.sum(axis=(0, 2, 3))}
 
 
