@@ -59,8 +59,11 @@ class SessionReader:
     def _load_meta(self) -> None:
         try:
             rows = self._db.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.Error:
-            raise SessionError(f"{self.path} is not a Neurostudio session.") from None
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "not a database" in text or "no such table" in text:
+                raise SessionError(f"{self.path} is not a Neurostudio session.") from None
+            raise SessionError(f"{self.path} could not be read ({text}).") from None
         raw = {k: v for k, v in rows if isinstance(k, str)}
         try:
             meta = {k: json.loads(v) for k, v in raw.items()}

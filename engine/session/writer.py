@@ -7,6 +7,7 @@ transaction (executemany per table). The worker commits every ~0.2 s, then tells
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -37,13 +38,36 @@ class SessionWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
+        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "created": time.time(),
+                "graph": graph, "settings": settings, "dataset_info": dataset_info,
+                "parent": parent, "last_step": -1}
+        rows = [(k, self._json(k, v)) for k, v in meta.items()]
+        # Built under a temporary name and renamed into place: a kill during creation
+        # never leaves a half-made file that claims to be a session.
+        tmp = self.path.with_name(self.path.name + ".creating")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(tmp) + suffix).unlink(missing_ok=True)
+        db = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            # WAL is switched on here, not after the rename: the switch itself goes through
+            # a rollback journal, and a kill in it would leave a hot journal that a
+            # read-only reader cannot roll back.
+            db.execute("PRAGMA journal_mode=WAL").fetchall()
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+            db.execute("BEGIN")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.executemany("INSERT INTO meta VALUES (?, ?)", rows)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        os.replace(tmp, self.path)
         self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a process kill loses nothing committed; only a power cut can
         # lose the last few commits, and the file still opens.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        self._db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
         self._ids: dict[tuple[str, str], int] = {}
         self._new_series: list[tuple[int, str, str]] = []
         self._scalars: list[tuple] = []
@@ -56,16 +80,6 @@ class SessionWriter:
         self._max_step = -1
         self._committed_step = -1
         self._closed = False
-        meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "created": time.time(),
-                "graph": graph, "settings": settings, "dataset_info": dataset_info,
-                "parent": parent, "last_step": -1}
-        self._db.execute("BEGIN")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                self._db.execute(statement)
-        self._db.executemany("INSERT INTO meta VALUES (?, ?)",
-                             [(k, self._json(k, v)) for k, v in meta.items()])
-        self._db.execute("COMMIT")
 
     # -- records ---------------------------------------------------------------------
     def scalar(self, name: str, step: int, value: float, wall: float | None = None) -> None:
@@ -165,8 +179,9 @@ class SessionWriter:
 
     def close(self) -> None:
         """Commit what is pending and close. The log is folded into the main file, so the
-        .session file alone holds everything; when no reader has the file open, it is
-        also switched out of WAL mode, which leaves no -wal/-shm files behind."""
+        .session file alone holds everything (SQLite deletes the -wal and -shm files
+        when the last connection closes). The file stays in WAL mode: leaving it would go
+        through a rollback journal, which a kill could leave hot for read-only readers."""
         if self._closed:
             return
         self.commit()
@@ -174,9 +189,8 @@ class SessionWriter:
         try:
             self._db.execute("PRAGMA busy_timeout=0")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            self._db.execute("PRAGMA journal_mode=DELETE").fetchall()
         except sqlite3.Error:
-            pass  # a reader holds it open: stays in WAL mode, equally valid
+            pass  # a reader is mid-read: the log stays, equally valid
         self._db.close()
 
     def __enter__(self) -> "SessionWriter":
