@@ -23,6 +23,7 @@ SHAPES = {
     "horizontal line": _segments([(-1, 0), (1, 0)]),
     "vertical line": _segments([(0, -1), (0, 1)]),
     "diagonal line": _segments([(-.8, .8), (.8, -.8)]),
+    "arch": _segments(arc(0, .45, 1, 1, 0, 180, 12)),
 }
 
 # Digit stroke templates in a box x in [-0.6, 0.6], y in [-1, 1] (y down).

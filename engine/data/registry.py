@@ -69,7 +69,7 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in (
     DatasetSpec("polynomial", "1-D regression", "Fit a random polynomial plus noise.",
                 (_samples(500), _noise(0.1), Param("degree", "int", 3, "Degree of the polynomial.", min=1, max=8)),
                 points.polynomial),
-    DatasetSpec("shapes", "Images", "28x28 line drawings of 7 shapes (circle, square, triangle, cross, lines).",
+    DatasetSpec("shapes", "Images", "28x28 line drawings of 8 shapes (circle, square, triangle, cross, 3 lines, arch).",
                 (_samples(3000, 50_000), _IMAGE_NOISE, _ROTATION, _TARGET), images.shapes),
     DatasetSpec("shapes_color", "Images", "32x32 RGB shapes in random colours on random backgrounds.",
                 (_samples(3000, 50_000), _IMAGE_NOISE, _ROTATION, _TARGET), images.shapes_color),
