@@ -1,0 +1,12 @@
+"""Probes: what the user watches while a network trains, measured cheaply and exactly.
+
+:class:`ProbeSet` is a Trainer callback that writes records to a SessionWriter (record
+names: docs/probes.md). Cheap statistics per step run on the training device;
+heavy captures (feature maps, recurrent gates, gradients through time) run on a fixed
+probe batch at a time-based rate. :mod:`.diagnostics` turns the numbers into advice.
+"""
+from .diagnostics import Diagnostic, Diagnostician, Thresholds
+from .recorder import ProbeSet
+from .settings import ProbeSettings, ProbeSettingsError
+
+__all__ = ["Diagnostic", "Diagnostician", "ProbeSet", "ProbeSettings", "ProbeSettingsError", "Thresholds"]

@@ -1,0 +1,74 @@
+"""Histograms over fixed-range bins, computed with torch on the training device.
+
+A layer's range is fixed at its first histogram so that successive histograms line up
+(a view can stack them into a time x value map): [0, 1] for sigmoid outputs, [−1, 1] for
+tanh, [0, R] for ReLU and [−R, R] otherwise, R the first 1-2-5 number at or above the
+largest |value| seen. If later values outgrow it the range widens (to the next 1-2-5
+number) from the following histogram on; values outside the range are counted in the
+end bins. Each record carries its own edges.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+FIXED = {"Sigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0)}
+NON_NEGATIVE = {"ReLU", "ReLU6"}
+
+
+def nice_ceil(m: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k that is >= m (1.0 for 0 or a non-finite m)."""
+    if not math.isfinite(m) or m <= 0:
+        return 1.0
+    k = math.floor(math.log10(m))
+    for base in (1.0, 2.0, 5.0, 10.0):
+        if base * 10.0 ** k >= m * (1 - 1e-12):
+            return base * 10.0 ** k
+    return 10.0 ** (k + 1)
+
+
+class HistRange:
+    """The current range of one histogram series."""
+
+    def __init__(self, layer_type: str = ""):
+        self.fixed = FIXED.get(layer_type)
+        self.non_negative = layer_type in NON_NEGATIVE
+        self.reach: float | None = None  # R, once known
+
+    def bounds(self, x: torch.Tensor) -> tuple[float, float]:
+        if self.fixed:
+            return self.fixed
+        if self.reach is None:
+            # One device sync, the first time only: the range must be a Python number.
+            self.reach = nice_ceil(float(x.detach().abs().nan_to_num(0, 0, 0).amax()))
+        return (0.0 if self.non_negative else -self.reach), self.reach
+
+    def observe(self, absmax: float) -> None:
+        """Widen for the next histogram if values outgrew the range."""
+        if not self.fixed and self.reach is not None and math.isfinite(absmax) and absmax > self.reach:
+            self.reach = nice_ceil(absmax)
+
+
+def histogram(x: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
+    """(bins + 2,) on x's device: the bin counts (values outside [lo, hi] in the end
+    bins), then the number of NaN/inf values, then max |finite value| (for widening)."""
+    x = x.detach().reshape(-1)
+    if not x.is_floating_point():
+        x = x.float()
+    finite = torch.isfinite(x)
+    clean = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    counts = torch.histc(clean.clamp(lo, hi), bins, lo, hi)
+    # histc counted each non-finite value as a 0; take them out again.
+    bad = (~finite).sum().to(counts.dtype)
+    if lo <= 0 <= hi:
+        zero_bin = min(int((0 - lo) / (hi - lo) * bins), bins - 1)
+        counts[zero_bin] -= bad
+    return torch.cat([counts, bad.reshape(1), clean.abs().amax().to(counts.dtype).reshape(1)])
+
+
+def record(lo: float, hi: float, counts_and_bad: list[float]) -> "list[list[float]]":
+    """The stored layout: row 0 the bins+1 edges, row 1 the counts then the non-finite count."""
+    bins = len(counts_and_bad) - 1
+    edges = [lo + (hi - lo) * k / bins for k in range(bins + 1)]
+    return [edges, list(counts_and_bad)]

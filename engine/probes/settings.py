@@ -1,0 +1,97 @@
+"""How often the probes measure, and the clock that decides when.
+
+Two rates, both changeable while a run goes on (the worker forwards the user's command
+to :meth:`engine.probes.ProbeSet.configure`):
+
+- cheap statistics (per-layer scalars, gradient and weight norms) every ``stats_every``
+  training steps;
+- heavy captures on the fixed probe batch (feature maps, recurrent internals, gradients
+  through time, predictions, histograms) ``heavy_hz`` times per second of wall time, or
+  every ``heavy_every`` steps when that is set (a step count makes runs reproducible and
+  is what a replay of a fast run wants).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields, replace
+
+
+class ProbeSettingsError(ValueError):
+    """A probe setting has a bad value; ``str(err)`` names the setting and the problem."""
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    stats_every: int = 1            # cheap statistics every k training steps (0: never)
+    heavy_hz: float = 5.0           # heavy captures per second of wall time (0: never)
+    heavy_every: int | None = None  # or every k steps (overrides heavy_hz when set)
+    probe_size: int = 16            # samples in the fixed probe batch (chosen at start)
+    hist_bins: int = 64             # bins of activation and weight histograms
+    max_channels: int = 32          # feature maps: at most this many channels per layer
+    diagnostics: bool = True        # emit "diagnostic" events with advice
+
+    def __post_init__(self):
+        for f in fields(self):
+            problem = _problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ProbeSettingsError(f"probe setting {f.name!r} {problem}")
+
+    def changed(self, **changes) -> "ProbeSettings":
+        """A copy with ``changes`` applied; unknown names or bad values raise
+        ProbeSettingsError."""
+        known = {f.name for f in fields(self)}
+        for name in changes:
+            if name not in known:
+                raise ProbeSettingsError(f"there is no probe setting {name!r} "
+                                         f"(known: {', '.join(sorted(known))})")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_LIMITS = {"stats_every": (0, 1_000_000), "heavy_every": (1, 1_000_000),
+           "probe_size": (1, 256), "hist_bins": (2, 4096), "max_channels": (1, 4096)}
+
+
+def _problem(name: str, value) -> str | None:
+    if name == "diagnostics":
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if name == "heavy_hz":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"must be a number of captures per second, got {value!r}"
+        return None if 0 <= value <= 1000 else f"must be between 0 and 1000, got {value!r}"
+    if name == "heavy_every" and value is None:
+        return None
+    lo, hi = _LIMITS[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be a whole number, got {value!r}"
+    return None if lo <= value <= hi else f"must be between {lo} and {hi}, got {value!r}"
+
+
+class Schedule:
+    """Decides, step by step, whether cheap statistics and a heavy capture are due."""
+
+    def __init__(self, settings: ProbeSettings, clock=time.perf_counter):
+        self.settings = settings
+        self._clock = clock
+        self._last_heavy: float | None = None
+
+    def stats_due(self, step: int) -> bool:
+        k = self.settings.stats_every
+        return k > 0 and step % k == 0
+
+    def heavy_due(self, step: int) -> bool:
+        """True at most once per call site and step; the first step always captures."""
+        s = self.settings
+        if s.heavy_every is not None:
+            due = step % s.heavy_every == 0 or self._last_heavy is None
+        elif s.heavy_hz <= 0:
+            return False
+        else:
+            now = self._clock()
+            due = self._last_heavy is None or now - self._last_heavy >= 1.0 / s.heavy_hz
+        if due:
+            self._last_heavy = self._clock()
+        return due

@@ -1,0 +1,158 @@
+"""Cheap statistics of a training step, computed with torch on the training device and
+moved to the CPU in one transfer per step (no ``.item()`` per layer).
+
+- Activations (forward hooks on the layers whose catalogue entry lists "activation"):
+  mean and population std over the whole batch output; for ReLU ("dead_units") the
+  fraction of units that are <= 0 for every sample of the batch (a unit is one output
+  position of one sample: a feature, or a channel at one pixel); for sigmoid/tanh
+  ("saturation") the fraction of output values within 1 % of the output range from
+  either end (sigmoid y < 0.01 or y > 0.99, tanh |y| > 0.98), where the slope is tiny.
+- Gradients (after backward, before the optimizer step): the L2 norm of every layer's
+  parameter gradients and the global norm over all parameters.
+- Weights: the L2 norm of every layer's parameters and the update ratio ‖ΔW‖/‖W‖ of
+  this step (ΔW = after the optimizer step − before it; W = before).
+
+The hooks stay registered for the whole run (removed by :meth:`StepStats.detach`) and do
+nothing unless armed, and only for training-mode forwards, so validation passes and the
+probe-batch captures never disturb the step's numbers.
+"""
+from __future__ import annotations
+
+import torch
+
+from .histograms import HistRange, histogram
+
+SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.98, 0.98)}
+
+
+class StepStats:
+    def __init__(self, targets, bins: int):
+        self.t = targets
+        self.bins = bins
+        self.armed = False        # compute activation statistics in the next training forward
+        self.hist_armed = False   # and activation histograms
+        self._acts: dict[str, torch.Tensor] = {}
+        self._hists: dict[str, torch.Tensor] = {}
+        self._bounds: dict[str, tuple[float, float]] = {}
+        self.ranges = {n: HistRange(targets.type_of(n)) for n in targets.activation}
+        self._handles: list = []
+        self._grads: torch.Tensor | None = None
+        self._before: list[torch.Tensor] | None = None
+        self.batch_size: int | None = None
+
+    # -- hooks ---------------------------------------------------------------------------
+    def attach(self) -> None:
+        try:
+            for node in self.t.activation:
+                module = self.t.module(node)
+                self._handles.append(module.register_forward_hook(self._hook(node)))
+            self._handles.append(self.t.model.register_forward_pre_hook(self._batch_hook))
+        except Exception:
+            self.detach()
+            raise
+
+    def detach(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def _batch_hook(self, model, args):
+        if model.training and args and torch.is_tensor(args[0]):
+            self.batch_size = args[0].shape[0]
+
+    def _hook(self, node: str):
+        kind = self.t.type_of(node)
+        dead = node in self.t.dead_units
+        sat = SATURATION.get(kind) if node in self.t.saturation else None
+
+        def hook(module, args, out):
+            if not self.armed or not module.training or not torch.is_tensor(out) \
+                    or not out.is_floating_point():
+                return
+            x = out.detach()
+            std, mean = torch.std_mean(x, correction=0)
+            vals = [mean, std]
+            if dead:
+                alive = (x.reshape(x.shape[0], -1) > 0).any(dim=0)
+                vals.append(1.0 - alive.to(x.dtype).mean())
+            if sat:
+                vals.append(((x < sat[0]) | (x > sat[1])).to(x.dtype).mean())
+            self._acts[node] = torch.stack(vals)
+            if self.hist_armed:
+                lo, hi = self._bounds[node] = self.ranges[node].bounds(x)
+                self._hists[node] = histogram(x, lo, hi, self.bins)
+        return hook
+
+    # -- gradients and weights -------------------------------------------------------------
+    def after_backward(self, with_update_ratio: bool) -> None:
+        """Gradient norms now; a copy of the weights for this step's update ratio."""
+        sq = []
+        for node in self.t.param_layers:
+            grads = [p.grad for p in self.t.params(node) if p.grad is not None]
+            sq.append(sum((g.detach().float().pow(2).sum() for g in grads),
+                          torch.zeros((), device=self.t.device)))
+        self._grads = torch.stack(sq) if sq else None
+        self._before = ([p.detach().clone() for node in self.t.param_layers for p in self.t.params(node)]
+                        if with_update_ratio else None)
+
+    def collect(self) -> tuple[dict[str, float], dict[str, tuple[float, float, list[float]]]]:
+        """Everything measured since the last call, as Python floats (one transfer):
+        (scalar name -> value, node -> (lo, hi, histogram counts + non-finite count))."""
+        parts, names = [], []
+        for node in self.t.activation:
+            v = self._acts.get(node)
+            if v is None:
+                continue
+            parts.append(v.float())
+            names += [f"layer/{node}/act_mean", f"layer/{node}/act_std"]
+            if node in self.t.dead_units:
+                names.append(f"layer/{node}/dead_frac")
+            if node in self.t.saturation and self.t.type_of(node) in SATURATION:
+                names.append(f"layer/{node}/saturated_frac")
+        if self._grads is not None:
+            parts += [self._grads.float(), self._grads.sum().float().reshape(1)]
+            names += [f"layer/{n}/grad_norm" for n in self.t.param_layers] + ["grad_norm"]
+        wsq = dsq = None
+        if self.t.param_layers:
+            flat = [p.detach() for n in self.t.param_layers for p in self.t.params(n)]
+            wsq = self._per_layer([w.float().pow(2).sum() for w in flat])
+            parts.append(wsq)
+            if self._before is not None:
+                dsq = self._per_layer([(w - b).float().pow(2).sum() for w, b in zip(flat, self._before)])
+                parts.append(dsq)
+        hist_nodes = list(self._hists)
+        parts += [self._hists[n].float() for n in hist_nodes]
+        values = torch.cat([p.reshape(-1) for p in parts]).cpu().tolist() if parts else []
+        out = dict(zip(names, values[:len(names)]))
+        pos = len(names)
+        for key in ("grad_norm", *(f"layer/{n}/grad_norm" for n in self.t.param_layers)):
+            if key in out:
+                out[key] = out[key] ** 0.5
+        if wsq is not None:
+            w = values[pos:pos + len(self.t.param_layers)]
+            pos += len(w)
+            for node, v in zip(self.t.param_layers, w):
+                out[f"layer/{node}/weight_norm"] = v ** 0.5
+            if dsq is not None:
+                d = values[pos:pos + len(w)]
+                pos += len(d)
+                for node, dv, wv in zip(self.t.param_layers, d, w):
+                    out[f"layer/{node}/update_ratio"] = (dv / wv) ** 0.5 if wv > 0 else float("nan")
+        hists = {}
+        for node in hist_nodes:
+            chunk = values[pos:pos + self.bins + 2]
+            pos += self.bins + 2
+            self.ranges[node].observe(chunk[-1])
+            hists[node] = (*self._bounds[node], chunk[:-1])
+        self._acts.clear()
+        self._hists.clear()
+        self._grads = self._before = None
+        return out, hists
+
+    def _per_layer(self, per_param: list[torch.Tensor]) -> torch.Tensor:
+        out, i = [], 0
+        for node in self.t.param_layers:
+            k = len(self.t.params(node))
+            out.append(sum(per_param[i:i + k], torch.zeros((), device=self.t.device)))
+            i += k
+        return torch.stack(out)

@@ -1,0 +1,60 @@
+"""Which probe applies to which node: read from the layer catalogue (each LayerType's
+``probes``), never guessed from module classes."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..graph.catalogue import CATALOGUE
+from ..graph.validate import topological_order
+from . import loops
+
+RECURRENT_PREFIX = {"lstm_gates": "lstm", "gru_gates": "gru", "convlstm_gates": "convlstm"}
+
+
+class Targets:
+    """The probe targets of one compiled graph (``compiled`` from engine.graph.compile)."""
+
+    def __init__(self, compiled, doc, device=None):
+        self.compiled = compiled
+        self.model: nn.Module = compiled.model
+        types = {n.id: n.type for n in doc.nodes}
+        self.order = [n for n in topological_order(doc) if n in compiled.modules]
+        self._types = {n: types[n] for n in self.order}
+        probes = {n: CATALOGUE[types[n]].probes for n in self.order}
+        self.activation = [n for n in self.order if "activation" in probes[n]]
+        self.dead_units = {n for n in self.order if "dead_units" in probes[n]}
+        self.saturation = {n for n in self.order if "saturation" in probes[n]}
+        self.weight_hist = [n for n in self.order if "weights" in probes[n]]
+        self.feature_maps = [n for n in self.order if "feature_maps" in probes[n]]
+        self.filters = [n for n in self.order if "filters" in probes[n]][:1]  # the first conv layer
+        self.recurrent = [n for n in self.order if "recurrent" in probes[n]]
+        self.gates = {n: next((RECURRENT_PREFIX[p] for p in probes[n] if p in RECURRENT_PREFIX), None)
+                      for n in self.recurrent}
+        self._params = {n: [p for p in self.module(n).parameters() if p.requires_grad]
+                        for n in self.order}
+        self.param_layers = [n for n in self.order if self._params[n]]
+        if device is None:
+            first = next(self.model.parameters(), None)
+            device = first.device if first is not None else torch.device("cpu")
+        self.device = torch.device(device)
+
+    def module(self, node: str) -> nn.Module:
+        return self.compiled.module_of(node)
+
+    def type_of(self, node: str) -> str:
+        return self._types[node]
+
+    def params(self, node: str) -> list[torch.Tensor]:
+        return self._params[node]
+
+    def fused(self, node: str) -> nn.RNNBase | None:
+        """The fused torch RNN/LSTM/GRU inside a recurrent node, or None for a loop layer."""
+        module = self.module(node)
+        if loops.is_loop(module):
+            return None
+        rnn = getattr(module, "rnn", None)
+        if not isinstance(rnn, nn.RNNBase):
+            raise TypeError(f"recurrent node {node!r} ({self.type_of(node)}) holds neither a fused "
+                            f"torch RNN at .rnn nor a known loop module")
+        return rnn
