@@ -1,0 +1,5 @@
+import sys
+
+from visualizer.app import main
+
+sys.exit(main())

@@ -1,0 +1,34 @@
+"""Every modal question the app asks, behind one small object, so that tests can answer
+them without a dialog ever blocking (pass a scripted Dialogs to MainWindow)."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+GRAPH_FILTER = "Neurostudio graphs (*.json);;All files (*)"
+
+
+class Dialogs:
+    def error(self, parent, title: str, text: str) -> None:
+        QMessageBox.warning(parent, title, text)
+
+    def confirm(self, parent, title: str, text: str) -> bool:
+        return QMessageBox.question(parent, title, text) == QMessageBox.Yes
+
+    def save_changes(self, parent, name: str) -> str:
+        """'save', 'discard' or 'cancel'."""
+        box = QMessageBox(QMessageBox.Warning, "Unsaved changes",
+                          f"Save the changes to {name} before closing it?",
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, parent)
+        box.setDefaultButton(QMessageBox.Save)
+        answer = box.exec()
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def open_path(self, parent, directory: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(parent, "Open graph", directory, GRAPH_FILTER)
+        return path or None
+
+    def save_path(self, parent, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(parent, "Save graph as", suggested, GRAPH_FILTER)
+        if path and "." not in path.rsplit("/", 1)[-1]:
+            path += ".json"
+        return path or None

@@ -1,0 +1,124 @@
+"""The Qt side of the graph document: one GraphDocument, changed only through the
+primitives below (called by undo commands), announced by fine-grained signals.
+
+The scene, inspector, problems list and status bar subscribe to these signals; none of
+them keeps its own copy of a node's params. Shape inference (engine.graph.shapes.analyse)
+re-runs shortly after the last change and is announced by ``analysis_changed``.
+"""
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+
+from engine.graph.document import Edge, GraphDocument, Node
+from engine.graph.errors import GraphError
+from engine.graph.shapes import Analysis, analyse
+
+ANALYSIS_DELAY_MS = 100
+
+
+class DocumentModel(QObject):
+    node_added = Signal(str)
+    node_removed = Signal(str)
+    node_changed = Signal(str)      # params
+    node_moved = Signal(str)
+    edge_added = Signal(object)     # Edge
+    edge_removed = Signal(object)   # Edge
+    settings_changed = Signal()
+    dataset_changed = Signal()
+    reset = Signal()                # a whole new document
+    analysis_changed = Signal(object)  # Analysis
+
+    def __init__(self, doc: GraphDocument | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._doc = doc if doc is not None else GraphDocument()
+        self.undo_stack = QUndoStack(self)
+        self.analysis = Analysis({}, [])
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(ANALYSIS_DELAY_MS)
+        self._timer.timeout.connect(self._reanalyse)
+        for sig in (self.node_added, self.node_removed, self.node_changed, self.edge_added,
+                    self.edge_removed, self.reset, self.dataset_changed):
+            sig.connect(self.schedule_analysis)
+        self.settings_changed.connect(self.schedule_analysis)  # settings have their own checks
+        self.schedule_analysis()
+
+    @property
+    def doc(self) -> GraphDocument:
+        return self._doc
+
+    # -- whole document -------------------------------------------------------------
+    def set_document(self, doc: GraphDocument) -> None:
+        """Replace the document (New, Open, Recover): the undo history starts afresh."""
+        self._doc = doc
+        self.undo_stack.clear()
+        self.reset.emit()
+
+    # -- primitives: only undo commands call these ----------------------------------
+    def insert_node(self, node: Node, index: int | None = None) -> None:
+        if self._doc.has_node(node.id):
+            raise GraphError(f"A node with the id '{node.id}' already exists.", node=node.id)
+        nodes = self._doc.nodes
+        nodes.insert(len(nodes) if index is None else index, node)
+        self.node_added.emit(node.id)
+
+    def take_node(self, node_id: str) -> tuple[Node, int]:
+        if self._doc.incoming(node_id) or self._doc.outgoing(node_id):
+            raise RuntimeError(f"node {node_id} still has edges; remove them first")
+        index = next(i for i, n in enumerate(self._doc.nodes) if n.id == node_id)
+        node = self._doc.nodes.pop(index)
+        self.node_removed.emit(node_id)
+        return node, index
+
+    def set_node_params(self, node_id: str, params: dict) -> None:
+        self._doc.node(node_id).params = copy.deepcopy(params)
+        self.node_changed.emit(node_id)
+
+    def set_node_pos(self, node_id: str, pos: tuple[float, float]) -> None:
+        self._doc.node(node_id).pos = (float(pos[0]), float(pos[1]))
+        self.node_moved.emit(node_id)
+
+    def insert_edge(self, edge: Edge, index: int | None = None) -> None:
+        edges = self._doc.edges
+        edges.insert(len(edges) if index is None else index, edge)
+        self.edge_added.emit(edge)
+
+    def take_edge(self, edge: Edge) -> int:
+        # the last equal edge: identical parallel edges (Add(x, x)) come back in order on undo
+        index = max(i for i, e in enumerate(self._doc.edges) if e == edge)
+        self._doc.edges.pop(index)
+        self.edge_removed.emit(edge)
+        return index
+
+    def set_training(self, training: dict) -> None:
+        self._doc.training = copy.deepcopy(training)
+        self.settings_changed.emit()
+
+    def set_dataset(self, dataset: dict) -> None:
+        self._doc.dataset = copy.deepcopy(dataset)
+        self.dataset_changed.emit()
+
+    # -- analysis ---------------------------------------------------------------------
+    def schedule_analysis(self, *_args) -> None:
+        self._timer.start()
+
+    def flush_analysis(self) -> Analysis:
+        """Run a pending analysis now (tests, screenshots, before training)."""
+        if self._timer.isActive():
+            self._timer.stop()
+            self._reanalyse()
+        return self.analysis
+
+    def _reanalyse(self) -> None:
+        try:
+            result = analyse(self._doc)
+        except GraphError as err:
+            result = Analysis({}, [err])
+        self.analysis = result
+        self.analysis_changed.emit(result)
+
+    def problem_for(self, node_id: str) -> GraphError | None:
+        return next((p for p in self.analysis.problems if p.node == node_id), None)

@@ -1,0 +1,191 @@
+"""A node on the canvas: its type, id, output shape and a one-line summary of its params.
+
+The item only shows what the model says: params come from the document, the shape and
+the problem from the last analysis. Its text is laid out once per change (not per paint)
+and the item is cached as a device-coordinate pixmap, so a 1,000-node graph pans smoothly.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine.graph.catalogue import CATALOGUE
+
+from .layout import NODE_H, NODE_W
+from .port_item import PortItem
+
+PAD = 10.0
+
+
+def _params_summary(type_name: str, params: dict) -> str:
+    spec = CATALOGUE.get(type_name)
+    if spec is None:
+        return ""
+    parts = []
+    for p in spec.params:
+        if "init" in p.name or p.kind == "bool" and p.name == "bias":
+            continue
+        value = params.get(p.name, p.default)
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = "×".join(map(str, value))
+        elif isinstance(value, float):
+            value = f"{value:g}"
+        parts.append(f"{p.name} {value}")
+    return " · ".join(parts[:3])
+
+
+class NodeItem(QGraphicsItem):
+    def __init__(self, node_id: str, type_name: str, theme):
+        super().__init__()
+        self.node_id = node_id
+        self.type_name = type_name
+        self.theme = theme
+        spec = CATALOGUE.get(type_name)
+        self.category = spec.category if spec else ""
+        self.shape_text = ""
+        self.summary = ""
+        self.problem: str | None = None
+        self._texts: dict = {}
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        if spec is not None:
+            self._make_ports(spec)
+        self._layout_text()
+
+    def _make_ports(self, spec) -> None:
+        for ports, is_input, table in ((spec.inputs, True, self.inputs), (spec.outputs, False, self.outputs)):
+            for i, port in enumerate(ports):
+                item = PortItem(self, port.name, is_input, port.multi)
+                y = NODE_H * (i + 1) / (len(ports) + 1)
+                item.setPos(0.0 if is_input else NODE_W, y)
+                table[port.name] = item
+
+    # -- what the model says --------------------------------------------------------
+    def set_params(self, params: dict) -> None:
+        self.summary = _params_summary(self.type_name, params)
+        self._layout_text()
+
+    def set_info(self, shape_text: str, problem: str | None) -> None:
+        if (shape_text, problem) == (self.shape_text, self.problem):
+            return
+        self.shape_text, self.problem = shape_text, problem
+        self.setToolTip(self._tooltip())
+        self._layout_text()
+
+    def set_theme(self, theme) -> None:
+        self.theme = theme
+        self.update()
+        for p in (*self.inputs.values(), *self.outputs.values()):
+            p.update()
+
+    def _tooltip(self) -> str:
+        spec = CATALOGUE.get(self.type_name)
+        lines = [f"<b>{self.type_name}</b> '{self.node_id}'"]
+        if self.problem:
+            lines.append(f"<span style='color:{self.theme.error}'>{self.problem}</span>")
+        elif self.shape_text:
+            lines.append(f"output {self.shape_text}")
+        if spec is not None:
+            lines.append(spec.help)
+        return "<br>".join(lines)
+
+    def _layout_text(self) -> None:
+        """Fonts and elided strings, computed when the content changes, never in paint()."""
+        base = QFont()
+        title = QFont(base)
+        title.setPointSizeF(9.5)
+        title.setBold(True)
+        small = QFont(base)
+        small.setPointSizeF(8.5)
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.Monospace)
+        mono.setPointSizeF(8.5)
+        width = NODE_W - 2 * PAD - 4
+        fm_title, fm_small, fm_mono = QFontMetricsF(title), QFontMetricsF(small), QFontMetricsF(mono)
+        id_w = min(fm_small.horizontalAdvance(self.node_id), width * 0.45)
+        shape = self.problem and "⚠ " + self.problem or self.shape_text or "…"
+        self._texts = {
+            "title": (title, fm_title.elidedText(self.type_name, Qt.ElideRight, width - id_w - 8)),
+            "id": (small, fm_small.elidedText(self.node_id, Qt.ElideMiddle, id_w)),
+            "shape": (mono if not self.problem else small, (fm_mono if not self.problem else fm_small)
+                      .elidedText(shape, Qt.ElideRight, width)),
+            "summary": (small, fm_small.elidedText(self.summary, Qt.ElideRight, width)),
+            "id_w": id_w,
+        }
+        self._static = {k: QStaticText(v[1]) for k, v in self._texts.items() if isinstance(v, tuple)}
+        for st in self._static.values():
+            st.setTextFormat(Qt.PlainText)
+        self.update()
+
+    # -- geometry and painting --------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-3, -3, NODE_W + 6, NODE_H + 6)
+
+    def shape(self):
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, NODE_W, NODE_H), 7, 7)
+        return path
+
+    def rect_in_scene(self) -> QRectF:
+        return QRectF(self.pos(), QRectF(0, 0, NODE_W, NODE_H).size())
+
+    def port_pos(self, name: str, is_input: bool) -> QPointF:
+        table = self.inputs if is_input else self.outputs
+        port = table.get(name)
+        if port is None:  # an edge to a port the type lacks: draw it to the side's middle
+            return self.pos() + QPointF(0.0 if is_input else NODE_W, NODE_H / 2)
+        return self.pos() + port.pos()
+
+    def paint(self, painter, option, widget=None):
+        t = self.theme
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        body = QRectF(0, 0, NODE_W, NODE_H)
+        if self.isSelected():
+            pen = QPen(t.color("node_selected"), 2.2)
+        elif self.problem:
+            pen = QPen(t.color("error"), 2.2)
+        else:
+            pen = QPen(t.color("node_border"), 1.0)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(t.color("node")))
+        painter.drawRoundedRect(body, 7, 7)
+        # category strip on the left
+        strip = QPainterPath()
+        strip.addRoundedRect(QRectF(0.5, 0.5, 9, NODE_H - 1), 6, 6)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0.5, 0.5, 5, NODE_H - 1))
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(t.category(self.category))
+        painter.drawPath(strip.intersected(clip))
+        if self.problem and self.isSelected():  # keep the error visible when selected
+            painter.setPen(QPen(t.color("error"), 1.2, Qt.DashLine))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(body.adjusted(3, 3, -3, -3), 5, 5)
+        x = PAD + 2
+        painter.setPen(t.color("text"))
+        painter.setFont(self._texts["title"][0])
+        painter.drawStaticText(QPointF(x, 7), self._static["title"])
+        painter.setPen(t.color("muted"))
+        painter.setFont(self._texts["id"][0])
+        painter.drawStaticText(QPointF(NODE_W - PAD - self._texts["id_w"], 8.5), self._static["id"])
+        painter.setPen(t.color("error") if self.problem else t.color("text"))
+        painter.setFont(self._texts["shape"][0])
+        painter.drawStaticText(QPointF(x, 27), self._static["shape"])
+        painter.setPen(t.color("muted"))
+        painter.setFont(self._texts["summary"][0])
+        painter.drawStaticText(QPointF(x, 45), self._static["summary"])
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_geometry_changed(self)
+        elif change == QGraphicsItem.ItemSelectedHasChanged:
+            self.setZValue(3 if value else 1)
+        return super().itemChange(change, value)

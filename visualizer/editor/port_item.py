@@ -1,0 +1,67 @@
+"""A port: a small circle on a node's side (inputs left, outputs right). A multi-input
+port (merge nodes) is drawn as a pill, to say it takes several connections."""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+RADIUS = 5.5
+
+
+class PortItem(QGraphicsItem):
+    NORMAL, COMPATIBLE, DIMMED = range(3)
+
+    def __init__(self, node_item, name: str, is_input: bool, multi: bool = False):
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.name = name
+        self.is_input = is_input
+        self.multi = multi
+        self.state = self.NORMAL
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CrossCursor)
+        self.setZValue(2)
+        self._hover = False
+        kind = "input" if is_input else "output"
+        self.setToolTip(f"{kind} '{name}'" + (" (takes several connections)" if multi else "")
+                        + ": drag to connect")
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-10, -12, 20, 24)
+
+    def set_state(self, state: int) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def hoverEnterEvent(self, event):
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event):
+        self._hover = False
+        self.update()
+
+    def paint(self, painter, option, widget=None):
+        theme = self.node_item.theme
+        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        colour = theme.color("port")
+        r = RADIUS
+        if self.state == self.COMPATIBLE:
+            colour, r = theme.color("port_ok"), RADIUS + 2
+        elif self.state == self.DIMMED:
+            colour = QColor(colour)
+            colour.setAlpha(70)
+        if self._hover:
+            r += 1.5
+        painter.setPen(QPen(theme.color("node"), 1.5))
+        painter.setBrush(QBrush(colour))
+        if self.multi:
+            painter.drawRoundedRect(QRectF(-r + 1, -r * 1.7, 2 * r - 2, r * 3.4), r - 1, r - 1)
+        else:
+            painter.drawEllipse(QRectF(-r, -r, 2 * r, 2 * r))

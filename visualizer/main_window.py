@@ -1,0 +1,214 @@
+"""The main window: the canvas in the middle, dockable panels around it (palette,
+templates, inspector, settings, problems), menus, toolbar with Train, and totals in the
+status bar. Document life cycle in window_files.py; actions in window_menus.py."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
+
+from engine.graph.document import GraphDocument
+
+from . import settings_store, window_menus
+from .autosave import DEFAULT_INTERVAL_S, Autosaver
+from .dialogs import Dialogs
+from .editor import clipboard, edits
+from .editor.layout import NODE_H, NODE_W
+from .editor.model import DocumentModel
+from .editor.scene import EditorScene
+from .editor.view import EditorView
+from .panels.inspector import Inspector, human
+from .panels.palette import Palette
+from .panels.problems import ProblemsPanel
+from .panels.settings_panel import SettingsPanel
+from .panels.templates_gallery import TemplatesGallery
+from .theme import THEMES, apply_theme
+from .window_files import FilesMixin
+
+PASTE_STEP = 32.0
+
+
+class MainWindow(FilesMixin, QMainWindow):
+    def __init__(self, dialogs: Dialogs | None = None, autosave_interval_s: float = DEFAULT_INTERVAL_S,
+                 restore_layout: bool = True):
+        super().__init__()
+        self.dialogs = dialogs or Dialogs()
+        self.path = None
+        self.theme = THEMES[settings_store.theme_name()]
+        self.model = DocumentModel(GraphDocument(name="untitled"), self)
+        self.scene = EditorScene(self.model, self.theme, self)
+        self.view = EditorView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self._paste_count = 0
+
+        self.palette = Palette(self.theme)
+        self.templates = TemplatesGallery()
+        self.inspector = Inspector(self.model)
+        self.settings_panel = SettingsPanel(self.model)
+        self.problems = ProblemsPanel(self.model)
+        self.actions = window_menus.build(self)
+        self.docks = {}
+        self._dock("palette", "Layers", self.palette, Qt.LeftDockWidgetArea)
+        self._dock("templates", "Templates", self.templates, Qt.LeftDockWidgetArea)
+        self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
+        self._dock("settings", "Data && training", self.settings_panel, Qt.RightDockWidgetArea)
+        self._dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["palette"], self.docks["templates"])
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["settings"])
+        self.docks["palette"].raise_()
+        self.docks["inspector"].raise_()
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [110], Qt.Vertical)
+
+        self.totals = QLabel()
+        self.statusBar().addPermanentWidget(self.totals)
+        self.autosaver = Autosaver(self.model, lambda: self.path, autosave_interval_s, self)
+
+        self.view.layer_dropped.connect(self.add_layer)
+        self.palette.add_requested.connect(self.add_layer_at_centre)
+        self.templates.open_requested.connect(self.open_template)
+        self.problems.node_requested.connect(self.show_node)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.node_activated.connect(self._node_activated)
+        self.model.analysis_changed.connect(self._analysis_changed)
+        self.model.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
+        self._update_title()
+        self.resize(1440, 900)
+        if restore_layout:
+            geometry, state = settings_store.window_state()
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+            if state is not None:
+                self.restoreState(state)
+
+    def _dock(self, key: str, title: str, widget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                         | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.panels_menu.addAction(dock.toggleViewAction())
+        self.docks[key] = dock
+        return dock
+
+    # -- adding layers ------------------------------------------------------------------
+    def add_layer(self, type_name: str, scene_pos: QPointF) -> str:
+        node_id = edits.add_node(self.model, type_name, (scene_pos.x() - NODE_W / 2, scene_pos.y() - NODE_H / 2))
+        self.scene.select_nodes([node_id])
+        return node_id
+
+    def add_layer_at_centre(self, type_name: str) -> str:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        taken = [it.rect_in_scene() for it in self.scene.node_items.values()]
+        pos = QPointF(centre)
+        while any(r.adjusted(-10, -10, 10, 10).contains(pos) for r in taken):
+            pos += QPointF(PASTE_STEP, PASTE_STEP)
+        return self.add_layer(type_name, pos)
+
+    # -- edit actions -----------------------------------------------------------------
+    def copy(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            clipboard.put(edits.fragment(self.model.doc, ids))
+            self._paste_count = 0
+
+    def cut(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            self.copy()
+            edits.delete(self.model, ids, text="Cut")
+
+    def paste(self) -> list[str]:
+        frag = clipboard.get()
+        if not frag:
+            return []
+        self._paste_count += 1
+        step = PASTE_STEP * self._paste_count
+        ids = edits.paste(self.model, frag, (step, step))
+        self.scene.select_nodes(ids)
+        return ids
+
+    def duplicate(self) -> list[str]:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return []
+        new = edits.paste(self.model, edits.fragment(self.model.doc, ids), (PASTE_STEP, PASTE_STEP), "Duplicate")
+        self.scene.select_nodes(new)
+        return new
+
+    def delete_selection(self) -> None:
+        edits.delete(self.model, self.scene.selected_node_ids(), self.scene.selected_edges())
+
+    def select_all(self) -> None:
+        for item in self.scene.node_items.values():
+            item.setSelected(True)
+
+    def auto_layout(self) -> None:
+        edits.auto_layout(self.model)
+        self.scene.flush_edges()
+        self.view.zoom_to_fit()
+
+    def zoom_to_fit(self) -> None:
+        self.scene.flush_edges()
+        self.view.zoom_to_fit()
+
+    def show_node(self, node_id: str) -> None:
+        item = self.scene.node_items.get(node_id)
+        if item is not None:
+            self.scene.select_nodes([node_id])
+            self.view.centre_on(item)
+            self.docks["inspector"].raise_()
+
+    # -- following the model ---------------------------------------------------------
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_node(ids[0] if len(ids) == 1 else None)
+
+    def _node_activated(self, node_id: str) -> None:
+        self.docks["inspector"].show()
+        self.docks["inspector"].raise_()
+
+    def _analysis_changed(self, analysis) -> None:
+        doc = self.model.doc
+        self.totals.setText(f"{len(doc.nodes)} nodes  ·  {analysis.total_params:,} params  ·  "
+                            f"{human(analysis.total_flops)} FLOPs per sample")
+        train = self.actions["train"]
+        train.setEnabled(analysis.ok)
+        if analysis.ok:
+            train.setToolTip("Train the network (Ctrl+Enter)")
+        else:
+            n = len(analysis.problems)
+            more = f" (and {n - 1} more problem{'s' if n > 2 else ''})" if n > 1 else ""
+            train.setToolTip(f"Cannot train yet: {analysis.problems[0]}{more}")
+        self.docks["problems"].setWindowTitle(f"Problems ({len(analysis.problems)})" if analysis.problems
+                                              else "Problems")
+
+    def train_blocked_reason(self) -> str | None:
+        analysis = self.model.flush_analysis()
+        return None if analysis.ok else str(analysis.problems[0])
+
+    def start_training(self) -> None:
+        """Entry point for Train. The engine client arrives with the next issue (visualizer/run)."""
+        reason = self.train_blocked_reason()
+        if reason:
+            self.statusBar().showMessage(f"Cannot train yet: {reason}", 8000)
+            return
+        self.statusBar().showMessage("The graph is valid. Live training arrives with the next release "
+                                     "of the app (the engine worker and its views).", 8000)
+
+    # -- theme and closing --------------------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+        apply_theme(QApplication.instance(), self.theme)
+        self.scene.set_theme(self.theme)
+        self.palette.set_theme(self.theme)
+        self.actions[f"theme_{name}"].setChecked(True)
+        settings_store.set_theme_name(name)
+
+    def closeEvent(self, event):
+        if not self.maybe_save():
+            event.ignore()
+            return
+        settings_store.save_window(self.saveGeometry(), self.saveState())
+        self.autosaver.discard()
+        event.accept()
