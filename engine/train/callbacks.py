@@ -1,0 +1,27 @@
+"""The observer interface of the Trainer: probes, recorders, progress bars and the worker's
+command handling are all callbacks. Every method is optional; step numbers are 1-based
+(the n-th update is step n)."""
+from __future__ import annotations
+
+
+class Callback:
+    def on_start(self, trainer) -> None:
+        """Model compiled, data on the device, before the first step."""
+
+    def on_after_backward(self, trainer, step: int) -> None:
+        """Gradients of step ``step`` are in ``p.grad`` (unclipped); the optimizer has not
+        stepped yet, so weights are still those the forward pass used."""
+
+    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+        """After the optimizer step. ``metrics``: loss, lr (the LR this step used), epoch,
+        batch_size, step_time (s, wall time since the previous step ended)."""
+
+    def on_validation(self, trainer, step: int, metrics: dict) -> None:
+        """metrics: loss, accuracy (None for value targets), precision/recall per class,
+        confusion, samples."""
+
+    def on_event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
+        """start, lr_change, nan, early_stop, finish, stop, failure, note..."""
+
+    def on_end(self, trainer, summary: dict) -> None:
+        """The run is over (finished, stopped or failed); ``summary`` as Trainer.run returns."""

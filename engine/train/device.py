@@ -1,0 +1,61 @@
+"""Where to train: CUDA, then Apple MPS, then CPU, unless the user asks for one."""
+from __future__ import annotations
+
+import torch
+
+from .errors import TrainError
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def available_devices() -> list[str]:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.insert(0, "cuda")
+    if _mps_available():
+        found.insert(0 if "cuda" not in found else 1, "mps")
+    return found
+
+
+def select_device(requested: str | None = "auto") -> torch.device:
+    """The torch device for ``requested`` ("auto", "cpu", "cuda", "cuda:1", "mps").
+    Raises TrainError with one sentence when that device is not usable here."""
+    req = (requested or "auto").strip().lower()
+    if req == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind, _, index = req.partition(":")
+    if kind == "cpu":
+        return torch.device("cpu")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch build has no CUDA support" if torch.version.cuda is None
+                   else "no CUDA GPU is visible")
+            raise TrainError(f"Device 'cuda' was requested but {why}; use device 'auto' or 'cpu'.",
+                             kind="device")
+        if index:
+            if not index.isdigit() or int(index) >= torch.cuda.device_count():
+                raise TrainError(f"Device '{req}' does not exist: this machine has "
+                                 f"{torch.cuda.device_count()} CUDA device(s).", kind="device")
+            return torch.device("cuda", int(index))
+        return torch.device("cuda")
+    if kind == "mps":
+        if not _mps_available():
+            raise TrainError("Device 'mps' was requested but Apple's Metal (MPS) backend is not "
+                             "available here; use device 'auto' or 'cpu'.", kind="device")
+        return torch.device("mps")
+    raise TrainError(f"Device '{requested}' is unknown: use auto, cpu, cuda or mps.", kind="device")
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels, so wall-clock timings mean something on GPUs."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

@@ -1,0 +1,98 @@
+"""Record a run into a session file: scalars, events and checkpoints, committed in
+batches (at most every ``commit_every`` seconds, and at pause and end)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+from .callbacks import Callback
+from .errors import TrainError
+
+
+def open_writer(path, doc, settings: dict, dataset_info=None):
+    """A SessionWriter, or TrainError with one sentence when recording is unavailable."""
+    try:
+        from ..session import SessionError, SessionWriter
+    except ImportError:
+        raise TrainError("Recording is not available in this build (engine.session is missing); "
+                         "run without --record.") from None
+    info = dataclasses.asdict(dataset_info) if dataclasses.is_dataclass(dataset_info) else dataset_info
+    try:
+        return SessionWriter(path, doc.to_dict(), settings, info)
+    except SessionError as exc:
+        raise TrainError(f"Cannot record to {path}: {exc}") from None
+    except OSError as exc:
+        raise TrainError(f"Cannot record to {path}: {exc.strerror or exc}.") from None
+
+
+class SessionRecorder(Callback):
+    """Train/validation scalars every step (loss, lr) or every ``detail_every`` steps
+    (accuracy, grad_norm, step_time, samples_per_s), every event, and checkpoints at the
+    end and on request. ``on_commit(step)`` is told after each commit."""
+
+    def __init__(self, writer, commit_every: float = 0.2, detail_every: int = 10,
+                 on_commit=None, checkpoint_at_end: bool = True):
+        self.writer = writer
+        self.commit_every, self.detail_every = commit_every, max(1, detail_every)
+        self.on_commit = on_commit
+        self.checkpoint_at_end = checkpoint_at_end
+        self._last_commit = time.monotonic()
+        self._rate = None
+
+    def on_start(self, trainer) -> None:
+        self.writer.scalar("lr", 0, trainer.lr)
+
+    def on_after_backward(self, trainer, step: int) -> None:
+        if step % self.detail_every == 0 or step == 1:
+            self.writer.scalar("grad_norm", step, trainer.grad_norm())
+
+    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+        w = self.writer
+        w.scalar("train/loss", step, metrics["loss"])
+        w.scalar("lr", step, metrics["lr"])
+        dt = metrics["step_time"]
+        if dt > 0:
+            rate = metrics["batch_size"] / dt
+            self._rate = rate if self._rate is None else 0.9 * self._rate + 0.1 * rate
+        if step % self.detail_every == 0 or step == 1:
+            acc = trainer.batch_accuracy()
+            if acc is not None:
+                w.scalar("train/accuracy", step, acc)
+            w.scalar("step_time", step, dt)
+            if self._rate is not None:
+                w.scalar("samples_per_s", step, self._rate)
+        if time.monotonic() - self._last_commit >= self.commit_every:
+            self.commit()
+
+    def on_validation(self, trainer, step: int, metrics: dict) -> None:
+        w = self.writer
+        w.scalar("val/loss", step, metrics["loss"])
+        if metrics.get("accuracy") is not None:
+            w.scalar("val/accuracy", step, metrics["accuracy"])
+            for kind in ("precision", "recall"):
+                for name, v in metrics[kind].items():
+                    w.scalar(f"val/{kind}/{name}", step, math.nan if v is None else v)
+
+    def on_event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
+        self.writer.event(kind, step, message, data)
+
+    def checkpoint(self, trainer) -> None:
+        weights, opt = trainer.checkpoint()
+        self.writer.checkpoint(trainer.step, weights, opt)
+        self.writer.event("checkpoint", trainer.step, f"Checkpoint at step {trainer.step}.")
+
+    def on_end(self, trainer, summary: dict) -> None:
+        if self.checkpoint_at_end and trainer.step > 0:
+            self.checkpoint(trainer)
+        self.commit()
+
+    def commit(self) -> int:
+        step = self.writer.commit()
+        self._last_commit = time.monotonic()
+        if self.on_commit is not None:
+            self.on_commit(step)
+        return step
+
+    def close(self) -> None:
+        self.writer.close()

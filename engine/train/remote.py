@@ -1,0 +1,203 @@
+"""The child side of the worker (engine/worker.py): build the trainer from a job, obey
+the parent's commands between batches, report status, progress and commits."""
+from __future__ import annotations
+
+import time
+import traceback
+
+from .callbacks import Callback
+from .errors import TrainError
+
+
+class _Channel:
+    """Messages to the parent. A parent that went away must not crash the run's cleanup."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.parent_gone = False
+
+    def send(self, msg: dict) -> None:
+        if self.parent_gone:
+            return
+        try:
+            self.conn.send(msg)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.parent_gone = True
+
+    def status(self, state: str, message: str = "", details: str = "") -> None:
+        self.send({"kind": "status", "state": state, "message": message, "details": details})
+
+    def log(self, text: str) -> None:
+        self.send({"kind": "log", "text": text})
+
+    def committed(self, step: int) -> None:
+        self.send({"kind": "committed", "step": int(step)})
+
+
+class Controller(Callback):
+    """Obeys commands at the gate (before every batch) and reports progress."""
+
+    def __init__(self, channel: _Channel, job: dict):
+        self.ch = channel
+        self.recorder = None
+        self.paused = bool(job.get("start_paused"))
+        self.pause_after_step = False
+        self.interval = float(job.get("progress_interval", 0.1))
+        self._last_progress = 0.0
+        self._window = (time.perf_counter(), 0)  # (time, step) where the rate window starts
+        self._rate = None
+        self._announced = False
+        self._loss = None
+
+    # -- commands ---------------------------------------------------------------------------
+    def gate(self, trainer) -> None:
+        self._drain(trainer, timeout=0.0)
+        if trainer.pause_requested:  # a NaN loss: pause with the diagnosis
+            trainer.pause_requested = False
+            self._pause(trainer, self._last_nan)
+        if self.pause_after_step:
+            self.pause_after_step = False
+            self._pause(trainer, f"Paused after one step (step {trainer.step}).")
+        elif self.paused and not self._announced:
+            self._pause(trainer, f"Paused at step {trainer.step}.")
+        while self.paused and trainer.stop_reason is None:
+            self._drain(trainer, timeout=0.25)
+
+    _last_nan = "The loss became NaN or infinite."
+
+    def _pause(self, trainer, message: str) -> None:
+        self.paused, self._announced = True, True
+        self.progress(trainer, force=True)
+        trainer.event("pause", trainer.step, message)
+        if self.recorder is not None:
+            self.recorder.commit()
+        self.ch.status("paused", message)
+
+    def _resume(self, trainer, message: str) -> None:
+        self.paused, self._announced = False, False
+        self._window = (time.perf_counter(), trainer.step)
+        trainer.event("resume", trainer.step, message)
+        self.ch.status("running", message)
+
+    def _drain(self, trainer, timeout: float) -> None:
+        conn = self.ch.conn
+        try:
+            ready = conn.poll(timeout)
+            while ready:
+                self._obey(trainer, conn.recv())
+                ready = conn.poll()
+        except (EOFError, OSError):  # the parent is gone: nobody to train for
+            self.ch.parent_gone = True
+            trainer.request_stop()
+
+    def _obey(self, trainer, msg: dict) -> None:
+        cmd = msg.get("cmd")
+        try:
+            if cmd == "pause" and not self.paused:
+                self._pause(trainer, f"Paused at step {trainer.step}.")
+            elif cmd == "resume" and self.paused:
+                self._resume(trainer, f"Resumed at step {trainer.step}.")
+            elif cmd == "step":
+                if self.paused:
+                    self._resume(trainer, f"One step from step {trainer.step}.")
+                self.pause_after_step = True
+            elif cmd == "stop":
+                trainer.request_stop()
+                self.paused = False
+            elif cmd == "set_lr":
+                trainer.set_lr(msg["value"])
+                self.ch.log(f"Learning rate set to {trainer.lr:.4g}.")
+                self.progress(trainer, force=True)
+            elif cmd == "set_clipping":
+                trainer.set_clipping(msg.get("norm"), msg.get("value"))
+                self.ch.log(f"Gradient clipping: norm {msg.get('norm')}, value {msg.get('value')}.")
+            elif cmd == "checkpoint_now":
+                if self.recorder is None:
+                    self.ch.log("No session is being recorded, so there is nowhere to save a checkpoint.")
+                else:
+                    self.recorder.checkpoint(trainer)
+                    self.recorder.commit()
+                    self.ch.log(f"Checkpoint saved at step {trainer.step}.")
+            else:
+                self.ch.log(f"Unknown command {cmd!r} ignored.")
+        except TrainError as exc:
+            self.ch.log(str(exc))
+
+    # -- reports ----------------------------------------------------------------------------
+    def on_event(self, kind, step, message="", data=None) -> None:
+        if kind == "nan":
+            self._last_nan = message
+
+    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
+        self._loss = metrics["loss"]
+        if time.perf_counter() - self._last_progress >= self.interval:
+            self.progress(trainer)
+
+    def on_validation(self, trainer, step: int, metrics: dict) -> None:
+        self.ch.send({"kind": "validation", "step": step, "loss": metrics["loss"],
+                      "accuracy": metrics.get("accuracy")})
+
+    def progress(self, trainer, force: bool = False) -> None:
+        now = time.perf_counter()
+        t0, s0 = self._window
+        if trainer.step > s0 and now > t0:
+            self._rate = (trainer.step - s0) * trainer.batch_size / (now - t0)
+            if now - t0 > 2.0:  # a sliding window of about two seconds
+                self._window = (now, trainer.step)
+        steps_left = trainer.total_steps - trainer.step
+        eta = steps_left * trainer.batch_size / self._rate if self._rate else None
+        self._last_progress = now
+        self.ch.send({"kind": "progress", "step": trainer.step, "epoch": trainer.epoch,
+                      "steps_total": trainer.total_steps, "loss": self._loss,
+                      "lr": trainer.lr, "samples_per_s": self._rate, "eta_s": eta,
+                      "device": str(trainer.device)})
+
+
+def run_job(conn, job: dict) -> None:
+    ch = _Channel(conn)
+    ch.status("starting", "Preparing the run.")
+    recorder = None
+    try:
+        from ..graph.document import GraphDocument
+        from .trainer import Trainer
+        doc = GraphDocument.from_dict(job["graph"])
+        controller = Controller(ch, job)
+        trainer = Trainer(doc, dataset=job.get("dataset"), overrides=job.get("overrides"),
+                          callbacks=[controller], nan_policy="pause", gate=controller.gate)
+        if job.get("record"):
+            from .recorder import SessionRecorder, open_writer
+            writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info)
+            recorder = SessionRecorder(writer, on_commit=ch.committed)
+            trainer.callbacks.insert(0, recorder)
+            controller.recorder = recorder
+        if not controller.paused:
+            ch.status("running", f"Training on {trainer.device.type}.")
+        summary = trainer.run()
+        controller.progress(trainer, force=True)
+        ch.status(summary["status"], summary["message"])
+        ch.send({"kind": "summary", **summary})
+    except Exception as exc:  # every failure reaches the parent as one sentence + details
+        message = str(exc) if _is_ours(exc) else f"Training failed: {type(exc).__name__}: {exc}"
+        if recorder is not None:
+            try:
+                recorder.writer.event("failure", 0, message, {"details": traceback.format_exc()})
+                recorder.commit()
+            except Exception:
+                pass
+        ch.status("failed", message, traceback.format_exc())
+    finally:
+        if recorder is not None:
+            try:
+                recorder.close()
+            except Exception:
+                pass
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def _is_ours(exc: BaseException) -> bool:
+    """Our error types carry a user-facing sentence; anything else is a bug or torch's."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(names & {"TrainError", "GraphError", "DataError", "SessionError"})

@@ -1,0 +1,352 @@
+"""The training loop. Lean on purpose: the data sit on the device as tensors, batches are
+taken by index, and the only per-step host sync is the loss value (needed to catch a
+NaN before it reaches the weights). Everything else (progress, recording, probes,
+the worker's commands) hangs off callbacks and the ``gate``."""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections import deque
+
+import torch
+
+from ..graph.compile import compile_graph
+from ..graph.document import GraphDocument
+from . import checkpoint as ckpt
+from .callbacks import Callback
+from .data_prep import prepare_split
+from .device import select_device
+from .errors import TrainError
+from .metrics import ClassificationTally, ValueTally
+from .optim import LRSchedule, build_optimizer
+from .settings import resolve_settings
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+class Trainer:
+    """Train one graph document on one dataset.
+
+    ``dataset`` is an ArrayDataset; when None it is loaded from the document's dataset
+    entry. ``overrides`` replace training settings (e.g. {"steps": 100, "device": "cpu"}).
+    ``nan_policy``: "stop" ends the run on a NaN/Inf loss; "pause" sets
+    ``pause_requested`` and lets the gate (the worker) pause. ``gate(trainer)`` is called
+    before every step; it may block (a paused worker) or call ``request_stop``.
+    """
+
+    def __init__(self, doc: GraphDocument, dataset=None, overrides: dict | None = None,
+                 callbacks=(), nan_policy: str = "stop", gate=None, base_dir=None):
+        self.doc = doc
+        self.settings = resolve_settings(doc.training, overrides)
+        s = self.settings
+        self.callbacks: list[Callback] = list(callbacks)
+        self.nan_policy, self.gate = nan_policy, gate
+        self.device = select_device(s["device"])
+        self.seed = int(s["seed"])
+        if dataset is None:
+            dataset = _load_dataset(doc, self.seed, float(s["val_fraction"]), base_dir)
+        self.dataset = dataset
+        torch.manual_seed(self.seed)  # fresh weights and dropout masks follow the seed
+        self.compiled = compile_graph(doc, self.device)
+        self.model, self.loss_fn = self.compiled.model, self.compiled.loss
+        self.target_kind = self.compiled.target_kind
+        self.num_classes = 0
+        if self.target_kind == "class":
+            pred_shape = self.compiled.info[self.compiled.loss_node].in_shapes[0]
+            self.num_classes = int(pred_shape[-1]) if pred_shape else 0
+        self._load_data()
+        self.batch_size = min(int(s["batch_size"]), self.n_train)
+        self.steps_per_epoch = max(1, self.n_train // self.batch_size)
+        self.total_steps = int(s["steps"]) if s["steps"] else int(s["epochs"]) * self.steps_per_epoch
+        self.optimizer = build_optimizer(s, self.model.parameters())
+        self.schedule = LRSchedule(s, self.total_steps)
+        self.clip_norm, self.clip_value = s["clip_norm"], s["clip_value"]
+        self.use_amp = bool(s["mixed_precision"]) and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+        self.step = 0
+        self._gen = torch.Generator().manual_seed(self.seed)
+        self._perm, self._pos = None, 0
+        self.stop_reason: str | None = None
+        self.failure: str | None = None
+        self.pause_requested = False
+        self.last_val: dict | None = None
+        self._best_val, self._bad_vals, self._last_val_step = math.inf, 0, -1
+        self._recent = deque(maxlen=50)
+        self._last_pred = self._last_target = None
+        self._unscaled = False
+        self._set_lr(self.schedule.lr(0))
+
+    # -- data ---------------------------------------------------------------------
+    def _load_data(self) -> None:
+        d, c = self.dataset, self.compiled
+        shape = c.info[c.input_node].out_shape
+        from ..data import check_compatible  # raises DataError naming both sides
+        check_compatible(d.info, shape, c.input_dtype, c.info[c.loss_node].in_shapes[0],
+                         self.target_kind, c.input_node)
+        long_in = c.input_dtype == torch.long
+        args = (shape, long_in, self.target_kind, self.num_classes, self.device)
+        self.x_train, self.y_train = prepare_split(d.x_train, d.y_train, "training", *args)
+        self.x_val, self.y_val = prepare_split(d.x_val, d.y_val, "validation", *args)
+        self.n_train, self.n_val = len(self.x_train), len(self.x_val)
+        if self.n_train == 0:
+            raise TrainError(f"Dataset '{d.info.name}' has no training samples.", kind="data")
+        self._augment = None
+        if d.augment and any(d.augment.values()):
+            from ..data import augment_batch  # only runs that augment need it
+            gen = torch.Generator().manual_seed(self.seed + 1)
+            self._augment = lambda xb: augment_batch(xb, d.augment, gen)
+
+    def _next_batch(self):
+        if self._perm is None or self._pos + self.batch_size > self.n_train:
+            self._perm = torch.randperm(self.n_train, generator=self._gen).to(self.device)
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + self.batch_size]
+        self._pos += self.batch_size
+        xb, yb = self.x_train.index_select(0, idx), self.y_train.index_select(0, idx)
+        if self._augment is not None:
+            xb = self._augment(xb)
+        return xb, yb
+
+    # -- public state ---------------------------------------------------------------
+    @property
+    def lr(self) -> float:
+        """The LR the next step will use."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def epoch(self) -> float:
+        return self.step / self.steps_per_epoch
+
+    def _set_lr(self, lr: float) -> None:
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+
+    def set_lr(self, lr: float) -> None:
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
+            raise TrainError(f"Learning rate {lr!r} is not a number >= 0.")
+        old = self.lr
+        self.schedule.set_current(float(lr), self.step)
+        self._set_lr(self.schedule.lr(self.step))
+        self.event("lr_change", self.step, f"Learning rate set from {old:.4g} to {self.lr:.4g}.",
+                   {"old": old, "new": self.lr})
+
+    def set_clipping(self, norm: float | None = None, value: float | None = None) -> None:
+        self.clip_norm, self.clip_value = norm, value
+        self.event("clipping", self.step, f"Gradient clipping: norm {norm}, value {value}.",
+                   {"norm": norm, "value": value})
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        self.stop_reason = self.stop_reason or reason
+
+    def event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
+        for cb in self.callbacks:
+            cb.on_event(kind, step, message, data)
+
+    def batch_accuracy(self) -> float | None:
+        """Accuracy on the last training batch (computed only when asked)."""
+        if self.target_kind != "class" or self._last_pred is None:
+            return None
+        from .metrics import predicted_classes
+        return float((predicted_classes(self._last_pred) == self._last_target).float().mean())
+
+    def grad_norm(self) -> float:
+        """Global L2 norm of the current gradients (unscaled under mixed precision)."""
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if not grads:
+            return 0.0
+        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+        if self.scaler is not None and not self._unscaled:
+            norm /= float(self.scaler.get_scale())
+        return norm
+
+    # -- the loop -------------------------------------------------------------------
+    def _autocast(self):
+        if self.use_amp:
+            return torch.autocast(device_type="cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def train_step(self) -> float | None:
+        """One update. Returns the loss, or None if the loss was NaN/Inf (no update made)."""
+        xb, yb = self._next_batch()
+        model, opt, step = self.model, self.optimizer, self.step + 1
+        opt.zero_grad(set_to_none=True)
+        with self._autocast():
+            pred = model(xb)
+            loss = self.loss_fn(pred, yb)
+        self._unscaled = False
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            opt.zero_grad(set_to_none=True)
+            self._non_finite(loss_value, step)
+            return None
+        for cb in self.callbacks:
+            cb.on_after_backward(self, step)
+        if self.clip_norm is not None or self.clip_value is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(opt)
+                self._unscaled = True
+            if self.clip_value is not None:
+                torch.nn.utils.clip_grad_value_(model.parameters(), self.clip_value)
+            if self.clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
+        lr_used = self.lr
+        if self.scaler is not None:
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            opt.step()
+        self.step = step
+        self._set_lr(self.schedule.lr(step))
+        self._last_pred, self._last_target = pred.detach(), yb
+        self._recent.append(loss_value)
+        now = time.perf_counter()
+        metrics = {"loss": loss_value, "lr": lr_used, "epoch": self.epoch, "batch_size": len(xb),
+                   "step_time": now - self._t_last}
+        self._t_last = now
+        for cb in self.callbacks:
+            cb.on_step_end(self, step, metrics)
+        return loss_value
+
+    def _non_finite(self, value: float, step: int) -> None:
+        what = "NaN" if value != value else "infinite"
+        msg = (f"The loss became {what} at step {step} with learning rate {self.lr:.3g}: the updates "
+               f"are too large for this network. Lower the learning rate (e.g. to {self.lr / 10:.3g}) "
+               f"or enable gradient clipping (e.g. clip norm 1.0).")
+        self.event("nan", step, msg, {"loss": str(value), "lr": self.lr})
+        if self.nan_policy == "pause":
+            self.pause_requested = True
+        else:
+            self.failure = msg
+            self.request_stop("nan")
+
+    def _validation_due(self) -> bool:
+        every = self.settings["val_every"] or self.steps_per_epoch
+        return self.step % every == 0
+
+    def validate(self) -> dict | None:
+        if self.n_val == 0:
+            return None
+        tally = (ClassificationTally(self.num_classes, self.device) if self.target_kind == "class"
+                 else ValueTally(self.device))
+        bs = max(self.batch_size, 256)
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                for i in range(0, self.n_val, bs):
+                    xb, yb = self.x_val[i:i + bs], self.y_val[i:i + bs]
+                    pred = self.model(xb)
+                    tally.add(pred, yb, self.loss_fn(pred, yb))
+        finally:
+            self.model.train()
+        res = tally.result(self.dataset.info.class_names)
+        self.last_val, self._last_val_step = res, self.step
+        for cb in self.callbacks:
+            cb.on_validation(self, self.step, res)
+        if self.schedule.observe(res["loss"]):
+            old = self.lr
+            self._set_lr(self.schedule.lr(self.step))
+            self.event("lr_change", self.step, f"Validation loss stopped improving: learning rate "
+                       f"lowered from {old:.4g} to {self.lr:.4g}.", {"old": old, "new": self.lr})
+        if res["loss"] < self._best_val:
+            self._best_val, self._bad_vals = res["loss"], 0
+        else:
+            self._bad_vals += 1
+            patience = self.settings["early_stopping"]
+            if patience and self._bad_vals >= patience:
+                self.event("early_stop", self.step, f"Stopped early: the validation loss has not improved "
+                           f"for {patience} validations (best {self._best_val:.4g}).")
+                self.request_stop("early_stopping")
+        return res
+
+    def run(self) -> dict:
+        """Train until the step budget, a stop request, early stopping or a NaN (policy
+        "stop"). Returns a summary dict; raises TrainError for out-of-memory."""
+        t0 = self._t_last = time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_start(self)
+        self.event("start", self.step, f"Training on {self.device.type} for {self.total_steps} steps.")
+        if self.settings["mixed_precision"] and not self.use_amp:
+            self.event("note", self.step, f"Mixed precision is only used on CUDA; training in float32 "
+                       f"on {self.device.type}.")
+        try:
+            while self.step < self.total_steps and self.stop_reason is None:
+                if self.gate is not None:
+                    self.gate(self)
+                    if self.stop_reason is not None:
+                        break
+                if self.train_step() is not None and self._validation_due():
+                    self.validate()
+            if self.step != self._last_val_step and self.stop_reason != "nan":
+                self.validate()
+        except Exception as exc:
+            if not _is_oom(exc):
+                raise
+            self._oom(exc)
+        summary = self.summary(time.perf_counter() - t0)
+        kind = {"finished": "finish", "failed": "failure"}.get(summary["status"], "stop")
+        self.event(kind, self.step, summary["message"])
+        for cb in self.callbacks:
+            cb.on_end(self, summary)
+        return summary
+
+    def _oom(self, exc: BaseException) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        smaller = max(1, self.batch_size // 2)
+        self.failure = (f"Out of memory on {self.device.type} with batch size {self.batch_size}: "
+                        f"try a smaller batch size (e.g. {smaller}) or a smaller network.")
+        self.request_stop("oom")
+
+    def summary(self, seconds: float) -> dict:
+        reason = self.stop_reason
+        status = "failed" if reason in ("nan", "oom") else ("stopped" if reason == "stopped" else "finished")
+        val = self.last_val or {}
+        train_loss = sum(self._recent) / len(self._recent) if self._recent else None
+        if status == "failed":
+            message = self.failure or "Training failed."
+        elif reason == "early_stopping":
+            message = f"Stopped early at step {self.step}: the validation loss no longer improved."
+        elif status == "stopped":
+            message = f"Stopped at step {self.step}."
+        else:
+            message = f"Finished {self.step} steps."
+        return {"status": status, "reason": reason or "budget", "message": message, "steps": self.step,
+                "epochs": self.epoch, "train_loss": train_loss, "val_loss": val.get("loss"),
+                "val_accuracy": val.get("accuracy"), "seconds": seconds, "device": str(self.device)}
+
+    # -- checkpoints ------------------------------------------------------------------
+    def checkpoint(self) -> tuple[dict, dict]:
+        """(weights, optimizer state) as plain arrays / JSON-able data."""
+        opt = ckpt.optimizer_state(self.optimizer)
+        opt["schedule"] = self.schedule.state()
+        opt["trainer_step"] = self.step
+        return ckpt.model_weights(self.model), opt
+
+    def restore(self, weights: dict, optimizer: dict | None = None) -> None:
+        ckpt.load_model_weights(self.model, weights)
+        if optimizer is not None:
+            opt = dict(optimizer)
+            schedule, step = opt.pop("schedule", None), opt.pop("trainer_step", None)
+            ckpt.load_optimizer_state(self.optimizer, opt)
+            if schedule is not None:
+                self.schedule.load_state(schedule)
+            if step is not None:
+                self.step = int(step)
+            self._set_lr(self.schedule.lr(self.step))
+
+
+def _load_dataset(doc: GraphDocument, seed: int, val_fraction: float, base_dir=None):
+    if not doc.dataset:
+        raise TrainError(f"Graph '{doc.name}' names no dataset to train on.", kind="data")
+    from ..data import load_dataset
+    return load_dataset(doc.dataset, seed=seed, val_fraction=val_fraction, base_dir=base_dir)
