@@ -129,21 +129,23 @@ class SessionReader:
     def scalar_names(self) -> list[str]:
         return sorted(self._series("scalar"))
 
-    def scalar(self, name: str, upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def scalar(self, name: str, upto: int | None = None, with_wall: bool = False):
         """(steps int64, values float64) of one series in step order, up to ``upto``
-        inclusive if given. NaN values come back as NaN."""
+        inclusive if given; with ``with_wall`` also the wall times (float64) as a third
+        array. NaN values come back as NaN."""
         sid = self._series("scalar").get(name)
-        if sid is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
         limit = (1 << 62) if upto is None else int(upto)
-        rows = self._all("SELECT step, value FROM scalars WHERE series = ? AND step <= ? "
-                         "ORDER BY step", (sid, limit))
+        rows = [] if sid is None else self._all(
+            "SELECT step, value, wall FROM scalars WHERE series = ? AND step <= ? "
+            "ORDER BY step", (sid, limit))
         try:
-            arr = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
+            arr = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
             steps = np.array([r[0] for r in rows], dtype=np.int64)
         except (TypeError, ValueError, OverflowError):
             raise SessionError(f"{self.path}: scalar series {name!r} holds values that "
                                f"are not numbers.") from None
+        if with_wall:
+            return steps, arr[:, 1].copy(), arr[:, 2].copy()
         return steps, arr[:, 1].copy()
 
     def scalars_at(self, step: int) -> dict[str, float]:

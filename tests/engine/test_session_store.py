@@ -293,3 +293,56 @@ def test_numpy_integer_steps_are_accepted(path):
     with SessionReader(path) as r:
         assert r.scalars_at(3) == {"a": 0.5}
         assert json.loads(json.dumps(r.meta))["last_step"] == 3
+
+
+def make_cli_session(path):
+    graph = {"name": "lenet", "nodes": [{"id": "c1", "type": "Conv2d"}, {"id": "c2", "type": "Conv2d"},
+                                        {"id": "fc", "type": "Linear"}], "edges": []}
+    with SessionWriter(path, graph, SETTINGS) as w:
+        for step in range(4):
+            w.scalar("train/loss", step, 1.0 / (step + 1), wall=100.0 + step)
+        w.scalar("val/accuracy", 2, float("nan"), wall=99.5)
+        w.tensor("feature_maps/c1", 2, np.ones((2, 2)))
+        w.event("start", 0, "started")
+        w.event("finish", 3, "done")
+        w.checkpoint(3, {"w": np.ones(2)})
+
+
+def test_cli_inspect_text_and_json(path, capsys):
+    from engine.cli import main
+    make_cli_session(path)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "lenet: 3 nodes (Conv2d x2, Linear)" in out and "Steps    up to 3" in out
+    assert "train/loss" in out and "feature_maps/c1" in out and "finish" in out
+    assert main(["inspect", str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["graph"] == {"name": "lenet", "nodes": 3, "layer_types": {"Conv2d": 2, "Linear": 1}}
+    assert summary["scalars"] == {"train/loss": 4, "val/accuracy": 1}
+    assert summary["tensors"] == {"feature_maps/c1": 1} and summary["checkpoints"] == [3]
+    assert [e["kind"] for e in summary["events"]] == ["start", "finish"]
+    assert summary["last_step"] == 3 and summary["size_bytes"] > 0
+
+
+def test_cli_export_wide_csv(path, tmp_path, capsys):
+    import csv
+    from engine.cli import main
+    make_cli_session(path)
+    out = tmp_path / "scalars.csv"
+    assert main(["export", str(path), "--scalars", str(out)]) == 0
+    rows = list(csv.reader(out.read_text().splitlines()))
+    assert rows[0] == ["step", "wall", "train/loss", "val/accuracy"]
+    assert rows[1] == ["0", "100.0", "1.0", ""]
+    assert rows[3] == ["2", "99.5", repr(1 / 3), "nan"]
+    assert len(rows) == 5
+
+
+def test_cli_bad_file_is_one_sentence_and_exit_1(tmp_path, capsys):
+    from engine.cli import main
+    bad = tmp_path / "bad.session"
+    bad.write_text("hello")
+    assert main(["inspect", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"{bad} is not a Neurostudio session.\n"
+    assert main(["export", str(bad), "--scalars", str(tmp_path / "o.csv")]) == 1
+    assert capsys.readouterr().err == f"{bad} is not a Neurostudio session.\n"
