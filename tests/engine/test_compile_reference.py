@@ -56,7 +56,8 @@ def dense_block():
              ("c2", "Conv2d", {"channels": 2}), ("cat2", "Concat", {}), ("flat", "Flatten", {}),
              ("head", "Dense", {"units": CLASSES})]
     edges = (_chain("x", "bn1", "r1", "c1") + [("x", "cat1"), ("c1", "cat1")]
-             + _chain("cat1", "bn2", "r2", "c2") + [("cat1", "cat2"), ("c2", "cat2")] + _chain("cat2", "flat", "head"))
+             + _chain("cat1", "bn2", "r2", "c2") + [("cat1", "cat2"), ("c2", "cat2")]
+             + _chain("cat2", "flat", "head"))
     ref = nn.ModuleDict({"bn1": nn.BatchNorm2d(3), "c1": nn.Conv2d(3, 2, 3, padding=1),
                          "bn2": nn.BatchNorm2d(5), "c2": nn.Conv2d(5, 2, 3, padding=1),
                          "head": nn.Linear(7 * 4 * 4, CLASSES)})
@@ -159,7 +160,8 @@ def _binary_input(x):
 def xnor():
     nodes = [("bn", "BatchNorm2d", {}), ("bc", "BinaryConv2d", {"channels": 4, "mode": "xnor"}),
              ("pool", "MaxPool2d", {"kernel": 2}), ("flat", "Flatten", {}),
-             ("bd", "BinaryDense", {"units": 6, "mode": "bwn"}), ("bd2", "BinaryDense", {"units": 5, "bias": False}),
+             ("bd", "BinaryDense", {"units": 6, "mode": "bwn"}),
+             ("bd2", "BinaryDense", {"units": 5, "bias": False}),
              ("head", "Dense", {"units": CLASSES})]
     ref = nn.ModuleDict({"bn": nn.BatchNorm2d(2), "bc": nn.Conv2d(2, 4, 3, padding=1),
                          "bd": nn.Linear(4 * 3 * 3, 6), "bd2": nn.Linear(6, 5, bias=False),
