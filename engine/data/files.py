@@ -87,18 +87,22 @@ def load_file(ref: dict, base_dir: Path | None = None) -> tuple[np.ndarray, np.n
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":  # anything else np.load would try to unpickle
+        raise DataError(f"{path} is not a readable .npz file (an .npz is a zip archive of arrays x and y).")
     try:
         with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise DataError(f"{path} is a single .npy array, not an .npz archive with arrays x and y.")
             for key in ("x", "y"):
                 if key not in z.files:
                     raise DataError(f"{path} has no array '{key}'; an .npz dataset needs arrays x and y "
                                     f"(it holds {', '.join(z.files) or 'none'}).")
             return z["x"], z["y"]
-    except ValueError:
-        raise DataError(f"{path} holds object arrays, which cannot be loaded without pickle; "
-                        "save plain numeric arrays.") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(f"{path} holds object arrays, which cannot be loaded without pickle; "
+                            "save plain numeric arrays.") from None
+        raise DataError(f"{path} is not a readable .npz file ({exc}).") from None
     except (OSError, EOFError, zipfile.BadZipFile):
         raise DataError(f"{path} is not a readable .npz file.") from None
 
