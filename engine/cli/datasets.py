@@ -10,6 +10,8 @@ from ..data.registry import CATEGORY_ORDER, DATASETS, describe
 def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="Print the list as JSON.")
     parser.add_argument("--params", action="store_true", help="Also list each dataset's parameters.")
+    parser.add_argument("--markdown", action="store_true",
+                        help="Print the reference section of docs/datasets.md (generated from the registry).")
 
 
 def target_text(info: DatasetInfo) -> str:
@@ -32,8 +34,43 @@ def _entry(name: str) -> dict:
     }
 
 
+def _ordered() -> list[str]:
+    return sorted(DATASETS, key=lambda n: CATEGORY_ORDER.index(DATASETS[n].category))
+
+
+def _range(p) -> str:
+    if p.choices:
+        return " / ".join(map(str, p.choices))
+    if p.min is None and p.max is None:
+        return ""
+    return f"{p.min:g} to {p.max:g}" + (f" {p.unit}" if p.unit else "")
+
+
+def markdown_reference() -> str:
+    """The built-in dataset reference as Markdown (docs/datasets.md embeds it verbatim)."""
+    lines: list[str] = []
+    category = None
+    for name in _ordered():
+        spec, info = DATASETS[name], describe(name)
+        if spec.category != category:
+            category = spec.category
+            lines += [f"### {category}", ""]
+        shape = "(N, " + ", ".join(map(str, info.input_shape)) + ")"
+        names = ", ".join(f"`{c}`" for c in info.class_names) if len(info.class_names) <= 12 else ""
+        lines += [f"#### `{name}`", "", spec.help, "",
+                  f"- Samples: `{shape}` {info.input_dtype}, kind `{info.kind}`",
+                  f"- Target: {target_text(info)}" + (f": {names}" if names else ""),
+                  "", "| param | default | range | help |", "|---|---|---|---|"]
+        lines += [f"| `{p.name}` | `{p.default}` | {_range(p)} | {p.help} |" for p in spec.params]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
-    names = sorted(DATASETS, key=lambda n: CATEGORY_ORDER.index(DATASETS[n].category))
+    if args.markdown:
+        print(markdown_reference(), end="")
+        return 0
+    names = _ordered()
     entries = [_entry(n) for n in names]
     if args.json:
         print(json.dumps(entries, indent=2))

@@ -308,3 +308,17 @@ def test_datasets_cli_lists_every_dataset(capsys):
     assert main(["datasets"]) == 0
     text = capsys.readouterr().out
     assert "anbn" in text and "(N, 1, 28, 28)" in text and "class per step (22,), 3 classes" in text
+
+
+def test_docs_reference_is_in_step_with_the_registry():
+    from pathlib import Path
+
+    from engine.cli.datasets import markdown_reference
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "datasets.md").read_text(encoding="utf-8")
+    marker = "a test keeps it in step. -->\n\n"
+    start = doc.index(marker) + len(marker)
+    block = doc[start:doc.index("<!-- End of generated reference. -->")]
+    assert block == markdown_reference(), "regenerate with: python -m engine datasets --markdown"
+    for name in DATASETS:
+        assert f"#### `{name}`" in doc
