@@ -1,5 +1,9 @@
 """Heavy captures on the fixed probe batch: feature maps, recurrent internals, gradients
-through time, predictions, weight histograms and the first layer's filters.
+through time, predictions, activation and weight histograms and the first layer's filters.
+
+Activation histograms are taken on the probe batch, not the training batch: the same
+inputs every time, so a change in a histogram is a change in the network, not in the
+batch (and the cost stays inside the capture's time budget).
 
 One forward pass of the probe batch in eval mode (dropout off, batch-norm running
 statistics, nothing updated). When the graph has recurrent layers the pass keeps its
@@ -27,16 +31,20 @@ class ProbeCapture:
         self.max_channels = max_channels
         self.bins = bins
         self.weight_ranges = {n: HistRange() for n in targets.weight_hist}
+        self.act_ranges = {n: HistRange(targets.type_of(n)) for n in targets.activation}
 
     def run(self) -> dict[str, torch.Tensor]:
         t, model = self.t, self.t.model
         feature: dict[str, torch.Tensor] = {}
+        acts: dict[str, torch.Tensor] = {}
         seen: dict[str, tuple] = {}   # recurrent node -> (input, hx, output with graph)
         handles = []
         was_training = model.training
         try:
             for node in t.feature_maps:
                 handles.append(t.module(node).register_forward_hook(self._keep(feature, node)))
+            for node in t.activation:
+                handles.append(t.module(node).register_forward_hook(self._keep(acts, node)))
             for node in t.recurrent:
                 fused = t.fused(node)
                 target = fused if fused is not None else t.module(node)
@@ -59,6 +67,8 @@ class ProbeCapture:
         for node, fm in feature.items():
             out[f"feature_maps/{node}"] = fm[:, :self.max_channels]
         with torch.no_grad():
+            for node, a in acts.items():
+                out[f"act_hist/{node}"] = self._histogram(self.act_ranges[node], a)
             for node in t.recurrent:
                 if node in seen:
                     out.update(self._recurrent(node, *seen[node], grads[node]))
@@ -111,11 +121,13 @@ class ProbeCapture:
                     if name.rsplit(".", 1)[-1].startswith("weight")]
             if not flat:
                 continue
-            w = torch.cat(flat)
-            lo, hi = self.weight_ranges[node].bounds(w)
-            h = histogram(w, lo, hi, self.bins)
-            self.weight_ranges[node].observe(float(h[-1]))
-            # Row 0: the bins + 1 edges; row 1: the counts, then the non-finite count.
-            out[f"weight_hist/{node}"] = torch.stack([
-                torch.linspace(lo, hi, self.bins + 1, dtype=torch.float64), h[:-1].double().cpu()])
+            out[f"weight_hist/{node}"] = self._histogram(self.weight_ranges[node], torch.cat(flat))
         return out
+
+    def _histogram(self, rng: HistRange, x: torch.Tensor) -> torch.Tensor:
+        """(2, bins + 1) float64 on the CPU: row 0 the edges; row 1 the counts, then the
+        number of non-finite values."""
+        lo, hi = rng.bounds(x)
+        h = histogram(x, lo, hi, self.bins).double().cpu()
+        rng.observe(float(h[-1]))
+        return torch.stack([torch.linspace(lo, hi, self.bins + 1, dtype=torch.float64), h[:-1]])

@@ -65,10 +65,3 @@ def histogram(x: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
         zero_bin = min(int((0 - lo) / (hi - lo) * bins), bins - 1)
         counts[zero_bin] -= bad
     return torch.cat([counts, bad.reshape(1), clean.abs().amax().to(counts.dtype).reshape(1)])
-
-
-def record(lo: float, hi: float, counts_and_bad: list[float]) -> "list[list[float]]":
-    """The stored layout: row 0 the bins+1 edges, row 1 the counts then the non-finite count."""
-    bins = len(counts_and_bad) - 1
-    edges = [lo + (hi - lo) * k / bins for k in range(bins + 1)]
-    return [edges, list(counts_and_bad)]

@@ -6,9 +6,11 @@ to :meth:`engine.probes.ProbeSet.configure`):
 - cheap statistics (per-layer scalars, gradient and weight norms) every ``stats_every``
   training steps;
 - heavy captures on the fixed probe batch (feature maps, recurrent internals, gradients
-  through time, predictions, histograms) ``heavy_hz`` times per second of wall time, or
-  every ``heavy_every`` steps when that is set (a step count makes runs reproducible and
-  is what a replay of a fast run wants).
+  through time, predictions, histograms) ``heavy_hz`` times per second of wall time, but
+  never more than ``heavy_budget`` of the wall time (a capture that took 20 ms with a
+  5 % budget waits at least 0.4 s for the next: slow steps or a big network lower the
+  rate instead of the training speed); or every ``heavy_every`` steps when that is set
+  (exact, no budget: a step count makes captures reproducible).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class ProbeSettings:
     stats_every: int = 1            # cheap statistics every k training steps (0: never)
     heavy_hz: float = 5.0           # heavy captures per second of wall time (0: never)
     heavy_every: int | None = None  # or every k steps (overrides heavy_hz when set)
+    heavy_budget: float = 0.05      # at most this fraction of wall time in heavy captures
     probe_size: int = 16            # samples in the fixed probe batch (chosen at start)
     hist_bins: int = 64             # bins of activation and weight histograms
     max_channels: int = 32          # feature maps: at most this many channels per layer
@@ -62,6 +65,10 @@ def _problem(name: str, value) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return f"must be a number of captures per second, got {value!r}"
         return None if 0 <= value <= 1000 else f"must be between 0 and 1000, got {value!r}"
+    if name == "heavy_budget":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            return f"must be a fraction of the time between 0 (excluded) and 1, got {value!r}"
+        return None
     if name == "heavy_every" and value is None:
         return None
     lo, hi = _LIMITS[name]
@@ -77,6 +84,7 @@ class Schedule:
         self.settings = settings
         self._clock = clock
         self._last_heavy: float | None = None
+        self._cost = 0.0
 
     def stats_due(self, step: int) -> bool:
         k = self.settings.stats_every
@@ -90,8 +98,12 @@ class Schedule:
         elif s.heavy_hz <= 0:
             return False
         else:
-            now = self._clock()
-            due = self._last_heavy is None or now - self._last_heavy >= 1.0 / s.heavy_hz
+            wait = max(1.0 / s.heavy_hz, self._cost / s.heavy_budget)
+            due = self._last_heavy is None or self._clock() - self._last_heavy >= wait
         if due:
             self._last_heavy = self._clock()
         return due
+
+    def spent(self, seconds: float) -> None:
+        """How long the capture just taken lasted (sets the wait before the next)."""
+        self._cost = seconds

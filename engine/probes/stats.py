@@ -10,31 +10,25 @@ moved to the CPU in one transfer per step (no ``.item()`` per layer).
 - Gradients (after backward, before the optimizer step): the L2 norm of every layer's
   parameter gradients and the global norm over all parameters.
 - Weights: the L2 norm of every layer's parameters and the update ratio ‖ΔW‖/‖W‖ of
-  this step (ΔW = after the optimizer step − before it; W = before).
+  this step (ΔW = after the optimizer step − before it; W = after).
 
 The hooks stay registered for the whole run (removed by :meth:`StepStats.detach`) and do
 nothing unless armed, and only for training-mode forwards, so validation passes and the
-probe-batch captures never disturb the step's numbers.
+probe-batch captures never disturb the step's numbers. (Histograms are heavy captures:
+:mod:`.capture`.)
 """
 from __future__ import annotations
 
 import torch
 
-from .histograms import HistRange, histogram
-
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.98, 0.98)}
 
 
 class StepStats:
-    def __init__(self, targets, bins: int):
+    def __init__(self, targets):
         self.t = targets
-        self.bins = bins
         self.armed = False        # compute activation statistics in the next training forward
-        self.hist_armed = False   # and activation histograms
         self._acts: dict[str, torch.Tensor] = {}
-        self._hists: dict[str, torch.Tensor] = {}
-        self._bounds: dict[str, tuple[float, float]] = {}
-        self.ranges = {n: HistRange(targets.type_of(n)) for n in targets.activation}
         self._handles: list = []
         self._grads: torch.Tensor | None = None
         self._before: list[torch.Tensor] | None = None
@@ -78,9 +72,6 @@ class StepStats:
             if sat:
                 vals.append(((x < sat[0]) | (x > sat[1])).to(x.dtype).mean())
             self._acts[node] = torch.stack(vals)
-            if self.hist_armed:
-                lo, hi = self._bounds[node] = self.ranges[node].bounds(x)
-                self._hists[node] = histogram(x, lo, hi, self.bins)
         return hook
 
     # -- gradients and weights -------------------------------------------------------------
@@ -95,9 +86,8 @@ class StepStats:
         self._before = ([p.detach().clone() for node in self.t.param_layers for p in self.t.params(node)]
                         if with_update_ratio else None)
 
-    def collect(self) -> tuple[dict[str, float], dict[str, tuple[float, float, list[float]]]]:
-        """Everything measured since the last call, as Python floats (one transfer):
-        (scalar name -> value, node -> (lo, hi, histogram counts + non-finite count))."""
+    def collect(self) -> dict[str, float]:
+        """Everything measured since the last call: scalar name -> value (one transfer)."""
         parts, names = [], []
         for node in self.t.activation:
             v = self._acts.get(node)
@@ -120,8 +110,6 @@ class StepStats:
             if self._before is not None:
                 dsq = self._per_layer([(w - b).float().pow(2).sum() for w, b in zip(flat, self._before)])
                 parts.append(dsq)
-        hist_nodes = list(self._hists)
-        parts += [self._hists[n].float() for n in hist_nodes]
         values = torch.cat([p.reshape(-1) for p in parts]).cpu().tolist() if parts else []
         out = dict(zip(names, values[:len(names)]))
         pos = len(names)
@@ -138,16 +126,9 @@ class StepStats:
                 pos += len(d)
                 for node, dv, wv in zip(self.t.param_layers, d, w):
                     out[f"layer/{node}/update_ratio"] = (dv / wv) ** 0.5 if wv > 0 else float("nan")
-        hists = {}
-        for node in hist_nodes:
-            chunk = values[pos:pos + self.bins + 2]
-            pos += self.bins + 2
-            self.ranges[node].observe(chunk[-1])
-            hists[node] = (*self._bounds[node], chunk[:-1])
         self._acts.clear()
-        self._hists.clear()
         self._grads = self._before = None
-        return out, hists
+        return out
 
     def _per_layer(self, per_param: list[torch.Tensor]) -> torch.Tensor:
         out, i = [], 0
