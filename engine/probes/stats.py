@@ -3,14 +3,14 @@ moved to the CPU in one transfer per step (no ``.item()`` per layer).
 
 - Activations (forward hooks on the layers whose catalogue entry lists "activation"):
   mean and population std over the whole batch output; for ReLU ("dead_units") the
-  fraction of units that are <= 0 for every sample of the batch (a unit is one output
-  position of one sample: a feature, or a channel at one pixel); for sigmoid/tanh
-  ("saturation") the fraction of output values within 1 % of the output range from
-  either end (sigmoid y < 0.01 or y > 0.99, tanh |y| > 0.98), where the slope is tiny.
-- Gradients (after backward, before the optimizer step): the L2 norm of every layer's
-  parameter gradients and the global norm over all parameters.
-- Weights: the L2 norm of every layer's parameters and the update ratio ‖ΔW‖/‖W‖ of
-  this step (ΔW = after the optimizer step − before it; W = after).
+  fraction of units that output 0 for every sample of the batch, a unit being one index
+  of axis 1 (a feature of (N, F), a channel of (N, C, H, W) over all its pixels); for
+  sigmoid/tanh ("saturation") the fraction of output values on the flat tails, sigmoid
+  y < 0.01 or y > 0.99, tanh |y| > 0.99, where the slope is tiny.
+- Gradients (after backward, before the optimizer step and before clipping): the L2
+  norm of every layer's parameter gradients and the global norm over all parameters.
+- Weights: the L2 norm of every layer's parameters (after the step) and the update ratio
+  ‖W_after − W_before‖ / ‖W_before‖ of this step.
 
 The hooks stay registered for the whole run (removed by :meth:`StepStats.detach`) and do
 nothing unless armed, and only for training-mode forwards, so validation passes and the
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.98, 0.98)}
+SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
 
 
 class StepStats:
@@ -66,11 +66,14 @@ class StepStats:
             x = out.detach()
             std, mean = torch.std_mean(x, correction=0)
             vals = [mean, std]
-            if dead:
-                alive = (x.reshape(x.shape[0], -1) > 0).any(dim=0)
-                vals.append(1.0 - alive.to(x.dtype).mean())
+            if dead and x.dim() >= 2:
+                # ReLU outputs are >= 0: a unit is dead when its largest value is 0.
+                others = [d for d in range(x.dim()) if d != 1]
+                vals.append((x.amax(dim=others) == 0).to(x.dtype).mean())
             if sat:
                 vals.append(((x < sat[0]) | (x > sat[1])).to(x.dtype).mean())
+            if len(vals) < 2 + dead + bool(sat):
+                vals.append(torch.full((), float("nan"), dtype=x.dtype, device=x.device))
             self._acts[node] = torch.stack(vals)
         return hook
 
@@ -80,7 +83,7 @@ class StepStats:
         sq = []
         for node in self.t.param_layers:
             grads = [p.grad for p in self.t.params(node) if p.grad is not None]
-            sq.append(sum((g.detach().float().pow(2).sum() for g in grads),
+            sq.append(sum((_acc(g.detach()).pow(2).sum() for g in grads),
                           torch.zeros((), device=self.t.device)))
         self._grads = torch.stack(sq) if sq else None
         self._before = ([p.detach().clone() for node in self.t.param_layers for p in self.t.params(node)]
@@ -93,24 +96,26 @@ class StepStats:
             v = self._acts.get(node)
             if v is None:
                 continue
-            parts.append(v.float())
+            parts.append(v)
             names += [f"layer/{node}/act_mean", f"layer/{node}/act_std"]
             if node in self.t.dead_units:
                 names.append(f"layer/{node}/dead_frac")
             if node in self.t.saturation and self.t.type_of(node) in SATURATION:
                 names.append(f"layer/{node}/saturated_frac")
         if self._grads is not None:
-            parts += [self._grads.float(), self._grads.sum().float().reshape(1)]
+            parts += [self._grads, self._grads.sum().reshape(1)]
             names += [f"layer/{n}/grad_norm" for n in self.t.param_layers] + ["grad_norm"]
         wsq = dsq = None
         if self.t.param_layers:
             flat = [p.detach() for n in self.t.param_layers for p in self.t.params(n)]
-            wsq = self._per_layer([w.float().pow(2).sum() for w in flat])
+            wsq = self._per_layer([_acc(w).pow(2).sum() for w in flat])
             parts.append(wsq)
             if self._before is not None:
-                dsq = self._per_layer([(w - b).float().pow(2).sum() for w, b in zip(flat, self._before)])
-                parts.append(dsq)
-        values = torch.cat([p.reshape(-1) for p in parts]).cpu().tolist() if parts else []
+                dsq = self._per_layer([_acc(w - b).pow(2).sum() for w, b in zip(flat, self._before)])
+                bsq = self._per_layer([_acc(b).pow(2).sum() for b in self._before])
+                parts += [dsq, bsq]
+        dtype = torch.float64 if any(p.dtype == torch.float64 for p in parts) else torch.float32
+        values = torch.cat([p.reshape(-1).to(dtype) for p in parts]).cpu().tolist() if parts else []
         out = dict(zip(names, values[:len(names)]))
         pos = len(names)
         for key in ("grad_norm", *(f"layer/{n}/grad_norm" for n in self.t.param_layers)):
@@ -123,9 +128,9 @@ class StepStats:
                 out[f"layer/{node}/weight_norm"] = v ** 0.5
             if dsq is not None:
                 d = values[pos:pos + len(w)]
-                pos += len(d)
-                for node, dv, wv in zip(self.t.param_layers, d, w):
-                    out[f"layer/{node}/update_ratio"] = (dv / wv) ** 0.5 if wv > 0 else float("nan")
+                b = values[pos + len(w):pos + 2 * len(w)]
+                for node, dv, bv in zip(self.t.param_layers, d, b):
+                    out[f"layer/{node}/update_ratio"] = _ratio(dv, bv)
         self._acts.clear()
         self._grads = self._before = None
         return out
@@ -137,3 +142,14 @@ class StepStats:
             out.append(sum(per_param[i:i + k], torch.zeros((), device=self.t.device)))
             i += k
         return torch.stack(out)
+
+
+def _ratio(delta_sq: float, before_sq: float) -> float:
+    if before_sq > 0:
+        return (delta_sq / before_sq) ** 0.5
+    return float("nan") if delta_sq == 0 else float("inf")
+
+
+def _acc(t: torch.Tensor) -> torch.Tensor:
+    """At least float32 for sums of squares (float16 would overflow), float64 kept."""
+    return t if t.dtype == torch.float64 else t.float()
