@@ -38,7 +38,10 @@ def main(argv=None) -> int:
     if args.theme:
         settings_store.set_theme_name(args.theme)
     apply_theme(app, THEMES[settings_store.theme_name()])
-    window = MainWindow(restore_layout=not args.screenshot)
+    from .dialogs import HeadlessDialogs
+
+    window = MainWindow(dialogs=HeadlessDialogs() if args.screenshot else None,
+                        restore_layout=not args.screenshot)
     if args.screenshot:
         return _screenshot(app, window, args)
     window.show()

@@ -32,3 +32,23 @@ class Dialogs:
         if path and "." not in path.rsplit("/", 1)[-1]:
             path += ".json"
         return path or None
+
+
+class HeadlessDialogs(Dialogs):
+    """For --screenshot and scripts: errors go to stderr, every question gets 'no'."""
+
+    def error(self, parent, title: str, text: str) -> None:
+        import sys
+        print(text, file=sys.stderr)
+
+    def confirm(self, parent, title: str, text: str) -> bool:
+        return False
+
+    def save_changes(self, parent, name: str) -> str:
+        return "discard"
+
+    def open_path(self, parent, directory: str) -> str | None:
+        return None
+
+    def save_path(self, parent, suggested: str) -> str | None:
+        return None

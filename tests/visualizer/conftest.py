@@ -1,0 +1,58 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Preferences and recovery files go to a temporary folder, never the user's own."""
+    monkeypatch.setenv("NEUROSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("NEUROSTUDIO_DATA_DIR", str(tmp_path / "data"))
+
+
+class ScriptedDialogs:
+    """Answers the app's questions from a script; an unexpected question fails the test."""
+
+    def __init__(self, **answers):
+        self.answers = {k: list(v) for k, v in answers.items()}
+        self.asked = []
+
+    def _next(self, kind, text):
+        self.asked.append((kind, text))
+        queue = self.answers.get(kind)
+        if not queue:
+            raise AssertionError(f"unexpected {kind} dialog: {text}")
+        return queue.pop(0)
+
+    def error(self, parent, title, text):
+        self.asked.append(("error", text))
+
+    def confirm(self, parent, title, text):
+        return self._next("confirm", text)
+
+    def save_changes(self, parent, name):
+        return self._next("save_changes", name)
+
+    def open_path(self, parent, directory):
+        return self._next("open_path", directory)
+
+    def save_path(self, parent, suggested):
+        return self._next("save_path", suggested)
+
+    def errors(self):
+        return [t for k, t in self.asked if k == "error"]
+
+
+@pytest.fixture
+def dialogs():
+    return ScriptedDialogs()
+
+
+@pytest.fixture
+def window(qtbot, dialogs):
+    from visualizer.main_window import MainWindow
+
+    w = MainWindow(dialogs=dialogs, restore_layout=False)
+    w.show()
+    yield w
+    w.model.undo_stack.setClean()  # no close prompt at teardown
+    w.close()
+    w.deleteLater()
