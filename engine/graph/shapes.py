@@ -48,6 +48,14 @@ _cache: dict[str, tuple] = {}
 # Token ids (long) flow through shape-only layers into an Embedding; nothing else takes them.
 _ID_PASSTHROUGH = {"Reshape", "Permute", "Flatten"}
 _TAKES_IDS = _ID_PASSTHROUGH | {"Embedding"}
+# Output shapes that follow from the input shapes by a rule, once the layer's checks pass: the
+# meta forward is skipped for these, as torch runs e.g. BatchNorm's Python decomposition on
+# meta tensors (~4 ms a node, most of a 1,000-node analysis). Their module is still built,
+# for its weights and FLOPs.
+_KEEPS_SHAPE = ("ReLU", "LeakyReLU", "ELU", "SELU", "Sigmoid", "Tanh", "SiLU", "GELU", "Softmax",
+                "Dropout", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "Add", "Multiply")
+_SHAPE_RULES = {name: (lambda p, s: tuple(s[0])) for name in _KEEPS_SHAPE}
+_SHAPE_RULES["Concat"] = lambda p, s: (*s[0][:p["dim"] - 1], sum(x[p["dim"] - 1] for x in s), *s[0][p["dim"]:])
 
 
 def _out_dtype(type_name: str, dtype: str) -> str:
@@ -86,11 +94,14 @@ def infer_node(node_id: str, type_name: str, params: dict, in_shapes: list[Shape
     try:
         with torch.device("meta"):
             module = spec.build(params, in_shapes)
-            xs = [torch.empty((_META_BATCH, *s), dtype=torch.long if dtype == "long" else torch.float32)
-                  for s in in_shapes]
+            xs = [] if type_name in _SHAPE_RULES else [
+                torch.empty((_META_BATCH, *s), dtype=torch.long if dtype == "long" else torch.float32)
+                for s in in_shapes]
             if spec.role == "loss":
                 out_shape: Shape = ()
                 _check_loss_input(label, node_id, spec, in_shapes[0])
+            elif type_name in _SHAPE_RULES:
+                out_shape = _SHAPE_RULES[type_name](params, in_shapes)
             else:
                 y = module(*xs)
                 if isinstance(y, tuple):
@@ -125,6 +136,9 @@ def analyse(doc: GraphDocument) -> Analysis:
         return Analysis(nodes, problems)
     bad = {p.node for p in problems if p.node}
     by_id = {n.id: n for n in doc.nodes}
+    feeds: dict[str, list] = {}  # node id -> incoming edges in document order, built once
+    for e in doc.edges:
+        feeds.setdefault(e.dst, []).append(e)
     for node_id in topological_order(doc):
         node = by_id.get(node_id)
         if node is None or node.type not in CATALOGUE or node_id in bad:
@@ -134,8 +148,8 @@ def analyse(doc: GraphDocument) -> Analysis:
             p = resolved_params(node.type, node.params)
             nodes[node_id] = NodeInfo(tuple(p["shape"]), [], 0, 0, p["dtype"])
             continue
-        incoming = [e for e in doc.edges if e.dst == node_id and e.src in nodes]
-        if not incoming or len(incoming) != len([e for e in doc.edges if e.dst == node_id]):
+        incoming = [e for e in feeds.get(node_id, ()) if e.src in nodes]
+        if not incoming or len(incoming) != len(feeds.get(node_id, ())):
             continue  # an upstream node failed or is unconnected: nothing to infer from
         in_shapes = [nodes[e.src].out_shape for e in incoming]
         sources = [(by_id[e.src].type, e.src) for e in incoming]

@@ -314,3 +314,29 @@ def test_analyse_survives_an_edge_to_a_missing_node():
     result = analyse(GraphDocument.from_dict(data, validate=False))
     assert [str(p) for p in result.problems] == ["Edge d1.out -> ghost.in refers to a missing node 'ghost'."]
     assert result.nodes["d1"].out_shape == (3,)
+
+
+@pytest.mark.parametrize("type_name, params, in_shapes", [
+    ("ReLU", {}, [(3, 5, 5)]), ("Softmax", {}, [(7,)]), ("Dropout", {"p": 0.3}, [(4, 9)]),
+    ("BatchNorm1d", {}, [(6, 11)]), ("BatchNorm2d", {}, [(3, 4, 4)]), ("LocalResponseNorm", {}, [(8, 3, 3)]),
+    ("Add", {}, [(2, 3), (2, 3), (2, 3)]), ("Multiply", {}, [(5,), (5,)]),
+    ("Concat", {"dim": 1}, [(3, 4, 4), (5, 4, 4)]), ("Concat", {"dim": 2}, [(6, 2), (6, 7), (6, 1)]),
+    ("Concat", {"dim": 3}, [(2, 3, 4), (2, 3, 1)]),
+])
+def test_shape_rules_agree_with_running_the_layer(type_name, params, in_shapes):
+    """analyse() skips the meta forward for layers whose output shape follows by a rule;
+    the rule must give what torch gives."""
+    import torch
+
+    from engine.graph.catalogue import CATALOGUE
+    from engine.graph.shapes import _SHAPE_RULES, infer_node
+    from engine.graph.validate import resolved_params
+
+    full = resolved_params(type_name, params)
+    module = CATALOGUE[type_name].build(full, in_shapes).eval()
+    real = module(*[torch.randn(2, *s) for s in in_shapes])
+    sources = [("Input", f"x{i}") for i in range(len(in_shapes))]
+    info = infer_node("n", type_name, params, in_shapes, sources)
+    assert type_name in _SHAPE_RULES
+    assert info.out_shape == tuple(real.shape[1:])
+    assert info.n_params == sum(p.numel() for p in module.parameters())
