@@ -34,6 +34,9 @@ class SessionReader:
 
     Arrays returned are fresh writable copies in native byte order. Names that were never
     written give empty results (a live view may ask before the first record arrives).
+    Record queries always see the latest commit; :attr:`last_step` and the series names
+    are cached until :meth:`refresh`, which a live view calls when the worker reports a
+    commit.
     """
 
     def __init__(self, path):

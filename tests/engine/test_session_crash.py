@@ -27,7 +27,8 @@ import numpy as np
 from engine.session import SessionWriter
 
 path, mode = sys.argv[1], sys.argv[2]
-sys.stdin.readline()  # "go": lets the parent start us early and pay the imports ahead
+if sys.stdin.readline().strip() != "go":  # lets the parent start us early; EOF: give up
+    sys.exit(0)
 w = SessionWriter(path, {"name": "crash"}, {"lr": 0.1})
 w.probe_batch(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
 step = 0
@@ -83,28 +84,34 @@ def test_killed_writer_leaves_every_committed_step(tmp_path):
     rng = random.Random(1234)
     t0 = time.monotonic()
     total_committed = 0
-    rounds = 25
+    rounds, ahead = 25, 2
     paths = [tmp_path / f"run{i}.session" for i in range(rounds)]
-    following = start_writer(tmp_path, paths[0], "free")
-    for round_, path in enumerate(paths):
-        child = following
-        if round_ + 1 < rounds:  # imports while this round writes
-            following = start_writer(tmp_path, paths[round_ + 1], "free")
-        child.stdin.write("go\n")
-        child.stdin.flush()
-        # Wait until the file exists, then kill at a random instant of the writing.
-        deadline = time.monotonic() + 10
-        while not path.exists() and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.25))
-        child.send_signal(signal.SIGKILL)
-        out, err = child.communicate(timeout=10)
-        assert child.returncode == -signal.SIGKILL, err
-        committed = [int(line) for line in out.split()]
-        total_committed += len(committed)
-        if not path.exists():
-            continue
-        check_intact(path, committed)
+    # Children pay their imports while earlier rounds write; each waits for "go".
+    waiting = [start_writer(tmp_path, p, "free") for p in paths[:ahead]]
+    try:
+        for round_, path in enumerate(paths):
+            child = waiting.pop(0)
+            if round_ + ahead < rounds:
+                waiting.append(start_writer(tmp_path, paths[round_ + ahead], "free"))
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            # Wait until the file exists, then kill at a random instant of the writing.
+            deadline = time.monotonic() + 10
+            while not path.exists() and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.25))
+            child.send_signal(signal.SIGKILL)
+            out, err = child.communicate(timeout=10)
+            assert child.returncode == -signal.SIGKILL, err
+            committed = [int(line) for line in out.split()]
+            total_committed += len(committed)
+            if not path.exists():
+                continue
+            check_intact(path, committed)
+    finally:
+        for child in waiting:  # only if a round failed
+            child.kill()
+            child.communicate()
     assert total_committed > 25          # the kills did land after real progress
     assert time.monotonic() - t0 < 60
 
