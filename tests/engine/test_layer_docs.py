@@ -47,3 +47,27 @@ def test_check_mode_reports_a_stale_file(tmp_path, monkeypatch, capsys):
     assert gen.main(["--check"]) == 1
     assert "layers.md is out of date" in capsys.readouterr().err
     assert gen.main([]) == 0 and gen.main(["--check"]) == 0
+
+
+def test_graph_format_example_is_a_valid_document():
+    import json
+    import re
+
+    from engine.graph.document import GraphDocument
+    from engine.graph.shapes import analyse
+
+    text = (ROOT / "docs" / "graph-format.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.S)
+    example = next(b for b in blocks if b.lstrip().startswith('{\n  "format"'))
+    doc = GraphDocument.from_dict(json.loads(example))
+    assert analyse(doc).problems == []
+    assert analyse(doc).nodes["logits"].out_shape == (6,)
+
+
+def test_graph_format_lists_every_training_setting():
+    from engine.graph.settings import TRAINING_PARAMS
+
+    text = (ROOT / "docs" / "graph-format.md").read_text(encoding="utf-8")
+    section = text.split("## Training settings", 1)[1].split("\n## ", 1)[0]
+    documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    assert documented == {p.name for p in TRAINING_PARAMS}
