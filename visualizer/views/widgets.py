@@ -1,0 +1,169 @@
+"""Building blocks shared by the views: a hint page, heat maps with colour bars, image
+mosaics, and look-ups in the session's graph document."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
+
+from .style import colormap
+
+NO_DATA = "No data recorded yet."
+
+
+class HintStack(QStackedWidget):
+    """Either a centred hint sentence or the view's content."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setAlignment(Qt.AlignCenter)
+        self.label.setWordWrap(True)
+        self.label.setMargin(16)
+        self.label.setStyleSheet("color: #777; font-size: 13px;")
+        self.addWidget(self.label)
+        self.addWidget(content)
+
+    def hint(self, text: str) -> None:
+        self.label.setText(text)
+        self.setCurrentIndex(0)
+
+    def content(self) -> None:
+        self.setCurrentIndex(1)
+
+    @property
+    def hint_text(self) -> str | None:
+        """The hint shown, or None when the content is."""
+        return self.label.text() if self.currentIndex() == 0 else None
+
+
+def node_type(reader, node_id: str | None) -> str | None:
+    """The layer type of ``node_id`` in the graph the session was recorded from."""
+    if reader is None or node_id is None:
+        return None
+    for node in (reader.graph or {}).get("nodes", []):
+        if isinstance(node, dict) and node.get("id") == node_id:
+            return node.get("type")
+    return None
+
+
+def loss_type(reader) -> str | None:
+    for node in (reader.graph or {}).get("nodes", []) if reader is not None else []:
+        if isinstance(node, dict) and node.get("type") in LOSS_TYPES:
+            return node["type"]
+    return None
+
+
+LOSS_TYPES = ("CrossEntropy", "BinaryCrossEntropy", "MSE", "L1", "Huber")
+
+
+def class_names(reader) -> list[str]:
+    info = (reader.dataset_info or {}) if reader is not None else {}
+    return [str(c) for c in info.get("class_names") or []]
+
+
+def symbol_label(name: str) -> str:
+    """A class name as it reads on an axis: whitespace made visible."""
+    return {"\n": "⏎", " ": "␣", "\t": "⇥", "": "∅"}.get(name, name)
+
+
+def symmetric_levels(arr: np.ndarray) -> tuple[float, float]:
+    finite = arr[np.isfinite(arr)]
+    m = float(np.abs(finite).max()) if finite.size else 0.0
+    m = m if m > 0 else 1.0
+    return -m, m
+
+
+def range_levels(arr: np.ndarray) -> tuple[float, float]:
+    finite = arr[np.isfinite(arr)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+class HeatMap:
+    """A plot holding one row-major image and a colour bar, created once and updated in
+    place. ``set(values)`` takes a 2-D array (rows along y, columns along x)."""
+
+    def __init__(self, layout: pg.GraphicsLayout, row: int, col: int, title: str, x_label: str,
+                 y_label: str, bar_label: str, cmap: pg.ColorMap | str = "viridis"):
+        self.plot: pg.PlotItem = layout.addPlot(row=row, col=col, title=title)
+        self.plot.setLabel("bottom", x_label)
+        self.plot.setLabel("left", y_label)
+        self.plot.setMenuEnabled(False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        cmap = colormap(cmap) if isinstance(cmap, str) else cmap
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=cmap, label=bar_label, interactive=False,
+                                   width=14)
+        self.bar.setImageItem(self.image, insert_in=self.plot)
+        self.values: np.ndarray | None = None  # what is drawn, before colour mapping
+
+    def set(self, values: np.ndarray, rect: tuple[float, float, float, float] | None = None,
+            levels: tuple[float, float] | None = None) -> None:
+        """``rect`` = (x, y, width, height) in data units; default one unit per cell."""
+        arr = np.ascontiguousarray(values, dtype=np.float32)
+        self.values = arr
+        levels = levels if levels is not None else range_levels(arr)
+        self.image.setImage(arr, levels=levels, autoLevels=False)
+        self.bar.setLevels(values=levels)
+        h, w = arr.shape[:2]
+        x, y, rw, rh = rect if rect is not None else (0.0, 0.0, float(w), float(h))
+        self.image.setRect(QRectF(x, y, rw, rh))
+
+    def clear(self) -> None:
+        self.values = None
+        self.image.clear()
+
+
+class Mosaic:
+    """Many same-sized 2-D tiles laid out in a grid in one image (one item, one draw),
+    separated by NaN gaps that render transparent."""
+
+    def __init__(self, n: int, h: int, w: int, cols: int | None = None, gap: int = 1):
+        self.n, self.h, self.w, self.gap = n, h, w, gap
+        self.cols = cols or max(1, math.ceil(math.sqrt(n)))
+        self.rows = max(1, math.ceil(n / self.cols))
+        self.shape = (self.rows * (h + gap) - gap, self.cols * (w + gap) - gap)
+
+    def origin(self, k: int) -> tuple[int, int]:
+        """(row, col) pixel of tile ``k``'s top-left corner."""
+        r, c = divmod(k, self.cols)
+        return r * (self.h + self.gap), c * (self.w + self.gap)
+
+    def assemble(self, tiles: np.ndarray) -> np.ndarray:
+        out = np.full(self.shape, np.nan, dtype=np.float32)
+        for k in range(min(self.n, len(tiles))):
+            r, c = self.origin(k)
+            out[r:r + self.h, c:c + self.w] = tiles[k]
+        return out
+
+    def tile(self, image: np.ndarray, k: int) -> np.ndarray:
+        r, c = self.origin(k)
+        return image[r:r + self.h, c:c + self.w]
+
+
+def image_plot(layout: pg.GraphicsLayout, row: int, col: int, title: str = "") -> pg.PlotItem:
+    """A plot for pictures: y pointing down, square pixels, no axes."""
+    plot = layout.addPlot(row=row, col=col, title=title)
+    plot.invertY(True)
+    plot.setAspectLocked(True)
+    plot.hideAxis("left")
+    plot.hideAxis("bottom")
+    plot.setMenuEnabled(False)
+    return plot
+
+
+def picture(x: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """A recorded input sample (C, H, W) -> (H, W) grey or (H, W, 3) colour image and
+    levels spanning its values (inputs are normalised, so not [0, 1])."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim == 3 and arr.shape[0] == 3:
+        arr = np.moveaxis(arr, 0, -1)
+    elif arr.ndim == 3:
+        arr = arr[0]
+    return np.ascontiguousarray(arr), range_levels(arr)
