@@ -37,11 +37,11 @@ def rounded_polyline(points: list[QPointF], radius: float = 14.0) -> QPainterPat
 def route(p1: QPointF, p2: QPointF, src_rect: QRectF, dst_rect: QRectF, obstacles) -> tuple[QPainterPath, QPointF]:
     """The path and where its label goes. ``obstacles(rect)`` gives the node rects in rect."""
     if p2.x() < p1.x() + 24:  # backwards: a carriage return through the gap between rows
+        x_out, x_in = p1.x() + 28, p2.x() - 28
         if dst_rect.top() > src_rect.bottom() + 16:
-            y_mid = max(dst_rect.top() - ROW_GAP / 2, src_rect.bottom() + 12)
+            y_mid = _widest_gap(src_rect.bottom(), dst_rect.top(), x_in, x_out, obstacles)
         else:
             y_mid = max(src_rect.bottom(), dst_rect.bottom()) + LANE_GAP / 2
-        x_out, x_in = p1.x() + 28, p2.x() - 28
         pts = [p1, QPointF(x_out, p1.y()), QPointF(x_out, y_mid), QPointF(x_in, y_mid),
                QPointF(x_in, p2.y()), p2]
         return rounded_polyline(pts), QPointF((x_out + x_in) / 2, y_mid)
@@ -74,6 +74,20 @@ def route(p1: QPointF, p2: QPointF, src_rect: QRectF, dst_rect: QRectF, obstacle
     path.lineTo(b)
     path.connectPath(curve(b, p2))
     return path, QPointF((a.x() + b.x()) / 2, best)
+
+
+def _widest_gap(top: float, bottom: float, x0: float, x1: float, obstacles) -> float:
+    """The middle of the widest free horizontal band between ``top`` and ``bottom`` across
+    [x0, x1] (the gap between two wrapped rows; lower one on a tie)."""
+    spans = sorted((max(r.top(), top), min(r.bottom(), bottom))
+                   for r in obstacles(QRectF(x0, top, x1 - x0, bottom - top))
+                   if r.bottom() > top and r.top() < bottom)
+    best, best_h, y = (top + bottom) / 2, -1.0, top
+    for a, b in spans + [(bottom, bottom)]:
+        if a - y >= best_h - 1:
+            best, best_h = (y + a) / 2, a - y
+        y = max(y, b)
+    return best
 
 
 class EdgeItem(QGraphicsPathItem):

@@ -115,11 +115,13 @@ def _rows(g: nx.DiGraph, layer_of: dict, layers: list[list], y: dict, viewport) 
     """Split the layers into rows at single-edge cuts: the row count that lets the whole
     graph be shown at the largest zoom in ``viewport`` (fewest rows on a tie)."""
     n = len(layers)
-    crossing = [0] * n   # edges crossing the boundary after layer k
+    # a row may end after layer k when every edge crossing that boundary leaves one node of
+    # layer k (a chain link, or a DenseNet concat feeding both the next layer and the next concat)
+    sources: list[set] = [set() for _ in range(n)]
     for u, v in g.edges:
         for k in range(layer_of[u], layer_of[v]):
-            crossing[k] += 1
-    cuts = [k for k in range(n - 1) if crossing[k] == 1 and len(layers[k]) == 1 and len(layers[k + 1]) == 1]
+            sources[k].add(u)
+    cuts = [k for k in range(n - 1) if len(sources[k]) == 1 and layer_of[next(iter(sources[k]))] == k]
     vw, vh = viewport
     best, best_scale = [(0, n - 1)], -1.0
     for n_rows in range(1, len(cuts) + 2):
