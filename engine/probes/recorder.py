@@ -13,7 +13,7 @@ import torch
 from ..train.callbacks import Callback
 from .capture import ProbeCapture
 from .diagnostics import Diagnostician, Thresholds
-from .histograms import record as hist_record
+from .outputs import OutputCaptures
 from .settings import ProbeSettings, Schedule
 from .stats import StepStats
 from .targets import Targets
@@ -40,6 +40,7 @@ class ProbeSet(Callback):
         self.stats: StepStats | None = None
         self.capture: ProbeCapture | None = None
         self.diagnostician: Diagnostician | None = None
+        self.outputs: OutputCaptures | None = None
         self.last_capture: dict[str, torch.Tensor] = {}
         self.diagnostics: list = []   # every Diagnostic emitted, in order
         self.errors: list[str] = []   # probe failures (also written as "probe_error" events)
@@ -53,8 +54,6 @@ class ProbeSet(Callback):
         ProbeSettingsError for an unknown name or a bad value. Returns all settings."""
         self.settings = self.settings.changed(**changes)
         self.schedule.settings = self.settings
-        if self.stats is not None:
-            self.stats.bins = self.settings.hist_bins
         if self.capture is not None:
             self.capture.max_channels, self.capture.bins = self.settings.max_channels, self.settings.hist_bins
         return self.settings.to_dict()
@@ -67,12 +66,14 @@ class ProbeSet(Callback):
         self.writer.probe_batch(x.cpu().numpy().copy(), y.cpu().numpy().copy())
         s = self.settings
         self.capture = ProbeCapture(t, x, y, trainer.loss_fn, s.max_channels, s.hist_bins)
-        self.stats = StepStats(t, s.hist_bins)
+        self.stats = StepStats(t)
         self.stats.attach()
         sizes = {n: sum(p.numel() for p in t.params(n)) for n in t.order}
         self.diagnostician = Diagnostician(t.order, sizes, self.thresholds)
+        self.outputs = OutputCaptures(trainer)  # decision boundary, confusion, text sample
+        self._guard("captures", self._write, trainer.step, self.outputs.once)
         self._heavy(trainer.step)  # the state before any update
-        self._arm(trainer.step + 1, histograms=True)
+        self._arm(trainer.step + 1)
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self._stats_ok and self.stats.armed:
@@ -90,15 +91,16 @@ class ProbeSet(Callback):
             w.scalar("samples_per_s", step, metrics.get("batch_size", self.stats.batch_size or 0) / dt)
         if self._stats_ok and self.stats.armed:
             self._guard("statistics", self._write_stats, trainer, step, loss)
-        heavy = self._heavy_ok and self.schedule.heavy_due(step)
-        if heavy:
+        if self._heavy_ok and self.schedule.heavy_due(step):
             self._heavy(step)
-        self._arm(step + 1, histograms=heavy)
+        self._arm(step + 1)
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
         self.writer.scalar("val/loss", step, metrics["loss"])
         if metrics.get("accuracy") is not None:
             self.writer.scalar("val/accuracy", step, metrics["accuracy"])
+        if self.outputs is not None and self._heavy_ok:
+            self._guard("captures", self._write, step, self.outputs.validation, metrics)
         if self.diagnostician is not None and self.settings.diagnostics:
             self._report(step, self.diagnostician.check_validation(step, metrics["loss"]))
 
@@ -106,7 +108,7 @@ class ProbeSet(Callback):
         # A NaN loss skips the rest of the step; the forward's statistics still say where
         # the NaN started.
         if kind == "nan" and self.stats is not None and self._stats_ok and self.settings.diagnostics:
-            values, _ = self.stats.collect()
+            values = self.stats.collect()
             loss = float("nan")
             self._report(step, self.diagnostician.check_nan(step, loss, values))
 
@@ -133,30 +135,29 @@ class ProbeSet(Callback):
         idx = torch.linspace(0, len(x) - 1, k).round().long().unique().to(x.device)
         return x.index_select(0, idx), y.index_select(0, idx)
 
-    def _arm(self, step: int, histograms: bool) -> None:
+    def _arm(self, step: int) -> None:
         if self.stats is not None:
-            self.stats.armed = self._stats_ok and (self.schedule.stats_due(step) or histograms)
-            self.stats.hist_armed = histograms
+            self.stats.armed = self._stats_ok and self.schedule.stats_due(step)
 
     def _write_stats(self, trainer, step: int, loss) -> None:
-        values, hists = self.stats.collect()
+        values = self.stats.collect()
         acc = trainer.batch_accuracy() if hasattr(trainer, "batch_accuracy") else None
         if acc is not None:
             values["train/accuracy"] = acc
         for name, v in values.items():
             self.writer.scalar(name, step, v)
-        for node, (lo, hi, counts) in hists.items():
-            self.writer.tensor(f"act_hist/{node}", step,
-                               torch.tensor(hist_record(lo, hi, counts), dtype=torch.float64).numpy())
         if self.settings.diagnostics:
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
     def _heavy(self, step: int) -> None:
+        start = self.schedule.now()
         self._guard("captures", self._capture, step)
+        self.schedule.taken(start)
 
     def _capture(self, step: int) -> None:
         self._step = step
         rec = {k: v.detach().cpu() for k, v in self.capture.run().items()}
+        rec.update(self.outputs.heavy())
         self.last_capture = rec
         self._last_heavy_step = step
         for name, v in rec.items():
@@ -166,6 +167,10 @@ class ProbeSet(Callback):
                 norm_t = rec.get(f"bptt/{node}/grad_norm_t")
                 if norm_t is not None:
                     self._report(step, self.diagnostician.check_time(step, node, norm_t.tolist()))
+
+    def _write(self, step: int, make, *args) -> None:
+        for name, v in make(*args).items():
+            self.writer.tensor(name, step, v)
 
     def _report(self, step: int, found) -> None:
         for d in found:

@@ -91,19 +91,19 @@ class Schedule:
         return k > 0 and step % k == 0
 
     def heavy_due(self, step: int) -> bool:
-        """True at most once per call site and step; the first step always captures."""
         s = self.settings
         if s.heavy_every is not None:
-            due = step % s.heavy_every == 0 or self._last_heavy is None
-        elif s.heavy_hz <= 0:
+            return step % s.heavy_every == 0
+        if s.heavy_hz <= 0:
             return False
-        else:
-            wait = max(1.0 / s.heavy_hz, self._cost / s.heavy_budget)
-            due = self._last_heavy is None or self._clock() - self._last_heavy >= wait
-        if due:
-            self._last_heavy = self._clock()
-        return due
+        wait = max(1.0 / s.heavy_hz, self._cost / s.heavy_budget)
+        return self._last_heavy is None or self._clock() - self._last_heavy >= wait
 
-    def spent(self, seconds: float) -> None:
-        """How long the capture just taken lasted (sets the wait before the next)."""
-        self._cost = seconds
+    def now(self) -> float:
+        return self._clock()
+
+    def taken(self, started: float) -> None:
+        """A capture ran from ``started`` (a :meth:`now` reading) until now; its cost sets
+        the wait before the next one."""
+        self._last_heavy = self._clock()
+        self._cost = self._last_heavy - started

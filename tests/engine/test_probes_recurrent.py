@@ -28,7 +28,7 @@ def close(got, want, what):
 
 
 def _np(t):
-    return t.detach().double().numpy()
+    return t.detach().double().numpy().copy()
 
 
 def _head_direct(pred_in, head, loss, y):
