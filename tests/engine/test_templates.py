@@ -89,3 +89,20 @@ def test_unknown_template_is_a_graph_error_naming_it():
         load_template("nonesuch")
     with pytest.raises(GraphError):
         load_template("../pyproject")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_template_fits_its_dataset(slug):
+    from engine.data import check_compatible, describe
+    from engine.graph.catalogue import CATALOGUE
+
+    doc = load_template(slug)
+    analysis = analyse(doc)
+    inp = next(n for n in doc.nodes if n.type == "Input")
+    loss = next(n for n in doc.nodes if CATALOGUE[n.type].role == "loss")
+    pred = doc.incoming(loss.id)[0].src
+    info = describe(doc.dataset["name"], doc.dataset.get("params"))
+    check_compatible(info, analysis.nodes[inp.id].out_shape, analysis.nodes[inp.id].dtype,
+                     analysis.nodes[pred].out_shape, CATALOGUE[loss.type].target, inp.id)
+    if slug.startswith("autoencoder"):
+        assert info.target_shape == info.input_shape  # reconstructs its input
