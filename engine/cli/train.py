@@ -1,0 +1,142 @@
+"""``python -m engine train GRAPH.json|TEMPLATE [--steps N | --epochs E] [--seed S]
+[--device D] [--record RUN.session] [--json]``: train headlessly, with a progress bar on
+stderr and a summary at the end (with --json, the last stdout line is a JSON object)."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+HELP = "Train a graph document headlessly."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("graph", help="a graph file (.json) or a template slug such as playground_mlp")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="train this many steps")
+    budget.add_argument("--epochs", type=int, help="train this many passes over the training split")
+    parser.add_argument("--seed", type=int, help="seed for weights, data order and generated data")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the graph's setting)")
+    parser.add_argument("--record", metavar="RUN.session", help="record the run into this session file")
+    parser.add_argument("--json", action="store_true", help="end stdout with a JSON summary line")
+
+
+def _load_doc(ref: str):
+    from ..graph.document import load_graph
+    path = Path(ref)
+    if path.suffix == ".json" or path.exists() or "/" in ref or "\\" in ref:
+        return load_graph(path), path.resolve().parent
+    from ..templates import load_template
+    return load_template(ref), None
+
+
+def _duration(seconds) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _make_progress_bar(stream):
+    from ..train import Callback
+
+    class ProgressBar(Callback):
+        """One line redrawn in place (a new line every few seconds when not a terminal)."""
+
+        def __init__(self):
+            self.tty = stream.isatty()
+            self.every = 0.1 if self.tty else 5.0
+            self.last = 0.0
+            self.t0 = None
+            self.loss = None
+            self.drawn = False
+
+        def on_start(self, trainer):
+            self.t0, self.s0 = time.perf_counter(), trainer.step
+
+        def on_step_end(self, trainer, step, metrics):
+            self.loss = metrics["loss"] if self.loss is None else 0.9 * self.loss + 0.1 * metrics["loss"]
+            now = time.perf_counter()
+            if now - self.last >= self.every or step == trainer.total_steps:
+                self.last = now
+                self.draw(trainer, now)
+
+        def draw(self, trainer, now):
+            done = trainer.step - self.s0
+            elapsed = now - self.t0
+            rate = done * trainer.batch_size / elapsed if elapsed > 0 else 0.0
+            eta = (trainer.total_steps - trainer.step) * trainer.batch_size / rate if rate else None
+            frac = trainer.step / max(1, trainer.total_steps)
+            bar = "#" * int(frac * 24)
+            loss = "?" if self.loss is None else f"{self.loss:.4g}"
+            line = (f"step {trainer.step}/{trainer.total_steps} [{bar:<24}] loss {loss}  "
+                    f"{rate:,.0f} samples/s  ETA {_duration(eta)}")
+            stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+            stream.flush()
+            self.drawn = True
+
+        def on_end(self, trainer, summary):
+            if self.drawn and self.tty:
+                stream.write("\n")
+                stream.flush()
+
+    return ProgressBar()
+
+
+def _summary_text(s: dict) -> str:
+    parts = [s["message"].rstrip("."), f"{s['steps']} steps in {s['seconds']:.1f} s on {s['device']}"]
+    if s["train_loss"] is not None:
+        parts.append(f"train loss {s['train_loss']:.4g}")
+    if s["val_loss"] is not None:
+        parts.append(f"validation loss {s['val_loss']:.4g}")
+    if s["val_accuracy"] is not None:
+        parts.append(f"validation accuracy {100 * s['val_accuracy']:.1f} %")
+    return "; ".join(parts) + "."
+
+
+def _json_safe(value):
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def run(args) -> int:
+    from ..data import DataError
+    from ..graph.errors import GraphError
+    from ..train import Trainer, TrainError
+    from ..train.recorder import SessionRecorder, open_writer
+
+    overrides = {}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.epochs is not None:
+        overrides.update(epochs=args.epochs, steps=None)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.device:
+        overrides["device"] = args.device
+    recorder = None
+    try:
+        doc, base_dir = _load_doc(args.graph)
+        trainer = Trainer(doc, overrides=overrides, callbacks=[_make_progress_bar(sys.stderr)],
+                          base_dir=base_dir)
+        if args.record:
+            writer = open_writer(args.record, doc, trainer.settings, trainer.dataset.info)
+            recorder = SessionRecorder(writer)
+            trainer.callbacks.insert(0, recorder)
+        summary = trainer.run()
+    except (GraphError, DataError, TrainError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        if recorder is not None:
+            recorder.close()
+    print(_summary_text(summary), file=sys.stderr)
+    if args.record:
+        print(f"Recorded to {args.record}.", file=sys.stderr)
+    if args.json:
+        keys = ("status", "message", "steps", "epochs", "train_loss", "val_loss", "val_accuracy",
+                "seconds", "device")
+        print(json.dumps({k: _json_safe(summary[k]) for k in keys}))
+    return 1 if summary["status"] == "failed" else 0
