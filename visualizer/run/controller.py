@@ -1,0 +1,136 @@
+"""RunController: one training run in a worker process, seen from the GUI.
+
+The worker writes records to the session file; the pipe only says "committed up to step N"
+and carries status and progress. Polling is a short non-blocking timer, so the window never
+waits on the worker, and a worker that dies is reported by WorkerHandle.poll."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.worker import TERMINAL, WorkerHandle
+
+from ..settings_store import data_dir
+
+
+def sessions_dir() -> Path:
+    folder = data_dir() / "sessions"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def new_session_path(name: str) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = sessions_dir() / f"{slug}-{stamp}.session"
+    i = 2
+    while path.exists():
+        path = sessions_dir() / f"{slug}-{stamp}-{i}.session"
+        i += 1
+    return path
+
+
+class RunController(QObject):
+    state_changed = Signal(str, str, str)   # state, message, details (traceback)
+    progress = Signal(dict)
+    committed = Signal(int)                 # records up to this step are in the file
+    validation = Signal(dict)
+    log = Signal(str)
+    started = Signal(str)                   # the session file path
+
+    def __init__(self, parent: QObject | None = None, poll_ms: int = 50):
+        super().__init__(parent)
+        self.handle: WorkerHandle | None = None
+        self.session_path: Path | None = None
+        self.state = "idle"
+        self.message = ""
+        self.details = ""
+        self.last_progress: dict = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(poll_ms)
+        self._timer.timeout.connect(self.poll)
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and self.state not in TERMINAL and self.state != "idle"
+
+    def start(self, graph: dict, name: str = "run", overrides: dict | None = None,
+              session_path: str | Path | None = None, start_paused: bool = False) -> Path:
+        """Start a worker on ``graph`` (a graph document dict), recording to a new session."""
+        if self.running:
+            raise RuntimeError("A run is already in progress; stop it first.")
+        self.session_path = Path(session_path) if session_path else new_session_path(name)
+        job = {"graph": graph, "overrides": dict(overrides or {}), "record": str(self.session_path),
+               "start_paused": start_paused, "progress_interval": 0.1}
+        self.handle = WorkerHandle(job)
+        self.handle.start()
+        self.last_progress = {}
+        self._set_state("starting", "Starting the training process…", "")
+        self._timer.start()
+        self.started.emit(str(self.session_path))
+        return self.session_path
+
+    # -- commands (each is a tiny pipe write; never blocks) ---------------------------------
+    def pause(self):
+        return self.handle is not None and self.handle.pause()
+
+    def resume(self):
+        return self.handle is not None and self.handle.resume()
+
+    def step(self):
+        return self.handle is not None and self.handle.step()
+
+    def stop(self):
+        return self.handle is not None and self.handle.stop()
+
+    def set_lr(self, value: float):
+        return self.handle is not None and self.handle.set_lr(value)
+
+    def set_clipping(self, norm: float | None = None, value: float | None = None):
+        return self.handle is not None and self.handle.set_clipping(norm=norm, value=value)
+
+    def checkpoint_now(self):
+        return self.handle is not None and self.handle.checkpoint_now()
+
+    def kill(self) -> None:
+        if self.handle is not None:
+            self.handle.kill()
+            self.poll()
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """On window close: stop gracefully, then kill; the session keeps what was committed."""
+        if self.handle is not None:
+            self.handle.close(timeout)
+            self.poll()
+        self._timer.stop()
+
+    # -- messages ---------------------------------------------------------------------------
+    def poll(self) -> None:
+        if self.handle is None:
+            return
+        last_commit = None
+        for msg in self.handle.poll():
+            kind = msg.get("kind")
+            if kind == "status":
+                self._set_state(msg["state"], msg.get("message", ""), msg.get("details", ""))
+            elif kind == "progress":
+                self.last_progress = msg
+                self.progress.emit(msg)
+            elif kind == "committed":
+                last_commit = msg["step"]  # a burst of commits becomes one signal
+            elif kind == "validation":
+                self.validation.emit(msg)
+            elif kind == "log":
+                self.log.emit(msg.get("text", ""))
+        if last_commit is not None:
+            self.committed.emit(int(last_commit))
+        if self.state in TERMINAL:
+            self._timer.stop()
+            self.handle.join(0.2)
+
+    def _set_state(self, state: str, message: str, details: str) -> None:
+        self.state, self.message, self.details = state, message, details
+        self.state_changed.emit(state, message, details)

@@ -1,0 +1,152 @@
+"""The run panel: Train / Pause / Step / Stop, live learning rate and clipping, progress
+(epoch, step, ETA, samples/s, device), the worker's state and the session file."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QWidget)
+
+from engine.worker import TERMINAL
+
+STATE_COLOURS = {"idle": "#777", "starting": "#1f77b4", "running": "#2ca02c", "paused": "#d98c00",
+                 "finished": "#1f77b4", "stopped": "#777", "failed": "#d62728", "killed": "#d62728"}
+
+
+def fmt_eta(seconds) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class RunPanel(QWidget):
+    train_requested = Signal()
+    details_requested = Signal(str, str)  # message, traceback
+
+    def __init__(self, controller, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controller = controller
+        self.train_btn = QPushButton("▶ Train")
+        self.pause_btn = QPushButton("Pause")
+        self.step_btn = QPushButton("Step")
+        self.stop_btn = QPushButton("■ Stop")
+        self.train_btn.setToolTip("Start training the current graph (recorded to a new session file).")
+        self.step_btn.setToolTip("Train one batch, then pause.")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 10.0)
+        self.lr.setSingleStep(1e-4)
+        self.lr.setToolTip("Learning rate: changes apply to the running worker at once.")
+        self.clip_on = QCheckBox("Clip ‖∇‖ at")
+        self.clip = QDoubleSpinBox()
+        self.clip.setRange(0.001, 1e6)
+        self.clip.setValue(1.0)
+        self.clip.setToolTip("Clip the global gradient norm (changes apply while running).")
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("idle")
+        self.state_label = QLabel()
+        self.state_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.state_label.setWordWrap(True)
+        self.details_btn = QPushButton("Details…")
+        self.details_btn.setVisible(False)
+        self.stats = QLabel("")
+        self.session_label = QLabel("")
+        self.session_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.session_label.setStyleSheet("color: gray;")
+
+        buttons = QHBoxLayout()
+        for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn):
+            buttons.addWidget(b)
+        buttons.addSpacing(12)
+        buttons.addWidget(QLabel("LR"))
+        buttons.addWidget(self.lr)
+        buttons.addWidget(self.clip_on)
+        buttons.addWidget(self.clip)
+        buttons.addStretch(1)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(6, 4, 6, 4)
+        grid.addLayout(buttons, 0, 0, 1, 3)
+        grid.addWidget(self.bar, 1, 0, 1, 2)
+        grid.addWidget(self.stats, 1, 2)
+        grid.addWidget(self.state_label, 2, 0, 1, 2)
+        grid.addWidget(self.details_btn, 2, 2, Qt.AlignRight)
+        grid.addWidget(self.session_label, 3, 0, 1, 3)
+
+        self.train_btn.clicked.connect(self.train_requested)
+        self.pause_btn.clicked.connect(self._toggle_pause)
+        self.step_btn.clicked.connect(controller.step)
+        self.stop_btn.clicked.connect(controller.stop)
+        self.lr.editingFinished.connect(lambda: controller.set_lr(self.lr.value()))
+        self.clip_on.toggled.connect(self._send_clip)
+        self.clip.editingFinished.connect(self._send_clip)
+        self.details_btn.clicked.connect(
+            lambda: self.details_requested.emit(controller.message, controller.details))
+        controller.state_changed.connect(self.on_state)
+        controller.progress.connect(self.on_progress)
+        controller.started.connect(lambda p: self.session_label.setText(f"Recording to {p}"))
+        self.on_state("idle", "Ready: press Train to start.", "")
+
+    def set_settings(self, training: dict) -> None:
+        """Show the document's LR and clipping before a run starts."""
+        self.lr.setValue(float(training.get("lr", 1e-3)))
+        clip = training.get("clip_norm")
+        self.clip_on.setChecked(clip is not None)
+        if clip is not None:
+            self.clip.setValue(float(clip))
+
+    def set_train_enabled(self, enabled: bool, reason: str = "") -> None:
+        self._train_allowed = enabled
+        self._train_reason = reason
+        self._update_buttons()
+
+    def _toggle_pause(self) -> None:
+        if self.controller.state == "paused":
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    def _send_clip(self, *_args) -> None:
+        self.controller.set_clipping(norm=self.clip.value() if self.clip_on.isChecked() else None)
+
+    def on_state(self, state: str, message: str, details: str) -> None:
+        colour = STATE_COLOURS.get(state, "#777")
+        self.state_label.setText(f"<b style='color:{colour}'>{state.capitalize()}</b>"
+                                 + (f" — {message}" if message else ""))
+        self.details_btn.setVisible(bool(details))
+        if state in TERMINAL:
+            self.bar.setFormat(f"{state} · step {self.controller.last_progress.get('step', 0)}")
+        self._update_buttons()
+
+    def on_progress(self, p: dict) -> None:
+        total = p.get("steps_total") or 0
+        step = p.get("step", 0)
+        self.bar.setRange(0, max(int(total), 1))
+        self.bar.setValue(min(int(step), max(int(total), 1)))
+        epoch = p.get("epoch")
+        self.bar.setFormat(f"epoch {epoch} · step {step}/{total}" if epoch is not None else f"step {step}/{total}")
+        loss = p.get("loss")
+        rate = p.get("samples_per_s")
+        self.stats.setText("  ".join(filter(None, [
+            f"loss {loss:.4g}" if isinstance(loss, (int, float)) else "",
+            f"{rate:,.0f} samples/s" if rate else "",
+            f"ETA {fmt_eta(p.get('eta_s'))}",
+            str(p.get("device", "")).upper()])))
+        if not self.lr.hasFocus() and isinstance(p.get("lr"), (int, float)):
+            self.lr.setValue(p["lr"])
+
+    def _update_buttons(self) -> None:
+        state = self.controller.state
+        active = self.controller.running
+        allowed = getattr(self, "_train_allowed", True)
+        self.train_btn.setEnabled(allowed and not active)
+        self.train_btn.setToolTip("Start training the current graph (recorded to a new session file)."
+                                  if allowed else f"Cannot train: {getattr(self, '_train_reason', '')}")
+        self.pause_btn.setEnabled(active and state in ("running", "paused"))
+        self.pause_btn.setText("Resume" if state == "paused" else "Pause")
+        self.step_btn.setEnabled(active and state == "paused")
+        self.stop_btn.setEnabled(active)
