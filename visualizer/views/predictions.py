@@ -1,0 +1,251 @@
+"""Predictions: the validation confusion matrix with class names, and what the model says
+about the probe inputs in the form that fits the dataset — images with predicted labels,
+per-step symbols of a sequence, a forecast against its target, generated text, or the
+predicted next frame."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout
+
+from .base import View
+from .style import SERIES, plot_pen
+from .widgets import NO_DATA, HeatMap, HintStack, Mosaic, class_names, image_plot, loss_type, symbol_label
+
+GOOD, BAD = (44, 160, 44), (214, 39, 40)
+MAX_IMAGES = 16
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def classes_of(pred: np.ndarray) -> np.ndarray:
+    """Predicted class ids from logits, as the engine counts them (one logit: > 0)."""
+    return (pred[..., 0] > 0).astype(np.int64) if pred.shape[-1] == 1 else pred.argmax(-1)
+
+
+class PredictionsView(View):
+    title = "Predictions"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.graphics = pg.GraphicsLayoutWidget()
+        g = self.graphics.ci
+        self.confusion = HeatMap(g, 0, 0, "Validation confusion (fraction of each target class)",
+                                 "predicted class", "target class", "fraction of row", "viridis")
+        self.confusion.plot.invertY(True)
+        self.cells: list[pg.TextItem] = []
+        self.samples_plot = image_plot(g, 1, 0, "Probe inputs")
+        self.samples_image = pg.ImageItem(axisOrder="row-major")
+        self.samples_plot.addItem(self.samples_image)
+        self.labels: list[pg.TextItem] = []
+        self.series_plot = g.addPlot(row=2, col=0, title="Probe sequence")
+        self.series_plot.setLabel("bottom", "time step t")
+        self.series_plot.setLabel("left", "value")
+        self.series_plot.addLegend(offset=(10, 5))
+        self.input_curve = self.series_plot.plot(name="input", pen=plot_pen("muted", 1.4))
+        self.target_curve = self.series_plot.plot(name="target", pen=None, symbol="o",
+                                                  symbolBrush=pg.mkBrush(*SERIES["train"]), symbolSize=9)
+        self.pred_curve = self.series_plot.plot(name="prediction", pen=None, symbol="x",
+                                                symbolBrush=pg.mkBrush(*SERIES["val"]),
+                                                symbolPen=pg.mkPen(SERIES["val"], width=2), symbolSize=11)
+        self.text = QLabel()
+        self.text.setTextFormat(Qt.RichText)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.text.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        split = QSplitter(Qt.Vertical)
+        split.addWidget(self.graphics)
+        split.addWidget(self.text)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.stack = HintStack(split)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.stack)
+        self.mosaic: Mosaic | None = None
+        self.matrix: np.ndarray | None = None      # the confusion counts drawn
+        self.predicted: np.ndarray | None = None   # predicted class ids of the probe batch
+        self.generated: str | None = None
+        self.stack.hint(NO_DATA)
+
+    def reset(self) -> None:
+        self.matrix = self.predicted = self.generated = None
+        self.confusion.clear()
+        self.samples_image.clear()
+        self.text.setText("")
+
+    def show_step(self, step: int) -> None:
+        self.step = step
+        if self.reader is None:
+            return
+        info = self.reader.dataset_info or {}
+        kind = info.get("kind", "table")
+        pred = self.reader.tensor("predictions", step)
+        conf = self.reader.tensor("val/confusion", step)
+        if pred is None and conf is None:
+            self.stack.hint(NO_DATA)
+            return
+        self.stack.content()
+        names = class_names(self.reader)
+        self._show_confusion(conf, names)
+        probe = self.reader.probe_batch()
+        show_images = kind in ("image", "video") and pred is not None and probe is not None
+        self.samples_plot.setVisible(show_images)
+        classify = info.get("target_kind") == "class"
+        show_series = kind == "sequence" and not classify and pred is not None and probe is not None
+        self.series_plot.setVisible(show_series)
+        text = ""
+        if pred is not None and probe is not None:
+            if kind == "image" and classify:
+                self._show_labelled_images(probe, pred, names)
+            elif kind == "video":
+                self._show_frames(probe, pred)
+            elif show_series:
+                self._show_forecast(probe, pred)
+            elif kind in ("sequence", "text") and classify:
+                text = self._sequence_text(probe, pred, names)
+            elif classify:
+                self.predicted = classes_of(pred[1])
+        if kind == "text":
+            text = self._generated_text(step, names) + text
+        self.text.setText(text)
+        self.text.setVisible(bool(text))
+
+    # -- confusion -------------------------------------------------------------------------
+    def _show_confusion(self, conf, names: list[str]) -> None:
+        self.confusion.plot.setVisible(conf is not None)
+        if conf is None:
+            return
+        m = conf[1].astype(np.float64)
+        self.matrix = conf[1]
+        rows = m.sum(axis=1, keepdims=True)
+        frac = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+        c = m.shape[0]
+        self.confusion.set(frac, rect=(-0.5, -0.5, c, c), levels=(0.0, 1.0))
+        labels = [symbol_label(n) for n in names] if len(names) == c else [str(i) for i in range(c)]
+        if max(len(s) for s in labels) * c > 60:  # long names would overlap along x: numbers there
+            self.confusion.plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(c)]])
+            self.confusion.plot.getAxis("left").setTicks([[(i, f"{s} ({i})") for i, s in enumerate(labels)]])
+        else:
+            ticks = [[(i, s) for i, s in enumerate(labels)]]
+            self.confusion.plot.getAxis("bottom").setTicks(ticks)
+            self.confusion.plot.getAxis("left").setTicks(ticks)
+        self.confusion.plot.setTitle(f"Validation confusion at step {conf[0]} (fraction of each target class)")
+        if c <= 12:  # counts written in the cells while they stay readable
+            if len(self.cells) != c * c:
+                for item in self.cells:
+                    self.confusion.plot.removeItem(item)
+                self.cells = [pg.TextItem(anchor=(0.5, 0.5)) for _ in range(c * c)]
+                for k, item in enumerate(self.cells):
+                    item.setPos(k % c, k // c)
+                    self.confusion.plot.addItem(item)
+            for k, item in enumerate(self.cells):
+                r, col = divmod(k, c)
+                item.setText(str(int(m[r, col])), color=(0, 0, 0) if frac[r, col] > 0.6 else (255, 255, 255))
+
+    # -- per dataset kind ------------------------------------------------------------------
+    def _show_labelled_images(self, probe, pred, names: list[str]) -> None:
+        x, y = probe[0][:MAX_IMAGES], probe[1][:MAX_IMAGES]
+        logits = pred[1][:MAX_IMAGES].astype(np.float64)
+        self.predicted = classes_of(logits)
+        conf = softmax(logits).max(axis=-1) if logits.shape[-1] > 1 else None
+        imgs = x[:, 0] if x.ndim == 4 else x
+        n, h, w = imgs.shape[:3]
+        if self.mosaic is None or (self.mosaic.n, self.mosaic.h, self.mosaic.w) != (n, h, w):
+            self.mosaic = Mosaic(n, h, w, cols=min(n, 8), gap=max(2, h // 2))
+            for item in self.labels:
+                self.samples_plot.removeItem(item)
+            self.labels = [pg.TextItem(anchor=(0, 1)) for _ in range(n)]
+            for item in self.labels:
+                self.samples_plot.addItem(item)
+        mosaic = self.mosaic.assemble(imgs.astype(np.float32))
+        finite = mosaic[np.isfinite(mosaic)]
+        self.samples_image.setImage(mosaic, levels=(float(finite.min()), float(finite.max())), autoLevels=False)
+        self.samples_image.setColorMap(pg.colormap.get("CET-L1"))
+        for k, item in enumerate(self.labels):
+            r, c = self.mosaic.origin(k)
+            p, t = int(self.predicted[k]), int(y[k])
+            label = names[p] if p < len(names) else str(p)
+            extra = f"\n{conf[k]:.0%}" if conf is not None else ""
+            item.setText(label + extra, color=GOOD if p == t else BAD)
+            item.setPos(c, r)
+        self.samples_plot.setTitle("Probe inputs and the predicted class (green: right, red: wrong)")
+
+    def _show_frames(self, probe, pred) -> None:
+        """Last input frame, target and predicted next frame of the first probe clips."""
+        x, y = probe
+        p = pred[1].astype(np.float32)
+        if loss_type(self.reader) == "BinaryCrossEntropy":
+            p = 1.0 / (1.0 + np.exp(-p))  # the loss takes logits; the picture is the probability
+        n = min(4, len(x))
+        last = x[:n, -1, 0]
+        tiles = np.concatenate([np.stack([last[k], y[k, 0], p[k, 0]]) for k in range(n)])
+        h, w = tiles.shape[1:]
+        if self.mosaic is None or (self.mosaic.n, self.mosaic.h, self.mosaic.w) != (len(tiles), h, w):
+            self.mosaic = Mosaic(len(tiles), h, w, cols=3, gap=2)
+        self.samples_image.setImage(self.mosaic.assemble(tiles), levels=(0.0, 1.0), autoLevels=False)
+        self.samples_image.setColorMap(pg.colormap.get("CET-L1"))
+        self.samples_plot.setTitle("Last input frame · target · predicted next frame")
+        self.predicted = p
+
+    def _show_forecast(self, probe, pred) -> None:
+        x, y = probe
+        seq = x[0].reshape(x.shape[1], -1)[:, 0].astype(np.float64)
+        t = np.arange(len(seq))
+        target = y[0].reshape(-1).astype(np.float64)
+        guess = pred[1][0].reshape(-1).astype(np.float64)
+        after = len(seq) + np.arange(len(target))
+        self.input_curve.setData(t, seq)
+        self.target_curve.setData(after, target)
+        self.pred_curve.setData(after, guess)
+        self.predicted = guess
+        self.series_plot.setTitle(f"Probe sequence 0: input, target and prediction (step {pred[0]})")
+
+    def _sequence_text(self, probe, pred, names: list[str]) -> str:
+        """Per-step symbols: input, target, prediction (wrong predictions in red)."""
+        x, y = probe
+        self.predicted = classes_of(pred[1])
+        if y.ndim != 2 or not names:
+            return ""
+
+        def sym(i):
+            return html.escape(symbol_label(names[i]) if 0 <= i < len(names) else "?")
+
+        lines = ["<b>Probe sequences: target / predicted next symbol</b> (wrong in "
+                 "<span style='color:#d62728'>red</span>)<pre style='font-size:12px'>"]
+        for k in range(min(6, len(y))):
+            tgt = "".join(sym(i) for i in y[k].tolist())
+            got = "".join(sym(int(p)) if p == t else f"<span style='color:#d62728'>{sym(int(p))}</span>"
+                          for p, t in zip(self.predicted[k].tolist(), y[k].tolist()))
+            lines.append(f"target    {tgt}\npredicted {got}\n")
+        return "\n".join(lines) + "</pre>"
+
+    def _generated_text(self, step: int, names: list[str]) -> str:
+        got = self.reader.tensor("sample/text", step)
+        if got is None or not names:
+            self.generated = None
+            return ""
+        seed_len = int(((self.reader.dataset_info or {}).get("input_shape") or [0])[0])
+        ids = got[1].tolist()
+        chars = [names[i] if 0 <= i < len(names) else "?" for i in ids]
+        self.generated = "".join(chars[seed_len:])
+        seed = html.escape("".join(chars[:seed_len]))
+        made = html.escape(self.generated)
+        return (f"<b>Generated text at step {got[0]}</b> (greedy; grey: the probe text it starts from)"
+                f"<pre style='font-size:12px; white-space: pre-wrap'><span style='color:#888'>{seed}</span>"
+                f"{made}</pre>")
+
+    def table(self):
+        if self.matrix is None:
+            return None
+        names = class_names(self.reader)
+        c = self.matrix.shape[0]
+        labels = names if len(names) == c else [str(i) for i in range(c)]
+        return ["target \\ predicted", *labels], [[labels[r], *self.matrix[r].tolist()] for r in range(c)]
