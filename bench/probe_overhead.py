@@ -97,13 +97,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=24)
     ap.add_argument("--block", type=float, default=1.0, help="seconds per block")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--only", choices=sorted(TEMPLATES), help="measure one template only")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "probe_overhead.txt"))
     args = ap.parse_args(argv)
+    if args.threads:
+        __import__("torch").set_num_threads(args.threads)
+    load = os.getloadavg()[0]
     lines = [f"# Probe overhead: all probes at default settings vs none ({time.strftime('%Y-%m-%d %H:%M')})",
              f"# {args.rounds} interleaved rounds per mode (balanced ABBA order), ~{args.block:g} s blocks, "
-             f"CPU, torch threads = {__import__('torch').get_num_threads()}; medians of steps/s.",
+             f"CPU, torch threads = {__import__('torch').get_num_threads()}; medians of steps/s; "
+             f"load average at start {load:.1f} on {os.cpu_count()} cores.",
              ""]
     for name, template in TEMPLATES.items():
+        if args.only and name != args.only:
+            continue
         r = measure(name, template, args.rounds, args.block)
         lines.append(f"{r['name']:<28} bare {r['bare']:8.1f} steps/s   probes {r['probes']:8.1f} steps/s   "
                      f"ratio {r['ratio']:.3f}" + (f"   PROBE ERRORS: {r['errors']}" if r["errors"] else ""))

@@ -25,13 +25,16 @@ class ProbeSet(Callback):
     """Attach with ``Trainer(doc, callbacks=[ProbeSet(writer)])``.
 
     ``settings`` (ProbeSettings) sets the rates; :meth:`configure` changes them while the
-    run goes on. ``last_capture`` holds the latest heavy capture at full precision
+    run goes on. ``basic_scalars=False`` leaves train/loss, train/accuracy, lr, step_time,
+    samples_per_s and val/* to another recorder (engine.train.recorder.SessionRecorder
+    writes them too). ``last_capture`` holds the latest heavy capture at full precision
     (name -> CPU tensor), before the rounding the store applies.
     """
 
     def __init__(self, writer, settings: ProbeSettings | None = None,
-                 thresholds: Thresholds | None = None, doc=None):
+                 thresholds: Thresholds | None = None, doc=None, basic_scalars: bool = True):
         self.writer = writer
+        self.basic_scalars = basic_scalars
         self.settings = settings or ProbeSettings()
         self.schedule = Schedule(self.settings)
         self.thresholds = thresholds or Thresholds()
@@ -83,10 +86,11 @@ class ProbeSet(Callback):
         self._step = step
         w = self.writer
         loss = metrics.get("loss")
-        w.scalar("train/loss", step, loss)
-        w.scalar("lr", step, metrics.get("lr", trainer.lr))
         dt = metrics.get("step_time")
-        if dt:
+        if self.basic_scalars:
+            w.scalar("train/loss", step, loss)
+            w.scalar("lr", step, metrics.get("lr", trainer.lr))
+        if self.basic_scalars and dt:
             w.scalar("step_time", step, dt)
             w.scalar("samples_per_s", step, metrics.get("batch_size", self.stats.batch_size or 0) / dt)
         if self._stats_ok and self.stats.armed:
@@ -96,9 +100,10 @@ class ProbeSet(Callback):
         self._arm(step + 1)
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
-        self.writer.scalar("val/loss", step, metrics["loss"])
-        if metrics.get("accuracy") is not None:
-            self.writer.scalar("val/accuracy", step, metrics["accuracy"])
+        if self.basic_scalars:
+            self.writer.scalar("val/loss", step, metrics["loss"])
+            if metrics.get("accuracy") is not None:
+                self.writer.scalar("val/accuracy", step, metrics["accuracy"])
         if self.outputs is not None and self._heavy_ok:
             self._guard("captures", self._write, step, self.outputs.validation, metrics)
         if self.diagnostician is not None and self.settings.diagnostics:
@@ -141,7 +146,7 @@ class ProbeSet(Callback):
 
     def _write_stats(self, trainer, step: int, loss) -> None:
         values = self.stats.collect()
-        acc = trainer.batch_accuracy() if hasattr(trainer, "batch_accuracy") else None
+        acc = trainer.batch_accuracy() if self.basic_scalars and hasattr(trainer, "batch_accuracy") else None
         if acc is not None:
             values["train/accuracy"] = acc
         for name, v in values.items():

@@ -78,16 +78,32 @@ class StepStats:
         return hook
 
     # -- gradients and weights -------------------------------------------------------------
+    # torch._foreach_norm (what clip_grad_norm_ uses) takes every tensor's norm in one call:
+    # the per-step cost stays flat however many parameter tensors a layer has.
     def after_backward(self, with_update_ratio: bool) -> None:
         """Gradient norms now; a copy of the weights for this step's update ratio."""
-        sq = []
-        for node in self.t.param_layers:
-            grads = [p.grad for p in self.t.params(node) if p.grad is not None]
-            sq.append(sum((_acc(g.detach()).pow(2).sum() for g in grads),
-                          torch.zeros((), device=self.t.device)))
-        self._grads = torch.stack(sq) if sq else None
-        self._before = ([p.detach().clone() for node in self.t.param_layers for p in self.t.params(node)]
-                        if with_update_ratio else None)
+        flat = self._flat()
+        present = [(i, p.grad.detach()) for i, p in enumerate(flat) if p.grad is not None]
+        self._grads = None
+        if present:
+            index = torch.tensor([self._layer_of[i] for i, _ in present], device=self.t.device)
+            self._grads = self._per_layer([g for _, g in present], index)
+        self._before = [p.detach().clone() for p in flat] if with_update_ratio else None
+
+    def _flat(self) -> list[torch.Tensor]:
+        if not hasattr(self, "_flat_params"):
+            self._flat_params = [p for n in self.t.param_layers for p in self.t.params(n)]
+            self._layer_of = [k for k, n in enumerate(self.t.param_layers) for _ in self.t.params(n)]
+            self._index = torch.tensor(self._layer_of, device=self.t.device)
+        return self._flat_params
+
+    def _per_layer(self, tensors: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
+        """Sum of squares per layer (L,) of ``tensors``, each belonging to layer index[k]."""
+        wide = tensors[0].dtype in (torch.float16, torch.bfloat16)
+        norms = torch._foreach_norm(tensors, 2, dtype=torch.float32) if wide else torch._foreach_norm(tensors)
+        sq = torch.stack(norms)
+        sq = sq * sq
+        return torch.zeros(len(self.t.param_layers), dtype=sq.dtype, device=sq.device).index_add_(0, index, sq)
 
     def collect(self) -> dict[str, float]:
         """Everything measured since the last call: scalar name -> value (one transfer)."""
@@ -107,12 +123,12 @@ class StepStats:
             names += [f"layer/{n}/grad_norm" for n in self.t.param_layers] + ["grad_norm"]
         wsq = dsq = None
         if self.t.param_layers:
-            flat = [p.detach() for n in self.t.param_layers for p in self.t.params(n)]
-            wsq = self._per_layer([_acc(w).pow(2).sum() for w in flat])
+            flat = [p.detach() for p in self._flat()]
+            wsq = self._per_layer(flat, self._index)
             parts.append(wsq)
             if self._before is not None:
-                dsq = self._per_layer([_acc(w - b).pow(2).sum() for w, b in zip(flat, self._before)])
-                bsq = self._per_layer([_acc(b).pow(2).sum() for b in self._before])
+                dsq = self._per_layer(torch._foreach_sub(flat, self._before), self._index)
+                bsq = self._per_layer(self._before, self._index)
                 parts += [dsq, bsq]
         dtype = torch.float64 if any(p.dtype == torch.float64 for p in parts) else torch.float32
         values = torch.cat([p.reshape(-1).to(dtype) for p in parts]).cpu().tolist() if parts else []
@@ -135,21 +151,8 @@ class StepStats:
         self._grads = self._before = None
         return out
 
-    def _per_layer(self, per_param: list[torch.Tensor]) -> torch.Tensor:
-        out, i = [], 0
-        for node in self.t.param_layers:
-            k = len(self.t.params(node))
-            out.append(sum(per_param[i:i + k], torch.zeros((), device=self.t.device)))
-            i += k
-        return torch.stack(out)
-
 
 def _ratio(delta_sq: float, before_sq: float) -> float:
     if before_sq > 0:
         return (delta_sq / before_sq) ** 0.5
     return float("nan") if delta_sq == 0 else float("inf")
-
-
-def _acc(t: torch.Tensor) -> torch.Tensor:
-    """At least float32 for sums of squares (float16 would overflow), float64 kept."""
-    return t if t.dtype == torch.float64 else t.float()
