@@ -25,8 +25,9 @@ def test_opens_with_the_default_template_ready_to_train(window):
     assert window.model.flush_analysis().ok
     assert window.actions["train"].isEnabled()
     assert not window.isWindowModified()
-    # 2*16+16 + 16*16+16 + 16*3+3 weights and biases
-    assert window.totals.text().startswith("7 nodes  ·  371 params")
+    k = template.node("logits").params["units"]
+    expected = (2 * 16 + 16) + (16 * 16 + 16) + (16 * k + k)  # weights and biases, 2 -> 16 -> 16 -> k
+    assert window.totals.text().startswith(f"7 nodes  ·  {expected:,} params")
 
 
 def test_save_and_reopen_round_trip(window, dialogs, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainterPath, QPainterPathStroker, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsItem
 
 from .layout import LANE_GAP, NODE_H, ROW_GAP
 
@@ -90,7 +90,7 @@ def _widest_gap(top: float, bottom: float, x0: float, x1: float, obstacles) -> f
     return best
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(QGraphicsItem):
     def __init__(self, edge, theme):
         super().__init__()
         self.edge = edge
@@ -105,11 +105,21 @@ class EdgeItem(QGraphicsPathItem):
         self._font.setPointSizeF(7.5)
         self._fm = QFontMetricsF(self._font)
         self._label_rect = QRectF()
+        self._path = QPainterPath()
+        self._shape = QPainterPath()
+        self._rect = QRectF()
         self.setToolTip(edge.label)
 
+    def path(self) -> QPainterPath:
+        return self._path
+
     def set_route(self, path: QPainterPath, label_pos: QPointF) -> None:
+        # geometry is computed here, once per route, never in boundingRect()/shape()/paint()
         self.prepareGeometryChange()
-        self.setPath(path)
+        self._path = path
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        self._shape = stroker.createStroke(path)
         self._label_pos = label_pos
         self._place_label()
 
@@ -127,18 +137,18 @@ class EdgeItem(QGraphicsPathItem):
     def _place_label(self) -> None:
         if not self.label:
             self._label_rect = QRectF()
-            return
-        w = self._fm.horizontalAdvance(self.label) + 8
-        h = self._fm.height() + 2
-        self._label_rect = QRectF(self._label_pos.x() - w / 2, self._label_pos.y() - h - 3, w, h)
+        else:
+            w = self._fm.horizontalAdvance(self.label) + 8
+            h = self._fm.height() + 2
+            self._label_rect = QRectF(self._label_pos.x() - w / 2, self._label_pos.y() - h - 3, w, h)
+        rect = self._path.controlPointRect().adjusted(-4, -4, 4, 4)
+        self._rect = rect.united(self._label_rect) if self.label else rect
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-3, -3, 3, 3).united(self._label_rect)
+        return self._rect
 
     def shape(self):
-        stroker = QPainterPathStroker()
-        stroker.setWidth(10)
-        return stroker.createStroke(self.path())
+        return self._shape
 
     def hoverEnterEvent(self, event):
         self._hover = True

@@ -37,6 +37,29 @@ def _params_summary(type_name: str, params: dict) -> str:
     return " · ".join(parts[:3])
 
 
+_FONTS: tuple | None = None
+# enum members looked up once: itemChange runs for every flag and position change
+_POS_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
+_SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
+_ELIDE_RIGHT, _ELIDE_MIDDLE, _PLAIN = Qt.ElideRight, Qt.ElideMiddle, Qt.PlainText
+
+
+def _fonts():
+    """Title, small and monospace fonts with their metrics, made once."""
+    global _FONTS
+    if _FONTS is None:
+        title = QFont()
+        title.setPointSizeF(9.5)
+        title.setBold(True)
+        small = QFont()
+        small.setPointSizeF(8.5)
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.Monospace)
+        mono.setPointSizeF(8.5)
+        _FONTS = (title, small, mono, QFontMetricsF(title), QFontMetricsF(small), QFontMetricsF(mono))
+    return _FONTS
+
+
 class NodeItem(QGraphicsItem):
     def __init__(self, node_id: str, type_name: str, theme):
         super().__init__()
@@ -58,7 +81,6 @@ class NodeItem(QGraphicsItem):
         self.outputs: dict[str, PortItem] = {}
         if spec is not None:
             self._make_ports(spec)
-        self._layout_text()
 
     def _make_ports(self, spec) -> None:
         for ports, is_input, table in ((spec.inputs, True, self.inputs), (spec.outputs, False, self.outputs)):
@@ -98,36 +120,27 @@ class NodeItem(QGraphicsItem):
         return "<br>".join(lines)
 
     def _layout_text(self) -> None:
-        """Fonts and elided strings, computed when the content changes, never in paint()."""
-        base = QFont()
-        title = QFont(base)
-        title.setPointSizeF(9.5)
-        title.setBold(True)
-        small = QFont(base)
-        small.setPointSizeF(8.5)
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.Monospace)
-        mono.setPointSizeF(8.5)
+        """Elided strings, computed when the content changes, never in paint()."""
+        title, small, mono, fm_title, fm_small, fm_mono = _fonts()
         width = NODE_W - 2 * PAD - 4
-        fm_title, fm_small, fm_mono = QFontMetricsF(title), QFontMetricsF(small), QFontMetricsF(mono)
         id_w = min(fm_small.horizontalAdvance(self.node_id), width * 0.45)
         shape = self.problem and "⚠ " + self.problem or self.shape_text or "…"
         self._texts = {
-            "title": (title, fm_title.elidedText(self.type_name, Qt.ElideRight, width - id_w - 8)),
-            "id": (small, fm_small.elidedText(self.node_id, Qt.ElideMiddle, id_w)),
+            "title": (title, fm_title.elidedText(self.type_name, _ELIDE_RIGHT, width - id_w - 8)),
+            "id": (small, fm_small.elidedText(self.node_id, _ELIDE_MIDDLE, id_w)),
             "shape": (mono if not self.problem else small, (fm_mono if not self.problem else fm_small)
-                      .elidedText(shape, Qt.ElideRight, width)),
-            "summary": (small, fm_small.elidedText(self.summary, Qt.ElideRight, width)),
+                      .elidedText(shape, _ELIDE_RIGHT, width)),
+            "summary": (small, fm_small.elidedText(self.summary, _ELIDE_RIGHT, width)),
             "id_w": id_w,
         }
         self._static = {k: QStaticText(v[1]) for k, v in self._texts.items() if isinstance(v, tuple)}
         for st in self._static.values():
-            st.setTextFormat(Qt.PlainText)
+            st.setTextFormat(_PLAIN)
         self.update()
 
     # -- geometry and painting --------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return QRectF(-3, -3, NODE_W + 6, NODE_H + 6)
+        return QRectF(-12, -3, NODE_W + 24, NODE_H + 6)  # ports stick out on both sides
 
     def shape(self):
         path = QPainterPath()
@@ -182,10 +195,12 @@ class NodeItem(QGraphicsItem):
         painter.setPen(t.color("muted"))
         painter.setFont(self._texts["summary"][0])
         painter.drawStaticText(QPointF(x, 45), self._static["summary"])
+        for port in (*self.inputs.values(), *self.outputs.values()):
+            port.draw(painter)
 
     def itemChange(self, change, value):
-        if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:
+        if change == _POS_CHANGED and self.scene() is not None:
             self.scene().node_geometry_changed(self)
-        elif change == QGraphicsItem.ItemSelectedHasChanged:
+        elif change == _SELECTED_CHANGED:
             self.setZValue(3 if value else 1)
         return super().itemChange(change, value)

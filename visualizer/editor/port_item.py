@@ -1,5 +1,8 @@
 """A port: a small circle on a node's side (inputs left, outputs right). A multi-input
-port (merge nodes) is drawn as a pill, to say it takes several connections."""
+port (merge nodes) is drawn as a pill, to say it takes several connections.
+
+The item itself paints nothing: its node draws it (inside the node's cached pixmap), so
+1,000 nodes cost 1,000 cached blits per frame rather than 3,000 Python paint calls."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
@@ -22,6 +25,7 @@ class PortItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CrossCursor)
         self.setZValue(2)
+        self.setFlag(QGraphicsItem.ItemHasNoContents, True)
         self._hover = False
         kind = "input" if is_input else "output"
         self.setToolTip(f"{kind} '{name}'" + (" (takes several connections)" if multi else "")
@@ -37,19 +41,24 @@ class PortItem(QGraphicsItem):
     def set_state(self, state: int) -> None:
         if state != self.state:
             self.state = state
-            self.update()
+            self.node_item.update()
 
     def hoverEnterEvent(self, event):
         self._hover = True
-        self.update()
+        self.node_item.update()
 
     def hoverLeaveEvent(self, event):
         self._hover = False
-        self.update()
+        self.node_item.update()
 
     def paint(self, painter, option, widget=None):
+        pass  # ItemHasNoContents: never called
+
+    def draw(self, painter) -> None:
+        """Paint this port in its node's coordinates (called from NodeItem.paint)."""
         theme = self.node_item.theme
-        painter.setRenderHint(painter.RenderHint.Antialiasing)
+        painter.save()
+        painter.translate(self.pos())
         colour = theme.color("port")
         r = RADIUS
         if self.state == self.COMPATIBLE:
@@ -65,3 +74,4 @@ class PortItem(QGraphicsItem):
             painter.drawRoundedRect(QRectF(-r + 1, -r * 1.7, 2 * r - 2, r * 3.4), r - 1, r - 1)
         else:
             painter.drawEllipse(QRectF(-r, -r, 2 * r, 2 * r))
+        painter.restore()

@@ -2,8 +2,10 @@
 itself except through editor.edits (which pushes undo commands)."""
 from __future__ import annotations
 
+import bisect
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPen
+from PySide6.QtGui import QBrush, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsScene
 
 from engine.graph.catalogue import fmt_shape
@@ -12,6 +14,7 @@ from . import edits
 from .edge_item import EdgeItem, route
 from .interactions import NewLinkInteraction
 from .model import DocumentModel
+from .layout import NODE_W
 from .node_item import NodeItem
 from .port_item import PortItem
 
@@ -30,6 +33,8 @@ class EditorScene(QGraphicsScene):
         self.interaction = None
         self._node_edges: dict[str, set] = {}  # node id -> edges touching it
         self._dirty_edges: set = set()
+        self._grid_brush = None
+        self._node_rects = None  # (xs, [(x, rect, id)]) sorted by x, for edge routing
         self._edge_timer = QTimer(self)
         self._edge_timer.setSingleShot(True)
         self._edge_timer.setInterval(0)
@@ -54,23 +59,28 @@ class EditorScene(QGraphicsScene):
         self._node_edges.clear()
         self._dirty_edges.clear()
         for node in self.model.doc.nodes:
-            self._on_node_added(node.id, route_now=False)
+            self._add_node_item(node)
         for edge in self.model.doc.edges:
             self._on_edge_added(edge)
         self.flush_edges()
         self._on_analysis(self.model.analysis)
 
-    def _on_node_added(self, node_id: str, route_now: bool = True) -> None:
-        node = self.model.doc.node(node_id)
+    def _on_node_added(self, node_id: str) -> None:
+        self._add_node_item(self.model.doc.node(node_id))
+
+    def _add_node_item(self, node) -> None:
+        node_id = node.id
         item = NodeItem(node.id, node.type, self.theme)
         item.set_params(node.params)
         item.setPos(*node.pos)
         self.addItem(item)
         self.node_items[node_id] = item
+        self._node_rects = None
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self.node_items.pop(node_id)
         self.removeItem(item)
+        self._node_rects = None
 
     def _on_node_changed(self, node_id: str) -> None:
         self.node_items[node_id].set_params(self.model.doc.node(node_id).params)
@@ -119,6 +129,7 @@ class EditorScene(QGraphicsScene):
 
     def set_theme(self, theme) -> None:
         self.theme = theme
+        self._grid_brush = None
         for item in self.node_items.values():
             item.set_theme(theme)
         for items in self.edge_items.values():
@@ -128,6 +139,7 @@ class EditorScene(QGraphicsScene):
 
     # -- edge routing ---------------------------------------------------------------------
     def node_geometry_changed(self, item: NodeItem) -> None:
+        self._node_rects = None
         self._dirty_edges.update(self._node_edges.get(item.node_id, ()))
         if not self._edge_timer.isActive():
             self._edge_timer.start()
@@ -139,9 +151,18 @@ class EditorScene(QGraphicsScene):
                 self._route(item)
 
     def _obstacles(self, exclude):
+        """Node rects in a query rect. QGraphicsScene.items() wraps every port and edge too
+        (~25 ms a call at 1,000 nodes); node rects sorted by x answer in microseconds."""
+        if self._node_rects is None:
+            rects = sorted(((it.pos().x(), it.rect_in_scene(), nid) for nid, it in self.node_items.items()),
+                           key=lambda t: t[0])
+            self._node_rects = ([r[0] for r in rects], rects)
+        xs, rects = self._node_rects
+
         def find(rect: QRectF):
-            return [it.rect_in_scene() for it in self.items(rect, Qt.IntersectsItemBoundingRect)
-                    if isinstance(it, NodeItem) and it.node_id not in exclude]
+            lo = bisect.bisect_left(xs, rect.left() - NODE_W)
+            hi = bisect.bisect_right(xs, rect.right())
+            return [r for _, r, nid in rects[lo:hi] if nid not in exclude and r.intersects(rect)]
         return find
 
     def _route(self, item: EdgeItem) -> None:
@@ -226,13 +247,13 @@ class EditorScene(QGraphicsScene):
 
     def drawBackground(self, painter: QPainter, rect: QRectF):
         painter.fillRect(rect, self.theme.color("canvas"))
-        lod = painter.worldTransform().m11()
-        if lod < 0.35:
+        if painter.worldTransform().m11() < 0.35:
             return
-        painter.setPen(QPen(self.theme.color("grid"), 1.5 / max(lod, 0.01)))
-        left = int(rect.left()) - int(rect.left()) % GRID
-        top = int(rect.top()) - int(rect.top()) % GRID
-        points = [QPointF(x, y) for x in range(left, int(rect.right()) + 1, GRID)
-                  for y in range(top, int(rect.bottom()) + 1, GRID)]
-        if len(points) < 40000:
-            painter.drawPoints(points)
+        if self._grid_brush is None:  # a dotted grid as a texture: one fill, no per-dot calls
+            pm = QPixmap(GRID, GRID)
+            pm.fill(self.theme.color("canvas"))
+            p = QPainter(pm)
+            p.fillRect(QRectF(0, 0, 2, 2), self.theme.color("grid"))
+            p.end()
+            self._grid_brush = QBrush(pm)
+        painter.fillRect(rect, self._grid_brush)
