@@ -18,7 +18,7 @@ from .callbacks import Callback
 from .data_prep import prepare_split
 from .device import select_device
 from .errors import TrainError
-from .metrics import ClassificationTally, ValueTally
+from .metrics import ClassificationTally, ValueTally, predicted_classes
 from .optim import LRSchedule, build_optimizer
 from .settings import resolve_settings
 
@@ -152,7 +152,6 @@ class Trainer:
         """Accuracy on the last training batch (computed only when asked)."""
         if self.target_kind != "class" or self._last_pred is None:
             return None
-        from .metrics import predicted_classes
         return float((predicted_classes(self._last_pred) == self._last_target).float().mean())
 
     def grad_norm(self) -> float:

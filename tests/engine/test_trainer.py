@@ -351,3 +351,16 @@ def test_summary_fields_are_plain_numbers():
     assert summary["steps"] == 5 and summary["device"] == "cpu"
     assert math.isfinite(summary["train_loss"]) and math.isfinite(summary["val_loss"])
     assert 0.0 <= summary["val_accuracy"] <= 1.0
+
+
+def test_augmentation_is_applied_and_seeded():
+    data = load_dataset({"name": "shapes", "params": {"samples": 300}, "augment": {"flip": True, "crop": 2}},
+                        seed=0)
+    plain = ArrayDataset(data.info, data.x_train, data.y_train, data.x_val, data.y_val)
+    runs = []
+    for dataset in (data, data, plain):
+        log = LossLog()
+        Trainer(load_template("lenet"), dataset, {"steps": 4, "device": "cpu"}, callbacks=[log]).run()
+        runs.append(log.losses)
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]  # same weights and batches: only the augmentation differs
