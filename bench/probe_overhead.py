@@ -46,9 +46,12 @@ class Run:
             cb.on_start(self.trainer)
         self._last_commit = time.perf_counter()
 
-    def block(self, seconds: float) -> float:
-        """Train for about ``seconds``; return steps per second."""
+    def block(self, seconds: float) -> tuple[float, float]:
+        """Train for about ``seconds``; return (steps per wall second, steps per CPU second).
+        CPU time (this process, all threads) is the steadier measure when other processes
+        compete for the cores: waiting for a core costs wall time, not CPU time."""
         t = self.trainer
+        cpu = time.process_time()
         t._t_last = start = time.perf_counter()
         steps = 0
         while True:
@@ -59,7 +62,7 @@ class Run:
                 self.writer.commit()
                 self._last_commit = time.perf_counter()
             if now - start >= seconds:
-                return steps / (time.perf_counter() - start)
+                return steps / (time.perf_counter() - start), steps / (time.process_time() - cpu)
 
     def close(self):
         if self.writer is not None:
@@ -83,13 +86,18 @@ def measure(name: str, template: str, rounds: int, block: float) -> dict:
                 r.trainer.train_step()
             r.block(block / 2)
         rates: list[list[float]] = [[], []]
+        cpu: list[list[float]] = [[], []]
         for mode in balanced_order(rounds):
-            rates[mode].append(runs[mode].block(block))
+            wall_rate, cpu_rate = runs[mode].block(block)
+            rates[mode].append(wall_rate)
+            cpu[mode].append(cpu_rate)
         probes = runs[1].trainer.callbacks[0]
         for r in runs:
             r.close()
     bare, probed = statistics.median(rates[0]), statistics.median(rates[1])
+    cbare, cprobed = statistics.median(cpu[0]), statistics.median(cpu[1])
     return {"name": name, "bare": bare, "probes": probed, "ratio": probed / bare,
+            "cpu_bare": cbare, "cpu_probes": cprobed, "cpu_ratio": cprobed / cbare,
             "rounds": rounds, "errors": probes.errors, "settings": probes.settings.to_dict()}
 
 
@@ -113,10 +121,13 @@ def main(argv=None) -> int:
         if args.only and name != args.only:
             continue
         r = measure(name, template, args.rounds, args.block)
-        lines.append(f"{r['name']:<28} bare {r['bare']:8.1f} steps/s   probes {r['probes']:8.1f} steps/s   "
-                     f"ratio {r['ratio']:.3f}" + (f"   PROBE ERRORS: {r['errors']}" if r["errors"] else ""))
+        lines.append(f"{r['name']:<26} wall: bare {r['bare']:7.1f} probes {r['probes']:7.1f} steps/s, "
+                     f"ratio {r['ratio']:.3f} | CPU time: bare {r['cpu_bare']:7.1f} probes "
+                     f"{r['cpu_probes']:7.1f} steps/CPU-s, ratio {r['cpu_ratio']:.3f}"
+                     + (f"   PROBE ERRORS: {r['errors']}" if r["errors"] else ""))
         print(lines[-1], flush=True)
-    lines += ["", f"# default probe settings: {r['settings']}"]
+    lines += ["", f"# default probe settings: {r['settings']}",
+              f"# load average at the end {os.getloadavg()[0]:.1f}"]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"written to {args.out}")
     return 0

@@ -125,6 +125,8 @@ def run(args) -> int:
             writer = open_writer(args.record, doc, trainer.settings, trainer.dataset.info)
             recorder = SessionRecorder(writer)
             trainer.callbacks.insert(0, recorder)
+            from ..probes import ProbeSet  # activations, gates, gradients through time, diagnostics
+            trainer.callbacks.insert(1, ProbeSet(writer, basic_scalars=False))
         summary = trainer.run()
     except (GraphError, DataError, TrainError) as exc:
         print(str(exc), file=sys.stderr)

@@ -49,6 +49,7 @@ class ProbeSet(Callback):
         self.errors: list[str] = []   # probe failures (also written as "probe_error" events)
         self._last_heavy_step = -1
         self._step = 0
+        self._stats_seconds = 0.0
         self._stats_ok = self._heavy_ok = True
 
     # -- rate control ----------------------------------------------------------------------
@@ -75,12 +76,14 @@ class ProbeSet(Callback):
         self.diagnostician = Diagnostician(t.order, sizes, self.thresholds)
         self.outputs = OutputCaptures(trainer)  # decision boundary, confusion, text sample
         self._guard("captures", self._write, trainer.step, self.outputs.once)
-        self._heavy(trainer.step)  # the state before any update
+        self._heavy(trainer.step, count=False)  # the state before any update
         self._arm(trainer.step + 1)
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self._stats_ok and self.stats.armed:
+            start = self.schedule.now()
             self._guard("statistics", self.stats.after_backward, True)
+            self._stats_seconds = self.schedule.now() - start
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
@@ -94,7 +97,10 @@ class ProbeSet(Callback):
             w.scalar("step_time", step, dt)
             w.scalar("samples_per_s", step, metrics.get("batch_size", self.stats.batch_size or 0) / dt)
         if self._stats_ok and self.stats.armed:
+            start, hooks = self.schedule.now(), self.stats.seconds
             self._guard("statistics", self._write_stats, trainer, step, loss)
+            self.schedule.stats_taken(self.schedule.now() - start + hooks + self._stats_seconds)
+            self._stats_seconds = 0.0
         if self._heavy_ok and self.schedule.heavy_due(step):
             self._heavy(step)
         self._arm(step + 1)
@@ -154,10 +160,10 @@ class ProbeSet(Callback):
         if self.settings.diagnostics:
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
-    def _heavy(self, step: int) -> None:
+    def _heavy(self, step: int, count: bool = True) -> None:
         start = self.schedule.now()
         self._guard("captures", self._capture, step)
-        self.schedule.taken(start)
+        self.schedule.taken(start, count)
 
     def _capture(self, step: int) -> None:
         self._step = step

@@ -4,7 +4,8 @@ Two rates, both changeable while a run goes on (the worker forwards the user's c
 to :meth:`engine.probes.ProbeSet.configure`):
 
 - cheap statistics (per-layer scalars, gradient and weight norms) every ``stats_every``
-  training steps;
+  training steps, but no more than ``stats_budget`` of the wall time (on a network whose
+  activations are large next to its compute, they are taken every few steps instead);
 - heavy captures on the fixed probe batch (feature maps, recurrent internals, gradients
   through time, predictions, histograms) ``heavy_hz`` times per second of wall time, but
   never more than ``heavy_budget`` of the wall time (a capture that took 20 ms with a
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from statistics import median
 from dataclasses import asdict, dataclass, fields, replace
 
 
@@ -26,6 +29,7 @@ class ProbeSettingsError(ValueError):
 @dataclass(frozen=True)
 class ProbeSettings:
     stats_every: int = 1            # cheap statistics every k training steps (0: never)
+    stats_budget: float = 0.03      # at most this fraction of wall time in cheap statistics (1: no limit)
     heavy_hz: float = 5.0           # heavy captures per second of wall time (0: never)
     heavy_every: int | None = None  # or every k steps (overrides heavy_hz when set)
     heavy_budget: float = 0.05      # at most this fraction of wall time in heavy captures
@@ -65,7 +69,7 @@ def _problem(name: str, value) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return f"must be a number of captures per second, got {value!r}"
         return None if 0 <= value <= 1000 else f"must be between 0 and 1000, got {value!r}"
-    if name == "heavy_budget":
+    if name in ("heavy_budget", "stats_budget"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             return f"must be a fraction of the time between 0 (excluded) and 1, got {value!r}"
         return None
@@ -84,11 +88,22 @@ class Schedule:
         self.settings = settings
         self._clock = clock
         self._last_heavy: float | None = None
-        self._cost = 0.0
+        self._stats_at: float | None = None
+        self._stats_cost = 0.0
+        self._costs: deque = deque(maxlen=3)  # the median of the last 3 ignores a one-off hiccup
 
     def stats_due(self, step: int) -> bool:
         k = self.settings.stats_every
-        return k > 0 and step % k == 0
+        if k <= 0 or step % k:
+            return False
+        if self._stats_at is None or self.settings.stats_budget >= 1:
+            return True  # a budget of 1 (all the time) means no limit
+        return self._clock() - self._stats_at >= self._stats_cost / self.settings.stats_budget
+
+    def stats_taken(self, seconds: float) -> None:
+        """Statistics of one step cost ``seconds``; the next wait at least seconds / budget."""
+        self._stats_at = self._clock()
+        self._stats_cost = seconds
 
     def heavy_due(self, step: int) -> bool:
         s = self.settings
@@ -96,14 +111,17 @@ class Schedule:
             return step % s.heavy_every == 0
         if s.heavy_hz <= 0:
             return False
-        wait = max(1.0 / s.heavy_hz, self._cost / s.heavy_budget)
+        cost = median(self._costs) if self._costs else 0.0
+        wait = max(1.0 / s.heavy_hz, cost / s.heavy_budget)
         return self._last_heavy is None or self._clock() - self._last_heavy >= wait
 
     def now(self) -> float:
         return self._clock()
 
-    def taken(self, started: float) -> None:
+    def taken(self, started: float, count: bool = True) -> None:
         """A capture ran from ``started`` (a :meth:`now` reading) until now; its cost sets
-        the wait before the next one."""
+        the wait before the next one (unless ``count`` is False: the first capture pays
+        for warming up kernels and says nothing about the next)."""
         self._last_heavy = self._clock()
-        self._cost = self._last_heavy - started
+        if count:
+            self._costs.append(self._last_heavy - started)

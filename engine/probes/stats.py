@@ -19,6 +19,9 @@ probe-batch captures never disturb the step's numbers. (Histograms are heavy cap
 """
 from __future__ import annotations
 
+import math
+import time
+
 import torch
 
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
@@ -32,6 +35,7 @@ class StepStats:
         self._handles: list = []
         self._grads: torch.Tensor | None = None
         self._before: list[torch.Tensor] | None = None
+        self.seconds = 0.0  # time spent in the activation hooks since the last collect
         self.batch_size: int | None = None
 
     # -- hooks ---------------------------------------------------------------------------
@@ -63,18 +67,25 @@ class StepStats:
             if not self.armed or not module.training or not torch.is_tensor(out) \
                     or not out.is_floating_point():
                 return
+            start = time.perf_counter()
             x = out.detach()
-            std, mean = torch.std_mean(x, correction=0)
+            # Two passes (mean, then the norm of the deviations): exact, and on CPU ~10x
+            # faster than torch.std_mean's Welford loop.
+            mean = x.mean()
+            std = torch.linalg.vector_norm(x - mean) / math.sqrt(max(1, x.numel()))
             vals = [mean, std]
             if dead and x.dim() >= 2:
                 # ReLU outputs are >= 0: a unit is dead when its largest value is 0.
                 others = [d for d in range(x.dim()) if d != 1]
                 vals.append((x.amax(dim=others) == 0).to(x.dtype).mean())
             if sat:
-                vals.append(((x < sat[0]) | (x > sat[1])).to(x.dtype).mean())
+                # Count |y − centre| > half-width with float ops (bool tensors are slow here).
+                centre, half = (sat[0] + sat[1]) / 2, (sat[1] - sat[0]) / 2
+                vals.append((x - centre).abs_().sub_(half).clamp_(min=0).sign_().mean())
             if len(vals) < 2 + dead + bool(sat):
                 vals.append(torch.full((), float("nan"), dtype=x.dtype, device=x.device))
             self._acts[node] = torch.stack(vals)
+            self.seconds += time.perf_counter() - start
         return hook
 
     # -- gradients and weights -------------------------------------------------------------
@@ -149,6 +160,7 @@ class StepStats:
                     out[f"layer/{node}/update_ratio"] = _ratio(dv, bv)
         self._acts.clear()
         self._grads = self._before = None
+        self.seconds = 0.0
         return out
 
 
