@@ -45,10 +45,10 @@ def main(argv=None) -> int:
     if args.screenshot:
         return _screenshot(app, window, args)
     window.show()
-    app.processEvents()
-    if not window.offer_recovery():
-        if not (args.file and window.open_file(args.file)):
-            window.open_default()
+    app.processEvents()  # the docks take their sizes, so the layout can fit the canvas
+    if not (args.file and window.open_file(args.file)):
+        window.open_default()
+    window.offer_recovery()  # replaces what was opened only if the user says so
     return app.exec()
 
 
