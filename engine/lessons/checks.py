@@ -1,0 +1,170 @@
+"""One check per lesson: train the lesson's templates headlessly, record each run to a
+session file, and judge the lesson's claim from the recorded data only.
+
+``run_check(lesson_id, workdir)`` returns an :class:`Outcome`: the numbers measured and
+the claims with whether each held. Tests assert every claim; bench/lessons.py reports the
+numbers and the wall time. Settings come from the templates themselves, so what a check
+measures is what a student sees when pressing Train on the same template.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..session import SessionReader
+from . import load_lesson_template
+from . import measures as m
+from .record import record_run, torch_threads
+
+
+@dataclass
+class Outcome:
+    lesson: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    claims: list[tuple[str, bool]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def claim(self, text: str, holds) -> None:
+        self.claims.append((text, bool(holds)))
+
+    @property
+    def failed(self) -> list[str]:
+        return [text for text, ok in self.claims if not ok]
+
+
+class Runner:
+    """Records template runs into ``workdir`` and opens them for reading."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.readers: list[SessionReader] = []
+
+    def run(self, slug: str, overrides: dict | None = None, probes=None, tag: str = "") -> SessionReader:
+        path = self.workdir / f"{slug}{tag}.session"
+        record_run(load_lesson_template(slug), path, overrides, probes)
+        reader = SessionReader(path)
+        self.readers.append(reader)
+        return reader
+
+    def close(self) -> None:
+        for r in self.readers:
+            r.close()
+
+
+CHECKS = {}
+
+
+def check(lesson_id: str):
+    def register(fn):
+        CHECKS[lesson_id] = fn
+        return fn
+    return register
+
+
+def run_check(lesson_id: str, workdir, threads: int | None = 1) -> Outcome:
+    """Run the lesson's check; ``threads`` torch threads (None: leave torch's setting)."""
+    if lesson_id not in CHECKS:
+        raise KeyError(f"lesson '{lesson_id}' has no check")
+    out = Outcome(lesson_id)
+    runner = Runner(workdir)
+    t0 = time.perf_counter()
+    try:
+        with torch_threads(threads):
+            CHECKS[lesson_id](runner, out)
+    finally:
+        runner.close()
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _finite(x: float) -> bool:
+    return isinstance(x, float) and math.isfinite(x)
+
+
+# -- 1 ----------------------------------------------------------------------------------------
+@check("activations")
+def _activations(r: Runner, out: Outcome) -> None:
+    target = 0.4
+    steps = {}
+    for act in ("relu", "sigmoid", "tanh"):
+        s = r.run(f"deep_mlp_{act}")
+        steps[act] = out.metrics[f"{act}_steps_to_loss_{target}"] = m.steps_to_loss(s, target)
+        if act == "sigmoid":
+            sat = max(m.final(s, f"layer/act{i}/saturated_frac") for i in range(1, 9))
+            out.metrics["sigmoid_max_saturated_frac_end"] = sat
+            g_first, g_last = m.first(s, "layer/fc1/grad_norm"), m.first(s, "layer/fc8/grad_norm")
+            out.metrics["sigmoid_grad_fc1_over_fc8_start"] = g_first / g_last
+    budget = 400
+    out.claim(f"ReLU reaches a training loss of {target}", _finite(steps["relu"]))
+    out.claim("ReLU needs at most half the steps of sigmoid and of tanh (never = the budget)",
+              steps["relu"] <= 0.5 * min(min(steps["sigmoid"], budget), min(steps["tanh"], budget)))
+    out.claim("some sigmoid layer ends with >= 10 % saturated units",
+              out.metrics["sigmoid_max_saturated_frac_end"] >= 0.10)
+    out.claim("at the start the sigmoid net's first layer gets < 1 % of the last layer's gradient",
+              out.metrics["sigmoid_grad_fc1_over_fc8_start"] < 0.01)
+
+
+# -- 2 ----------------------------------------------------------------------------------------
+@check("vanishing_gradients")
+def _vanishing(r: Runner, out: Outcome) -> None:
+    for kind in ("rnn", "lstm"):
+        s = r.run(f"adding_{kind}")
+        g = m.last_tensor(s, "bptt/rec/grad_norm_t")
+        out.metrics[f"{kind}_grad_first_over_last"] = g[0] / g[-1]
+        g0 = m.first_tensor(s, "bptt/rec/grad_norm_t")
+        out.metrics[f"{kind}_grad_first_over_last_at_start"] = g0[0] / g0[-1]
+        out.metrics[f"{kind}_val_mse"] = m.final(s, "val/loss")
+    baseline = 0.167
+    out.claim("the RNN's ||dL/dh_t|| at t=1 is < 1e-3 of that at t=T",
+              out.metrics["rnn_grad_first_over_last"] < 1e-3)
+    out.claim("the trained LSTM's ||dL/dh_t|| at t=1 is > 1e-3 of that at t=T",
+              out.metrics["lstm_grad_first_over_last"] > 1e-3)
+    out.claim("the LSTM solves the task (validation MSE < 0.05, baseline 0.167)",
+              out.metrics["lstm_val_mse"] < 0.05)
+    out.claim("the RNN does not (validation MSE > 0.8 x baseline)",
+              out.metrics["rnn_val_mse"] > 0.8 * baseline)
+
+
+# -- 3 ----------------------------------------------------------------------------------------
+@check("exploding_gradients")
+def _exploding(r: Runner, out: Outcome) -> None:
+    wild = r.run("exploding_rnn", probes=_every_step())
+    tame = r.run("exploding_rnn_clipped", probes=_every_step())
+    out.metrics["unclipped_max_grad_norm"] = float(max(wild.scalar("grad_norm")[1], default=math.nan))
+    out.metrics["unclipped_nan"] = float(m.failed_with_nan(wild))
+    out.metrics["unclipped_steps"] = float(wild.scalar("train/loss")[0][-1])
+    out.metrics["clipped_max_grad_norm"] = float(max(tame.scalar("grad_norm")[1], default=math.nan))
+    out.metrics["clipped_val_mse"] = m.final(tame, "val/loss")
+    out.metrics["clipped_first_val_mse"] = m.first(tame, "val/loss")
+    out.claim("without clipping the run blows up (loss NaN/inf, or gradient norm > 1e3)",
+              out.metrics["unclipped_nan"] or out.metrics["unclipped_max_grad_norm"] > 1e3)
+    out.claim("with clipping it trains to a validation MSE < 0.05 and stays finite",
+              not m.failed_with_nan(tame) and out.metrics["clipped_val_mse"] < 0.05)
+
+
+def _every_step():
+    from .record import LESSON_PROBES
+    return LESSON_PROBES.changed(stats_every=1)
+
+
+# -- 4 ----------------------------------------------------------------------------------------
+@check("lstm_counts")
+def _counts(r: Runner, out: Outcome) -> None:
+    probes = _probe_size(64)
+    lstm, gru = r.run("anbn_lstm", probes=probes), r.run("anbn_gru", probes=probes)
+    x = lstm.probe_batch()[0]
+    out.metrics["lstm_cell_best_abs_r"] = float(m.counter_correlation(x, m.last_tensor(lstm, "lstm/rec/c")).max())
+    out.metrics["lstm_hidden_best_abs_r"] = float(m.counter_correlation(x, m.last_tensor(lstm, "rnn/rec/h")).max())
+    out.metrics["gru_hidden_best_abs_r"] = float(m.counter_correlation(gru.probe_batch()[0],
+                                                                       m.last_tensor(gru, "rnn/rec/h")).max())
+    out.claim("some LSTM cell state correlates with the counter n_a - n_b at |r| >= 0.9",
+              out.metrics["lstm_cell_best_abs_r"] >= 0.9)
+    out.claim("no GRU unit tracks the counter as closely as the best LSTM cell",
+              out.metrics["gru_hidden_best_abs_r"] < out.metrics["lstm_cell_best_abs_r"])
+
+
+def _probe_size(n: int):
+    from .record import LESSON_PROBES
+    return LESSON_PROBES.changed(probe_size=n)
