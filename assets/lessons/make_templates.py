@@ -134,13 +134,13 @@ def init_net(variant: str) -> Graph:
     label = {"small": "naive N(0, 0.01²) init", "kaiming": "He (Kaiming) init",
              "batchnorm": "naive init + BatchNorm"}[variant]
     g = Graph(f"Deep ReLU MLP ({label})",
-              f"Ten Dense(64) + ReLU layers on the spiral with {label}. Twin of the other "
+              f"Ten Dense(64) + ReLU layers (biases zero) on the spiral with {label}. Twin of the other "
               "templates of the lesson: only the initialisation (and BatchNorm) differ.",
               SPIRAL, {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 64,
                        "steps": 100, "val_every": 50, "seed": 0})
     g.add("x", "Input", {"shape": [2]})
     for i in range(1, 11):
-        g.add(f"fc{i}", "Dense", {"units": 64, "weight_init": init})
+        g.add(f"fc{i}", "Dense", {"units": 64, "weight_init": init, "bias_init": "zeros"})
         if variant == "batchnorm":
             g.add(f"bn{i}", "BatchNorm1d")
         g.add(f"relu{i}", "ReLU")
@@ -151,21 +151,21 @@ def init_net(variant: str) -> Graph:
 
 # -- 7 regularisation -----------------------------------------------------------------------
 def regularised(on: bool) -> Graph:
-    g = Graph("MLP on 300 digits (" + ("dropout + weight decay" if on else "no regularisation") + ")",
-              "A 784-256-256-10 MLP on only 300 digit images (240 for training). " + (
-                  "Dropout 0.5 after each hidden layer and AdamW weight decay 0.1." if on else
-                  "Nothing stops it from memorising the training images."),
-              {"name": "digits", "params": {"samples": 300}},
-              {"optimizer": "adamw", "lr": 0.001, "batch_size": 60, "steps": 400, "val_every": 20,
-               "weight_decay": 0.1 if on else 0.0, "seed": 0})
-    g.add("x", "Input", {"shape": [1, 28, 28]})
-    g.add("flat", "Flatten")
-    for i in (1, 2):
-        g.add(f"fc{i}", "Dense", {"units": 256})
+    g = Graph("Wide MLP on 150 noisy spiral points (" + ("dropout + weight decay" if on else
+                                                        "no regularisation") + ")",
+              "Three Dense(128) + ReLU layers on only 150 spiral points (120 for training, noise "
+              "0.15). " + ("Dropout 0.3 after each hidden layer and AdamW weight decay 0.5." if on
+                           else "Nothing stops it from memorising the 120 training points."),
+              {"name": "spiral", "params": {"samples": 150, "noise": 0.15}},
+              {"optimizer": "adamw", "lr": 0.01, "batch_size": 80, "steps": 500, "val_every": 20,
+               "weight_decay": 0.5 if on else 0.0, "seed": 0})
+    g.add("x", "Input", {"shape": [2]})
+    for i in (1, 2, 3):
+        g.add(f"fc{i}", "Dense", {"units": 128})
         g.add(f"relu{i}", "ReLU")
         if on:
-            g.add(f"drop{i}", "Dropout", {"p": 0.5})
-    g.add("logits", "Dense", {"units": 10})
+            g.add(f"drop{i}", "Dropout", {"p": 0.3})
+    g.add("logits", "Dense", {"units": 2})
     g.add("loss", "CrossEntropy")
     return g
 

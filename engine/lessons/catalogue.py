@@ -47,9 +47,9 @@ LESSONS: tuple[Lesson, ...] = (
            "keep their scale.",
            ("init_small", "init_kaiming", "init_batchnorm"), ("Layer health", "Activations"), "relu10"),
     Lesson("regularisation", 7, "Regularisation: dropout and weight decay",
-           "On 240 training images an MLP memorises; dropout and weight decay keep the "
+           "On 120 noisy points a wide MLP memorises; dropout and weight decay keep the "
            "validation curve close.",
-           ("overfit_plain", "overfit_regularised"), ("Curves", "Layer health"), "fc2"),
+           ("overfit_plain", "overfit_regularised"), ("Curves", "Decision boundary"), "fc3"),
     Lesson("binary", 8, "Binary networks: XNOR-Net",
            "Binary weights and activations cost some accuracy and save 32x the memory per weight.",
            ("xnor_net", "real_net"), ("Curves", "Feature maps"), "conv1"),

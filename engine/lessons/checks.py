@@ -168,3 +168,53 @@ def _counts(r: Runner, out: Outcome) -> None:
 def _probe_size(n: int):
     from .record import LESSON_PROBES
     return LESSON_PROBES.changed(probe_size=n)
+
+
+# -- 5 ----------------------------------------------------------------------------------------
+@check("residual")
+def _residual(r: Runner, out: Outcome) -> None:
+    for kind in ("plain", "residual"):
+        s = r.run(f"deep_{kind}")
+        out.metrics[f"{kind}_final_train_loss"] = m.mean_last(s, "train/loss")
+        out.metrics[f"{kind}_first_layer_grad_start"] = m.first(s, "layer/b1_fc1/grad_norm")
+    out.claim("after the same budget the plain net's training loss is higher than the residual twin's",
+              out.metrics["plain_final_train_loss"] > out.metrics["residual_final_train_loss"])
+
+
+# -- 6 ----------------------------------------------------------------------------------------
+@check("initialisation")
+def _initialisation(r: Runner, out: Outcome) -> None:
+    stds = {}
+    for variant in ("small", "kaiming", "batchnorm"):
+        s = r.run(f"init_{variant}", probes=_every_step())  # step 1: before any update
+        stds[variant] = [m.first(s, f"layer/relu{i}/act_std") for i in range(1, 11)]
+        out.metrics[f"{variant}_act_std_layer1_start"] = stds[variant][0]
+        out.metrics[f"{variant}_act_std_layer10_start"] = stds[variant][-1]
+        out.metrics[f"{variant}_final_train_loss"] = m.mean_last(s, "train/loss", 20)
+    small, he, bn = stds["small"], stds["kaiming"], stds["batchnorm"]
+    out.claim("naive small init: the activation std shrinks layer after layer (layer 10 < 1e-6 x layer 1)",
+              all(b < a for a, b in zip(small, small[1:])) and small[-1] < 1e-6 * small[0])
+    out.claim("He init keeps the scale (layer 10 std within 0.2x-5x of layer 1)",
+              0.2 < he[-1] / he[0] < 5)
+    out.claim("BatchNorm keeps every layer's std near that of a normalised ReLU (0.3 to 1)",
+              all(0.3 < v < 1.0 for v in bn))
+    out.claim("the small-init net does not learn (loss stays at ln 2 = 0.693); BatchNorm's does",
+              out.metrics["small_final_train_loss"] > 0.68 > out.metrics["batchnorm_final_train_loss"])
+
+
+# -- 7 ----------------------------------------------------------------------------------------
+@check("regularisation")
+def _regularisation(r: Runner, out: Outcome) -> None:
+    for kind in ("plain", "regularised"):
+        s = r.run(f"overfit_{kind}")
+        _, val = s.scalar("val/loss")
+        train = m.mean_last(s, "train/loss", 20)
+        out.metrics[f"{kind}_train_loss_end"] = train
+        out.metrics[f"{kind}_val_loss_end"] = float(val[-1])
+        out.metrics[f"{kind}_val_loss_min"] = float(val.min())
+        out.metrics[f"{kind}_gap_end"] = float(val[-1]) - train
+        out.metrics[f"{kind}_val_accuracy_end"] = m.final(s, "val/accuracy")
+    out.claim("without regularisation the curves diverge: the validation loss ends >= 1.2x its minimum",
+              out.metrics["plain_val_loss_end"] >= 1.2 * out.metrics["plain_val_loss_min"])
+    out.claim("with dropout and weight decay the final gap (val - train loss) is at most half as large",
+              out.metrics["regularised_gap_end"] <= 0.5 * out.metrics["plain_gap_end"])

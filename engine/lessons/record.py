@@ -11,6 +11,7 @@ import torch
 from ..graph.document import GraphDocument
 from ..probes import ProbeSet, ProbeSettings
 from ..session import SessionWriter
+from ..train.callbacks import Callback
 from ..train.trainer import Trainer
 
 # Step counts, not wall-time rates, and no time budget: a lesson's recording must not
@@ -34,6 +35,17 @@ def torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
+class EventRecorder(Callback):
+    """The trainer's events (start, nan, finish, ...) into the session; the ProbeSet
+    records the numbers but not the events."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def on_event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
+        self.writer.event(kind, step, message, data)
+
+
 def record_run(doc: GraphDocument, path, overrides: dict | None = None,
                probes: ProbeSettings | None = None, dataset=None) -> dict:
     """Train ``doc`` on the CPU, writing every record to ``path`` (replaced if it exists).
@@ -43,7 +55,7 @@ def record_run(doc: GraphDocument, path, overrides: dict | None = None,
     info = dataclasses.asdict(trainer.dataset.info)
     writer = SessionWriter(Path(path), doc.to_dict(), trainer.settings, info, overwrite=True)
     try:
-        trainer.callbacks.append(ProbeSet(writer, probes or LESSON_PROBES, doc=doc))
+        trainer.callbacks += [EventRecorder(writer), ProbeSet(writer, probes or LESSON_PROBES, doc=doc)]
         summary = trainer.run()
         writer.event("summary", trainer.step, summary["message"], summary)
         writer.commit()
