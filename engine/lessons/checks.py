@@ -41,9 +41,15 @@ class Runner:
         self.workdir = Path(workdir)
         self.readers: list[SessionReader] = []
 
-    def run(self, slug: str, overrides: dict | None = None, probes=None, tag: str = "") -> SessionReader:
+    def run(self, slug: str, overrides: dict | None = None, probes=None, tag: str = "",
+            data: dict | None = None) -> SessionReader:
+        """Record one run of the template; ``overrides`` change training settings and
+        ``data`` dataset params (a smaller or harder dataset than the template's)."""
         path = self.workdir / f"{slug}{tag}.session"
-        record_run(load_lesson_template(slug), path, overrides, probes)
+        doc = load_lesson_template(slug)
+        if data:
+            doc.dataset = {**doc.dataset, "params": {**doc.dataset.get("params", {}), **data}}
+        record_run(doc, path, overrides, probes)
         reader = SessionReader(path)
         self.readers.append(reader)
         return reader
@@ -218,3 +224,66 @@ def _regularisation(r: Runner, out: Outcome) -> None:
               out.metrics["plain_val_loss_end"] >= 1.2 * out.metrics["plain_val_loss_min"])
     out.claim("with dropout and weight decay the final gap (val - train loss) is at most half as large",
               out.metrics["regularised_gap_end"] <= 0.5 * out.metrics["plain_gap_end"])
+
+
+# -- 8 ----------------------------------------------------------------------------------------
+BINARY_TYPES = ("BinaryConv2d", "BinaryDense")
+
+
+def weight_memory(doc) -> dict[str, float]:
+    """Bytes of weight storage: 32-bit floats for every parameter, except the weights
+    of binary layers, stored as 1 bit each (their per-channel scale α stays a float)."""
+    from ..graph.shapes import analyse
+    info = analyse(doc).nodes
+    binary = sum(info[n.id].n_params for n in doc.nodes if n.type in BINARY_TYPES)
+    total = sum(i.n_params for i in info.values())
+    return {"params": float(total), "binary_params": float(binary),
+            "bytes_float32": 4.0 * total, "bytes_packed": 4.0 * (total - binary) + binary / 8.0}
+
+
+BINARY_STEPS = 150
+# Harder shapes than the template's (more noise, any rotation) and fewer of them: the
+# default shapes are so easy that both twins reach 100 % and hide the gap.
+BINARY_DATA = {"samples": 1500, "noise": 0.3, "rotation": 45.0}
+
+
+@check("binary")
+def _binary(r: Runner, out: Outcome) -> None:
+    acc = {}
+    for slug in ("xnor_net", "real_net"):
+        s = r.run(slug, {"steps": BINARY_STEPS, "val_every": 50}, data=BINARY_DATA)
+        acc[slug] = out.metrics[f"{slug}_val_accuracy"] = m.final(s, "val/accuracy")
+        mem = weight_memory(load_lesson_template(slug))
+        for k, v in mem.items():
+            out.metrics[f"{slug}_{k}"] = v
+    out.metrics["accuracy_gap"] = acc["real_net"] - acc["xnor_net"]
+    out.metrics["memory_ratio_binary_weights"] = 32.0
+    out.metrics["memory_ratio_whole_net"] = out.metrics["real_net_bytes_float32"] / out.metrics["xnor_net_bytes_packed"]
+    out.claim("the twins have the same number of parameters",
+              out.metrics["xnor_net_params"] == out.metrics["real_net_params"])
+    out.claim("XNOR-Net learns the shapes (validation accuracy > 3x chance, 1/8)", acc["xnor_net"] > 3 / 8)
+    out.claim("the real-valued twin is at least as accurate", acc["real_net"] >= acc["xnor_net"])
+    out.claim("binary weights take 1/32 of the memory; the whole net at least 8x less",
+              out.metrics["memory_ratio_whole_net"] >= 8)
+
+
+# -- 9 ----------------------------------------------------------------------------------------
+ARCH_STEPS = 60
+ARCH_DATA = {"samples": 1000}
+
+
+@check("width_cardinality_density")
+def _architectures(r: Runner, out: Outcome) -> None:
+    from ..graph.shapes import analyse
+    for slug in ("resnet", "resnext", "densenet"):
+        info = analyse(load_lesson_template(slug)).nodes
+        out.metrics[f"{slug}_params"] = float(sum(i.n_params for i in info.values()))
+        out.metrics[f"{slug}_flops"] = float(sum(i.flops for i in info.values()))
+        s = r.run(slug, {"steps": ARCH_STEPS, "val_every": 30}, data=ARCH_DATA)
+        out.metrics[f"{slug}_val_accuracy"] = m.final(s, "val/accuracy")
+    params = [out.metrics[f"{s}_params"] for s in ("resnet", "resnext", "densenet")]
+    out.claim("the three nets have a similar parameter budget (within 2x)", max(params) <= 2 * min(params))
+    out.claim("ResNeXt spends fewer FLOPs than ResNet",
+              out.metrics["resnext_flops"] < out.metrics["resnet_flops"])
+    out.claim("each learns the shapes (validation accuracy > 3x chance, 1/8)",
+              all(out.metrics[f"{s}_val_accuracy"] > 3 / 8 for s in ("resnet", "resnext", "densenet")))
