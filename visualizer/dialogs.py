@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-GRAPH_FILTER = "Neurostudio graphs (*.json);;All files (*)"
+GRAPH_FILTER = ("Graphs and sessions (*.json *.session);;Neurostudio graphs (*.json);;"
+                "Recorded sessions (*.session);;All files (*)")
+SAVE_FILTER = "Neurostudio graphs (*.json);;All files (*)"
 
 
 class Dialogs:
@@ -23,12 +25,18 @@ class Dialogs:
         answer = box.exec()
         return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
 
+    def details(self, parent, title: str, text: str, details: str) -> None:
+        """A message with the technical details (a traceback) behind a Details button."""
+        box = QMessageBox(QMessageBox.Critical, title, text, QMessageBox.Ok, parent)
+        box.setDetailedText(details)
+        box.exec()
+
     def open_path(self, parent, directory: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(parent, "Open graph", directory, GRAPH_FILTER)
+        path, _ = QFileDialog.getOpenFileName(parent, "Open graph or session", directory, GRAPH_FILTER)
         return path or None
 
     def save_path(self, parent, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(parent, "Save graph as", suggested, GRAPH_FILTER)
+        path, _ = QFileDialog.getSaveFileName(parent, "Save graph as", suggested, SAVE_FILTER)
         if path and "." not in path.rsplit("/", 1)[-1]:
             path += ".json"
         return path or None
@@ -43,6 +51,10 @@ class HeadlessDialogs(Dialogs):
 
     def confirm(self, parent, title: str, text: str) -> bool:
         return False
+
+    def details(self, parent, title: str, text: str, details: str) -> None:
+        import sys
+        print(f"{text}\n{details}", file=sys.stderr)
 
     def save_changes(self, parent, name: str) -> str:
         return "discard"

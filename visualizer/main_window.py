@@ -23,16 +23,18 @@ from .panels.settings_panel import SettingsPanel
 from .panels.templates_gallery import TemplatesGallery
 from .theme import THEMES, apply_theme
 from .window_files import FilesMixin
+from .window_run import RunMixin
 
 PASTE_STEP = 32.0
 
 
-class MainWindow(FilesMixin, QMainWindow):
+class MainWindow(FilesMixin, RunMixin, QMainWindow):
     def __init__(self, dialogs: Dialogs | None = None, autosave_interval_s: float = DEFAULT_INTERVAL_S,
                  restore_layout: bool = True):
         super().__init__()
         self.dialogs = dialogs or Dialogs()
         self.path = None
+        self.read_only = False
         self.theme = THEMES[settings_store.theme_name()]
         self.model = DocumentModel(GraphDocument(name="untitled"), self)
         self.scene = EditorScene(self.model, self.theme, self)
@@ -71,6 +73,7 @@ class MainWindow(FilesMixin, QMainWindow):
         self.scene.node_activated.connect(self._node_activated)
         self.model.analysis_changed.connect(self._analysis_changed)
         self.model.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
+        self._setup_run()
         self._update_title()
         self.resize(1440, 900)
         if restore_layout:
@@ -92,7 +95,11 @@ class MainWindow(FilesMixin, QMainWindow):
         return dock
 
     # -- adding layers ------------------------------------------------------------------
-    def add_layer(self, type_name: str, scene_pos: QPointF) -> str:
+    def add_layer(self, type_name: str, scene_pos: QPointF) -> str | None:
+        if self.read_only:
+            self.statusBar().showMessage("A recorded session is read-only: use File > New or open a "
+                                         "graph to edit.", 6000)
+            return None
         node_id = edits.add_node(self.model, type_name, (scene_pos.x() - NODE_W / 2, scene_pos.y() - NODE_H / 2))
         self.scene.select_nodes([node_id])
         return node_id
@@ -180,21 +187,13 @@ class MainWindow(FilesMixin, QMainWindow):
             n = len(analysis.problems)
             more = f" (and {n - 1} more problem{'s' if n > 2 else ''})" if n > 1 else ""
             train.setToolTip(f"Cannot train yet: {analysis.problems[0]}{more}")
+        self._update_train_action()
         self.docks["problems"].setWindowTitle(f"Problems ({len(analysis.problems)})" if analysis.problems
                                               else "Problems")
 
     def train_blocked_reason(self) -> str | None:
         analysis = self.model.flush_analysis()
         return None if analysis.ok else str(analysis.problems[0])
-
-    def start_training(self) -> None:
-        """Entry point for Train. The engine client arrives with the next issue (visualizer/run)."""
-        reason = self.train_blocked_reason()
-        if reason:
-            self.statusBar().showMessage(f"Cannot train yet: {reason}", 8000)
-            return
-        self.statusBar().showMessage("The graph is valid. Live training arrives with the next release "
-                                     "of the app (the engine worker and its views).", 8000)
 
     # -- theme and closing --------------------------------------------------------------
     def set_theme(self, name: str) -> None:
@@ -209,6 +208,7 @@ class MainWindow(FilesMixin, QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.shutdown_run()
         settings_store.save_window(self.saveGeometry(), self.saveState())
         self.autosaver.discard()
         event.accept()

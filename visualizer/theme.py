@@ -101,3 +101,5 @@ def apply_theme(app: QApplication, t: Theme) -> None:
     pal.setColor(QPalette.Disabled, QPalette.ButtonText, QColor(t.muted))
     app.setPalette(pal)
     app.setStyleSheet(qss(t))
+    import pyqtgraph as pg  # plots follow the theme (set before the views make their plots)
+    pg.setConfigOptions(background=t.base, foreground=t.text, antialias=True)

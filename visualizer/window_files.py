@@ -21,6 +21,8 @@ class FilesMixin:
 
     # -- replacing the document ----------------------------------------------------------
     def _install(self, doc: GraphDocument, path: str | None, layout: bool = True) -> None:
+        if self.session_mode == "replay":
+            self.leave_replay()
         if layout and needs_layout(doc):
             vp = self.view.viewport().size()
             viewport = (max(vp.width(), 900) / 0.9, max(vp.height(), 560) / 0.9)
@@ -63,7 +65,10 @@ class FilesMixin:
         return self.open_file(path) if path else False
 
     def open_file(self, path: str) -> bool:
-        """Open a graph file. A malformed file leaves the current document untouched."""
+        """Open a graph file or a recorded session. A malformed file leaves the current
+        document untouched."""
+        if str(path).endswith(".session"):
+            return self.open_session(path)
         try:
             doc = load_graph(path)
         except GraphError as err:
@@ -150,6 +155,8 @@ class FilesMixin:
 
     # -- title ------------------------------------------------------------------------
     def _display_name(self) -> str:
+        if self.session_mode == "replay" and self.session_path is not None:
+            return f"{Path(self.session_path).name} (recorded run, read-only)"
         return Path(self.path).name if self.path else (self.model.doc.name or "untitled")
 
     def _update_title(self) -> None:

@@ -119,6 +119,9 @@ def run(args) -> int:
     recorder = None
     try:
         doc, base_dir = _load_doc(args.graph)
+        from ..train.device import configure_threads
+        from ..train.settings import resolve_settings
+        configure_threads(resolve_settings(doc.training, overrides)["threads"])
         trainer = Trainer(doc, overrides=overrides, callbacks=[_make_progress_bar(sys.stderr)],
                           base_dir=base_dir)
         if args.record:

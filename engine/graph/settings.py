@@ -30,6 +30,8 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("device", "choice", "auto", "Where to train: auto picks CUDA, then Apple MPS, then CPU.",
           choices=("auto", "cpu", "cuda", "mps")),
     Param("mixed_precision", "bool", False, "Use float16 autocast (CUDA only)."),
+    Param("threads", "int", None, "CPU threads for torch (empty: all cores but one, so the window and "
+          "the other processes keep a core).", min=1, max=1024, nullable=True),
 )
 
 TRAINING_DEFAULTS = {p.name: p.default for p in TRAINING_PARAMS}

@@ -59,3 +59,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def configure_threads(requested: int | None) -> int:
+    """Set torch's CPU thread count for this process and return it.
+
+    Default: all cores but one. Measured here (2 cores): with a GUI and other processes
+    busy, torch's 2 spinning OpenMP threads made a small MLP run 60x slower than with 1.
+    Called by the worker and the CLI, never by the Trainer (it is process-wide state)."""
+    import os
+    n = int(requested) if requested else max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(n)
+    return n

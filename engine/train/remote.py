@@ -162,6 +162,9 @@ def run_job(conn, job: dict) -> None:
         from .trainer import Trainer
         doc = GraphDocument.from_dict(job["graph"])
         controller = Controller(ch, job)
+        from .device import configure_threads
+        from .settings import resolve_settings
+        configure_threads(resolve_settings(doc.training, job.get("overrides"))["threads"])
         trainer = Trainer(doc, dataset=job.get("dataset"), overrides=job.get("overrides"),
                           callbacks=[controller], nan_policy="pause", gate=controller.gate)
         if job.get("record"):
@@ -169,6 +172,8 @@ def run_job(conn, job: dict) -> None:
             writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info)
             recorder = SessionRecorder(writer, on_commit=ch.committed)
             trainer.callbacks.insert(0, recorder)
+            from ..probes import ProbeSet  # what the views show: stats, maps, gates, BPTT
+            trainer.callbacks.insert(1, ProbeSet(writer, basic_scalars=False))
             controller.recorder = recorder
         if not controller.paused:
             ch.status("running", f"Training on {trainer.device.type}.")

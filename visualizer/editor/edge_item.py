@@ -98,6 +98,7 @@ class EdgeItem(QGraphicsItem):
         self.label = ""
         self._label_pos = QPointF()
         self._hover = False
+        self.overlay = None  # (QColor, width) from the gradient norm while a run is shown
         self.setFlags(QGraphicsItem.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
@@ -134,6 +135,12 @@ class EdgeItem(QGraphicsItem):
         self.theme = theme
         self.update()
 
+    def set_overlay(self, overlay) -> None:
+        if overlay != self.overlay:
+            self.prepareGeometryChange()
+            self.overlay = overlay
+            self.update()
+
     def _place_label(self) -> None:
         if not self.label:
             self._label_rect = QRectF()
@@ -162,7 +169,10 @@ class EdgeItem(QGraphicsItem):
         t = self.theme
         painter.setRenderHint(painter.RenderHint.Antialiasing)
         highlight = self.isSelected() or self._hover
-        pen = QPen(t.color("node_selected") if highlight else t.color("edge"), 2.2 if highlight else 1.5)
+        if self.overlay is not None and not highlight:
+            pen = QPen(self.overlay[0], self.overlay[1])
+        else:
+            pen = QPen(t.color("node_selected") if highlight else t.color("edge"), 2.2 if highlight else 1.5)
         pen.setCapStyle(Qt.RoundCap)
         painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)

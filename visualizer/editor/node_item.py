@@ -71,6 +71,7 @@ class NodeItem(QGraphicsItem):
         self.shape_text = ""
         self.summary = ""
         self.problem: str | None = None
+        self.overlay = None  # (QColor health tint, tooltip line) while a run is shown, else None
         self._texts: dict = {}
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
@@ -102,6 +103,13 @@ class NodeItem(QGraphicsItem):
         self.setToolTip(self._tooltip())
         self._layout_text()
 
+    def set_overlay(self, overlay) -> None:
+        """Tint the node by its layer health at the shown step (None: no run shown)."""
+        if overlay != self.overlay:
+            self.overlay = overlay
+            self.setToolTip(self._tooltip())
+            self.update()
+
     def set_theme(self, theme) -> None:
         self.theme = theme
         self.update()
@@ -115,6 +123,8 @@ class NodeItem(QGraphicsItem):
             lines.append(f"<span style='color:{self.theme.error}'>{self.problem}</span>")
         elif self.shape_text:
             lines.append(f"output {self.shape_text}")
+        if self.overlay is not None:
+            lines.append(self.overlay[1])
         if spec is not None:
             lines.append(spec.help)
         return "<br>".join(lines)
@@ -167,6 +177,11 @@ class NodeItem(QGraphicsItem):
             pen = QPen(t.color("error"), 2.2)
         else:
             pen = QPen(t.color("node_border"), 1.0)
+        if self.overlay is not None:  # live health halo, behind the body
+            halo = QColor(self.overlay[0])
+            painter.setPen(QPen(halo, 5.0))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(body.adjusted(-1.5, -1.5, 1.5, 1.5), 8, 8)
         painter.setPen(pen)
         painter.setBrush(QBrush(t.color("node")))
         painter.drawRoundedRect(body, 7, 7)

@@ -28,6 +28,7 @@ class EditorScene(QGraphicsScene):
         super().__init__(parent)
         self.model = model
         self.theme = theme
+        self.read_only = False  # a replayed session: select and inspect, but no edits
         self.node_items: dict[str, NodeItem] = {}
         self.edge_items: dict = {}  # Edge -> [EdgeItem] (parallel identical edges are legal)
         self.interaction = None
@@ -202,7 +203,7 @@ class EditorScene(QGraphicsScene):
 
     # -- mouse: gestures and committing drags -------------------------------------------
     def mousePressEvent(self, event):
-        if event.button() == Qt.LeftButton:
+        if event.button() == Qt.LeftButton and not self.read_only:
             port = next((it for it in self.items(event.scenePos()) if isinstance(it, PortItem)), None)
             if port is not None:
                 self.interaction = NewLinkInteraction(self, port)
@@ -231,6 +232,8 @@ class EditorScene(QGraphicsScene):
     def commit_moves(self) -> None:
         """Item drags move the items only; on release the model learns every new position
         in one undo step, and the items are already where the model now says."""
+        if self.read_only:
+            return
         moved = {}
         for nid, item in self.node_items.items():
             x, y = self.model.doc.node(nid).pos

@@ -43,8 +43,10 @@ class TimelineBar(QWidget):
         self.timeline = timeline
         self.reader = None
         self.marks = []
+        icon = self.style().standardIcon
+        self._icons = {"play": icon(QStyle.SP_MediaPlay), "pause": icon(QStyle.SP_MediaPause)}
         self.play_btn = QToolButton()
-        self.play_btn.setText("▶")
+        self.play_btn.setIcon(self._icons["play"])
         self.play_btn.setToolTip("Play / pause the replay (Space)")
         self.speed = QComboBox()
         for label, _ in SPEEDS:
@@ -52,10 +54,10 @@ class TimelineBar(QWidget):
         self.speed.setCurrentIndex(1)
         self.speed.setToolTip("Replay speed (steps per second relative to 50 steps/s at 1×)")
         self.prev_btn = QToolButton()
-        self.prev_btn.setText("⏮")
+        self.prev_btn.setIcon(icon(QStyle.SP_MediaSkipBackward))
         self.prev_btn.setToolTip("Previous event (Shift+Left)")
         self.next_btn = QToolButton()
-        self.next_btn.setText("⏭")
+        self.next_btn.setIcon(icon(QStyle.SP_MediaSkipForward))
         self.next_btn.setToolTip("Next event (Shift+Right)")
         self.slider = MarkedSlider()
         self.slider.setRange(0, 0)
@@ -104,12 +106,12 @@ class TimelineBar(QWidget):
     def toggle_play(self) -> None:
         if self._play.isActive():
             self._play.stop()
-            self.play_btn.setText("▶")
+            self.play_btn.setIcon(self._icons["play"])
         else:
             if self.timeline.step >= self.timeline.head:
                 self.timeline.seek(0)
             self._play.start()
-            self.play_btn.setText("⏸")
+            self.play_btn.setIcon(self._icons["pause"])
 
     def _advance(self) -> None:
         speed = SPEEDS[self.speed.currentIndex()][1]

@@ -27,7 +27,7 @@ class RunPanel(QWidget):
     train_requested = Signal()
     details_requested = Signal(str, str)  # message, traceback
 
-    def __init__(self, controller, parent: QWidget | None = None):
+    def __init__(self, controller, parent: QWidget | None = None, show_train: bool = True):
         super().__init__(parent)
         self.controller = controller
         self.train_btn = QPushButton("▶ Train")
@@ -51,7 +51,6 @@ class RunPanel(QWidget):
         self.bar.setFormat("idle")
         self.state_label = QLabel()
         self.state_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.state_label.setWordWrap(True)
         self.details_btn = QPushButton("Details…")
         self.details_btn.setVisible(False)
         self.stats = QLabel("")
@@ -59,25 +58,31 @@ class RunPanel(QWidget):
         self.session_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.session_label.setStyleSheet("color: gray;")
 
-        buttons = QHBoxLayout()
+        self.bar.setMinimumWidth(220)
+        self.session_label.setMinimumWidth(50)
+        top = QHBoxLayout()
         for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn):
-            buttons.addWidget(b)
-        buttons.addSpacing(12)
-        buttons.addWidget(QLabel("LR"))
-        buttons.addWidget(self.lr)
-        buttons.addWidget(self.clip_on)
-        buttons.addWidget(self.clip)
-        buttons.addStretch(1)
+            top.addWidget(b)
+        top.addSpacing(10)
+        top.addWidget(QLabel("LR"))
+        top.addWidget(self.lr)
+        top.addWidget(self.clip_on)
+        top.addWidget(self.clip)
+        top.addSpacing(10)
+        top.addWidget(self.bar, 1)
+        top.addWidget(self.stats)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.state_label, 1)
+        bottom.addWidget(self.details_btn)
+        bottom.addWidget(self.session_label)
         grid = QGridLayout(self)
-        grid.setContentsMargins(6, 4, 6, 4)
-        grid.addLayout(buttons, 0, 0, 1, 3)
-        grid.addWidget(self.bar, 1, 0, 1, 2)
-        grid.addWidget(self.stats, 1, 2)
-        grid.addWidget(self.state_label, 2, 0, 1, 2)
-        grid.addWidget(self.details_btn, 2, 2, Qt.AlignRight)
-        grid.addWidget(self.session_label, 3, 0, 1, 3)
+        grid.setContentsMargins(6, 2, 6, 2)
+        grid.setVerticalSpacing(2)
+        grid.addLayout(top, 0, 0)
+        grid.addLayout(bottom, 1, 0)
 
         self.train_btn.clicked.connect(self.train_requested)
+        self.train_btn.setVisible(show_train)  # the main window has Train on its toolbar
         self.pause_btn.clicked.connect(self._toggle_pause)
         self.step_btn.clicked.connect(controller.step)
         self.stop_btn.clicked.connect(controller.stop)
@@ -88,12 +93,18 @@ class RunPanel(QWidget):
             lambda: self.details_requested.emit(controller.message, controller.details))
         controller.state_changed.connect(self.on_state)
         controller.progress.connect(self.on_progress)
-        controller.started.connect(lambda p: self.session_label.setText(f"Recording to {p}"))
+        controller.started.connect(self._show_session)
         self.on_state("idle", "Ready: press Train to start.", "")
+
+    def _show_session(self, path: str) -> None:
+        from pathlib import Path
+        self.session_label.setText(f"Recording to {Path(path).name}")
+        self.session_label.setToolTip(path)
 
     def set_settings(self, training: dict) -> None:
         """Show the document's LR and clipping before a run starts."""
-        self.lr.setValue(float(training.get("lr", 1e-3)))
+        from engine.graph.settings import TRAINING_DEFAULTS
+        self.lr.setValue(float(training.get("lr", TRAINING_DEFAULTS["lr"])))
         clip = training.get("clip_norm")
         self.clip_on.setChecked(clip is not None)
         if clip is not None:
@@ -128,7 +139,9 @@ class RunPanel(QWidget):
         self.bar.setRange(0, max(int(total), 1))
         self.bar.setValue(min(int(step), max(int(total), 1)))
         epoch = p.get("epoch")
-        self.bar.setFormat(f"epoch {epoch} · step {step}/{total}" if epoch is not None else f"step {step}/{total}")
+        # epoch arrives as a float (steps / steps per epoch): show the epoch being trained
+        self.bar.setFormat(f"epoch {int(epoch) + 1} · step {step:,}/{total:,}" if epoch is not None
+                           else f"step {step:,}/{total:,}")
         loss = p.get("loss")
         rate = p.get("samples_per_s")
         self.stats.setText("  ".join(filter(None, [

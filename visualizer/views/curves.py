@@ -64,6 +64,7 @@ class CurvesView(View):
             plot.setLabel("bottom", "step")
             plot.setLabel("left", ylabel)
             plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" reads badly
             if len(series) > 1:
                 plot.addLegend(offset=(-10, 10))
             for name, legend, colour in series:
