@@ -9,6 +9,8 @@ measures is what a student sees when pressing Train on the same template.
 from __future__ import annotations
 
 import math
+
+import numpy as np
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,3 +289,82 @@ def _architectures(r: Runner, out: Outcome) -> None:
               out.metrics["resnext_flops"] < out.metrics["resnet_flops"])
     out.claim("each learns the shapes (validation accuracy > 3x chance, 1/8)",
               all(out.metrics[f"{s}_val_accuracy"] > 3 / 8 for s in ("resnet", "resnext", "densenet")))
+
+
+# -- 10 ---------------------------------------------------------------------------------------
+def receptive_field(doc) -> int:
+    """1 + Σ (k − 1)·d over the causal convolutions of a chain (Bai et al. 2018)."""
+    return 1 + sum((n.params.get("kernel", 3) - 1) * n.params.get("dilation", 1)
+                   for n in doc.nodes if n.type == "CausalConv1d")
+
+
+def copy_accuracy(reader: SessionReader, copy_len: int) -> float:
+    """Accuracy on the last ``copy_len`` steps of the probe batch (the recalled symbols;
+    the blanks before them are trivial), from the last recorded predictions."""
+    logits = m.last_tensor(reader, "predictions")
+    y = reader.probe_batch()[1]
+    return float((logits.argmax(-1)[:, -copy_len:] == y[:, -copy_len:]).mean())
+
+
+@check("sequence_convolutions")
+def _sequence_convolutions(r: Runner, out: Outcome) -> None:
+    doc = load_lesson_template("copy_tcn")
+    copy_len = doc.dataset["params"]["copy_len"]
+    out.metrics["tcn_receptive_field"] = float(receptive_field(doc))
+    out.metrics["sequence_length"] = float(doc.nodes[0].params["shape"][0])
+    probes = _probe_size(64)
+    for kind in ("tcn", "lstm"):
+        s = r.run(f"copy_{kind}", probes=probes)
+        out.metrics[f"{kind}_copy_accuracy"] = copy_accuracy(s, copy_len)
+        out.metrics[f"{kind}_val_loss"] = m.final(s, "val/loss")
+    out.claim("the TCN's receptive field covers the whole sequence",
+              out.metrics["tcn_receptive_field"] >= out.metrics["sequence_length"])
+    out.claim("the TCN recalls the symbols (accuracy on the copied steps > 0.9)",
+              out.metrics["tcn_copy_accuracy"] > 0.9)
+    out.claim("the LSTM, same steps, recalls fewer", out.metrics["lstm_copy_accuracy"] < out.metrics["tcn_copy_accuracy"])
+
+
+# -- 11 ---------------------------------------------------------------------------------------
+@check("upsampling")
+def _upsampling(r: Runner, out: Outcome) -> None:
+    for kind in ("transpose", "shuffle", "resize"):
+        s = r.run(f"upsample_{kind}")
+        target = s.probe_batch()[1].astype(np.float64)
+        out.metrics["target_nyquist"] = m.nyquist_fraction(target)
+        out.metrics[f"{kind}_nyquist_start"] = m.nyquist_fraction(m.first_tensor(s, "predictions"))
+        out.metrics[f"{kind}_nyquist_end"] = m.nyquist_fraction(m.last_tensor(s, "predictions"))
+        out.metrics[f"{kind}_val_mse"] = m.final(s, "val/loss")
+    target = out.metrics["target_nyquist"]
+    out.claim("freshly initialised, the transposed-conv decoder paints a checkerboard (>= 20 % of "
+              "its variation at the Nyquist frequencies; the images themselves: < 1 %)",
+              out.metrics["transpose_nyquist_start"] >= 0.2 and target < 0.01)
+    out.claim("resize-then-convolve starts without one (< 2x the images' share)",
+              out.metrics["resize_nyquist_start"] < 2 * target)
+    out.claim("pixel shuffle with random init also starts with one (ICNR init would avoid it)",
+              out.metrics["shuffle_nyquist_start"] >= 0.2)
+    out.claim("after training the transposed-conv output still has >= 10x the checkerboard "
+              "share of the resize-conv output",
+              out.metrics["transpose_nyquist_end"] >= 10 * out.metrics["resize_nyquist_end"])
+
+
+# -- 12 ---------------------------------------------------------------------------------------
+@check("feature_hierarchy")
+def _hierarchy(r: Runner, out: Outcome) -> None:
+    s = r.run("hierarchy_cnn", probes=_probe_size(96))
+    out.metrics["filter_smoothness_start"] = m.filter_smoothness(m.first_tensor(s, "filters/conv1"))
+    out.metrics["filter_smoothness_end"] = m.filter_smoothness(m.last_tensor(s, "filters/conv1"))
+    labels = s.probe_batch()[1]
+    for node in ("conv1", "conv2", "conv3"):
+        maps = m.last_tensor(s, f"feature_maps/{node}")
+        out.metrics[f"{node}_class_selectivity"] = m.class_selectivity(maps, labels)
+        out.metrics[f"{node}_class_selectivity_start"] = m.class_selectivity(
+            m.first_tensor(s, f"feature_maps/{node}"), labels)
+    out.metrics["val_accuracy"] = m.final(s, "val/accuracy")
+    out.claim("the CNN learns the shapes (validation accuracy > 0.9)", out.metrics["val_accuracy"] > 0.9)
+    out.claim("first-layer filters turn from noise into smooth oriented strokes and blobs "
+              "(neighbour correlation of the weights rises by >= 0.2)",
+              out.metrics["filter_smoothness_end"] - out.metrics["filter_smoothness_start"] >= 0.2)
+    out.claim("conv3's channels are more class-selective than conv1's (>= 1.3x)",
+              out.metrics["conv3_class_selectivity"] >= 1.3 * out.metrics["conv1_class_selectivity"])
+    out.claim("training made conv3 more class-selective than it was at the start",
+              out.metrics["conv3_class_selectivity"] > out.metrics["conv3_class_selectivity_start"])
