@@ -1,6 +1,8 @@
 """``python -m engine train GRAPH.json|TEMPLATE [--steps N | --epochs E] [--seed S]
 [--device D] [--record RUN.session] [--json]``: train headlessly, with a progress bar on
-stderr and a summary at the end (with --json, the last stdout line is a JSON object)."""
+stderr and a summary at the end (with --json, the last stdout line is a JSON object).
+``--fork PARENT.session[:STEP]`` starts from the parent's checkpoint at or before STEP
+(its graph and settings; edit settings with ``--set KEY=VALUE``); see engine/train/fork.py."""
 from __future__ import annotations
 
 import json
@@ -13,7 +15,8 @@ HELP = "Train a graph document headlessly."
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("graph", help="a graph file (.json) or a template slug such as playground_mlp")
+    parser.add_argument("graph", nargs="?", help="a graph file (.json) or a template slug such as "
+                        "playground_mlp (omit with --fork)")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train this many steps")
     budget.add_argument("--epochs", type=int, help="train this many passes over the training split")
@@ -21,6 +24,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: the graph's setting)")
     parser.add_argument("--record", metavar="RUN.session", help="record the run into this session file")
     parser.add_argument("--json", action="store_true", help="end stdout with a JSON summary line")
+    parser.add_argument("--fork", metavar="PARENT.session[:STEP]",
+                        help="start from the parent run's checkpoint at or before STEP (default: its last)")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                        help="edit a training setting, e.g. --set clip_norm=1.0 (repeatable)")
 
 
 def _load_doc(ref: str):
@@ -116,20 +123,35 @@ def run(args) -> int:
         overrides["seed"] = args.seed
     if args.device:
         overrides["device"] = args.device
-    recorder = None
+    recorder = fork = None
     try:
-        doc, base_dir = _load_doc(args.graph)
+        from ..train.fork import load_fork, parse_fork_ref, parse_setting_edits
+        overrides = {**parse_setting_edits(args.set), **overrides}
+        if args.fork:
+            if args.graph:
+                raise TrainError("Give either a graph or --fork, not both: a fork trains its parent's graph.")
+            fork = load_fork(*parse_fork_ref(args.fork))
+            doc, base_dir, overrides = fork.document(), fork.path.resolve().parent, fork.overrides(overrides)
+        elif not args.graph:
+            raise TrainError("Name a graph file or template to train (or --fork PARENT.session).")
+        else:
+            doc, base_dir = _load_doc(args.graph)
         from ..train.device import configure_threads
         from ..train.settings import resolve_settings
         configure_threads(resolve_settings(doc.training, overrides)["threads"])
         trainer = Trainer(doc, overrides=overrides, callbacks=[_make_progress_bar(sys.stderr)],
                           base_dir=base_dir)
+        if fork is not None:
+            fork.apply(trainer)
         if args.record:
-            writer = open_writer(args.record, doc, trainer.settings, trainer.dataset.info)
+            writer = open_writer(args.record, doc, trainer.settings, trainer.dataset.info,
+                                 parent=fork.parent if fork is not None else None)
             recorder = SessionRecorder(writer)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet  # activations, gates, gradients through time, diagnostics
             trainer.callbacks.insert(1, ProbeSet(writer, basic_scalars=False))
+            if fork is not None:
+                fork.record_start(recorder, trainer)
         summary = trainer.run()
     except (GraphError, DataError, TrainError) as exc:
         print(str(exc), file=sys.stderr)

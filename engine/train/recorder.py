@@ -10,7 +10,7 @@ from .callbacks import Callback
 from .errors import TrainError
 
 
-def open_writer(path, doc, settings: dict, dataset_info=None):
+def open_writer(path, doc, settings: dict, dataset_info=None, parent: dict | None = None):
     """A SessionWriter, or TrainError with one sentence when recording is unavailable."""
     try:
         from ..session import SessionError, SessionWriter
@@ -19,7 +19,7 @@ def open_writer(path, doc, settings: dict, dataset_info=None):
                          "run without --record.") from None
     info = dataclasses.asdict(dataset_info) if dataclasses.is_dataclass(dataset_info) else dataset_info
     try:
-        return SessionWriter(path, doc.to_dict(), settings, info)
+        return SessionWriter(path, doc.to_dict(), settings, info, parent=parent)
     except SessionError as exc:
         raise TrainError(f"Cannot record to {path}: {exc}") from None
     except OSError as exc:
@@ -41,7 +41,7 @@ class SessionRecorder(Callback):
         self._rate = None
 
     def on_start(self, trainer) -> None:
-        self.writer.scalar("lr", 0, trainer.lr)
+        self.writer.scalar("lr", trainer.step, trainer.lr)  # a fork starts past 0
 
     def on_after_backward(self, trainer, step: int) -> None:
         if step % self.detail_every == 0 or step == 1:

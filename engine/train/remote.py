@@ -161,20 +161,29 @@ def run_job(conn, job: dict) -> None:
         from ..graph.document import GraphDocument
         from .trainer import Trainer
         doc = GraphDocument.from_dict(job["graph"])
+        fork = None
+        if job.get("fork"):  # {"path", "step"}: start from a recorded checkpoint
+            from .fork import load_fork
+            fork = load_fork(job["fork"]["path"], job["fork"].get("step"))
         controller = Controller(ch, job)
         from .device import configure_threads
         from .settings import resolve_settings
         configure_threads(resolve_settings(doc.training, job.get("overrides"))["threads"])
         trainer = Trainer(doc, dataset=job.get("dataset"), overrides=job.get("overrides"),
                           callbacks=[controller], nan_policy="pause", gate=controller.gate)
+        if fork is not None:
+            fork.apply(trainer)
         if job.get("record"):
             from .recorder import SessionRecorder, open_writer
-            writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info)
+            writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info,
+                                 parent=fork.parent if fork is not None else None)
             recorder = SessionRecorder(writer, on_commit=ch.committed)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet  # what the views show: stats, maps, gates, BPTT
             trainer.callbacks.insert(1, ProbeSet(writer, basic_scalars=False))
             controller.recorder = recorder
+            if fork is not None:
+                fork.record_start(recorder, trainer)
         if not controller.paused:
             ch.status("running", f"Training on {trainer.device.type}.")
         summary = trainer.run()
