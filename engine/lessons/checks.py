@@ -39,8 +39,9 @@ class Outcome:
 class Runner:
     """Records template runs into ``workdir`` and opens them for reading."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, seed: int | None = None):
         self.workdir = Path(workdir)
+        self.seed = seed
         self.readers: list[SessionReader] = []
 
     def run(self, slug: str, overrides: dict | None = None, probes=None, tag: str = "",
@@ -51,6 +52,8 @@ class Runner:
         doc = load_lesson_template(slug)
         if data:
             doc.dataset = {**doc.dataset, "params": {**doc.dataset.get("params", {}), **data}}
+        if self.seed is not None:
+            overrides = {**(overrides or {}), "seed": self.seed}
         record_run(doc, path, overrides, probes)
         reader = SessionReader(path)
         self.readers.append(reader)
@@ -71,12 +74,14 @@ def check(lesson_id: str):
     return register
 
 
-def run_check(lesson_id: str, workdir, threads: int | None = 1) -> Outcome:
-    """Run the lesson's check; ``threads`` torch threads (None: leave torch's setting)."""
+def run_check(lesson_id: str, workdir, threads: int | None = 1, seed: int | None = None) -> Outcome:
+    """Run the lesson's check; ``threads`` torch threads (None: leave torch's setting);
+    ``seed`` replaces the templates' seed (weights, data order and generated data), to
+    see whether a claim holds beyond the one seed the lesson ships with."""
     if lesson_id not in CHECKS:
         raise KeyError(f"lesson '{lesson_id}' has no check")
     out = Outcome(lesson_id)
-    runner = Runner(workdir)
+    runner = Runner(workdir, seed)
     t0 = time.perf_counter()
     try:
         with torch_threads(threads):
