@@ -11,10 +11,12 @@ the child imports torch itself. Messages from the child are small dicts:
   {"kind": "committed", "step": N}                        (records up to N are in the file)
   {"kind": "log", "text": str}
   {"kind": "validation", "step", "loss", "accuracy"}
+  {"kind": "probes", "step", "settings": all probe settings}  (after "set_probes")
 
 A job is a dict: {"graph": graph document dict, "overrides": {setting: value},
 "record": session path or None, "start_paused": bool, "dataset": an ArrayDataset or None
-(None: built from the graph's dataset entry), "progress_interval": seconds}.
+(None: built from the graph's dataset entry), "progress_interval": seconds,
+"probes": {ProbeSettings field: value} for the recorded run's probes}.
 """
 from __future__ import annotations
 
@@ -102,6 +104,12 @@ class WorkerHandle:
 
     def checkpoint_now(self) -> bool:
         return self.send("checkpoint_now")
+
+    def set_probes(self, **changes) -> bool:
+        """Change probe rates while running (engine.probes.ProbeSettings names, e.g.
+        ``stats_every=10``, ``heavy_hz=2`` or ``heavy_every=50``); the worker answers with
+        a "probes" message, or a "log" naming a bad value."""
+        return self.send("set_probes", changes=changes)
 
     # -- messages -----------------------------------------------------------------------
     def poll(self) -> list[dict]:

@@ -87,7 +87,7 @@ class RunMixin:
         doc = self.model.doc
         self.run_panel.set_settings(doc.training)
         self._set_reader(None)
-        path = self.controller.start(doc.to_dict(), doc.name)
+        path = self.controller.start(doc.to_dict(), doc.name, probes=self.run_panel.probe_settings())
         self.session_path, self.session_mode = path, "live"
         self.timeline.reset(0, live=True)
         self.timeline_bar.set_reader(None, live=True)

@@ -132,15 +132,18 @@ class SessionReader:
     def scalar_names(self) -> list[str]:
         return sorted(self._series("scalar"))
 
-    def scalar(self, name: str, upto: int | None = None, with_wall: bool = False):
-        """(steps int64, values float64) of one series in step order, up to ``upto``
-        inclusive if given; with ``with_wall`` also the wall times (float64) as a third
-        array. NaN values come back as NaN."""
+    def scalar(self, name: str, upto: int | None = None, with_wall: bool = False,
+               since: int | None = None):
+        """(steps int64, values float64) of one series in step order, from ``since``
+        and up to ``upto`` (both inclusive) if given; with ``with_wall`` also the wall
+        times (float64) as a third array. NaN values come back as NaN. A live view reads
+        only what is new with ``since`` = the step after the last one it has."""
         sid = self._series("scalar").get(name)
         limit = (1 << 62) if upto is None else int(upto)
+        start = -(1 << 62) if since is None else int(since)
         rows = [] if sid is None else self._all(
-            "SELECT step, value, wall FROM scalars WHERE series = ? AND step <= ? "
-            "ORDER BY step", (sid, limit))
+            "SELECT step, value, wall FROM scalars WHERE series = ? AND step >= ? AND step <= ? "
+            "ORDER BY step", (sid, start, limit))
         try:
             arr = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
             steps = np.array([r[0] for r in rows], dtype=np.int64)

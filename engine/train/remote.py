@@ -40,6 +40,7 @@ class Controller(Callback):
     def __init__(self, channel: _Channel, job: dict):
         self.ch = channel
         self.recorder = None
+        self.probes = None  # the ProbeSet when recording: "set_probes" changes its rates
         self.paused = bool(job.get("start_paused"))
         self.pause_after_step = False
         self.interval = float(job.get("progress_interval", 0.1))
@@ -111,6 +112,8 @@ class Controller(Callback):
             elif cmd == "set_clipping":
                 trainer.set_clipping(msg.get("norm"), msg.get("value"))
                 self.ch.log(f"Gradient clipping: norm {msg.get('norm')}, value {msg.get('value')}.")
+            elif cmd == "set_probes":
+                self._set_probes(trainer, msg.get("changes") or {})
             elif cmd == "checkpoint_now":
                 if self.recorder is None:
                     self.ch.log("No session is being recorded, so there is nowhere to save a checkpoint.")
@@ -122,6 +125,19 @@ class Controller(Callback):
                 self.ch.log(f"Unknown command {cmd!r} ignored.")
         except TrainError as exc:
             self.ch.log(str(exc))
+
+    def _set_probes(self, trainer, changes: dict) -> None:
+        if self.probes is None:
+            self.ch.log("No session is being recorded, so there are no probes to configure.")
+            return
+        from ..probes.settings import ProbeSettingsError
+        try:
+            settings = self.probes.configure(**changes)
+        except ProbeSettingsError as exc:
+            self.ch.log(f"Probe rates unchanged: {exc}.")
+            return
+        trainer.event("probes", trainer.step, "Probe rates changed.", dict(changes))
+        self.ch.send({"kind": "probes", "step": trainer.step, "settings": settings})
 
     # -- reports ----------------------------------------------------------------------------
     def on_event(self, kind, step, message="", data=None) -> None:
@@ -179,8 +195,10 @@ def run_job(conn, job: dict) -> None:
                                  parent=fork.parent if fork is not None else None)
             recorder = SessionRecorder(writer, on_commit=ch.committed)
             trainer.callbacks.insert(0, recorder)
-            from ..probes import ProbeSet  # what the views show: stats, maps, gates, BPTT
-            trainer.callbacks.insert(1, ProbeSet(writer, basic_scalars=False))
+            from ..probes import ProbeSet, ProbeSettings  # what the views show
+            controller.probes = ProbeSet(writer, ProbeSettings(**job.get("probes", {})),
+                                         basic_scalars=False)
+            trainer.callbacks.insert(1, controller.probes)
             controller.recorder = recorder
             if fork is not None:
                 fork.record_start(recorder, trainer)
@@ -214,4 +232,4 @@ def run_job(conn, job: dict) -> None:
 def _is_ours(exc: BaseException) -> bool:
     """Our error types carry a user-facing sentence; anything else is a bug or torch's."""
     names = {c.__name__ for c in type(exc).__mro__}
-    return bool(names & {"TrainError", "GraphError", "DataError", "SessionError"})
+    return bool(names & {"TrainError", "GraphError", "DataError", "SessionError", "ProbeSettingsError"})

@@ -346,3 +346,15 @@ def test_cli_bad_file_is_one_sentence_and_exit_1(tmp_path, capsys):
     assert err == f"{bad} is not a Neurostudio session.\n"
     assert main(["export", str(bad), "--scalars", str(tmp_path / "o.csv")]) == 1
     assert capsys.readouterr().err == f"{bad} is not a Neurostudio session.\n"
+
+
+def test_scalar_since_reads_only_the_new_tail(path):
+    with SessionWriter(path, GRAPH, SETTINGS) as w:
+        for step in range(0, 20, 2):
+            w.scalar("train/loss", step, float(step))
+    with SessionReader(path) as r:
+        steps, values = r.scalar("train/loss", since=7)
+        assert steps.tolist() == [8, 10, 12, 14, 16, 18] and values.tolist() == [8, 10, 12, 14, 16, 18]
+        steps, _, wall = r.scalar("train/loss", since=8, upto=12, with_wall=True)
+        assert steps.tolist() == [8, 10, 12] and wall.shape == (3,)
+        assert r.scalar("train/loss", since=19)[0].size == 0

@@ -39,6 +39,7 @@ class RunController(QObject):
     committed = Signal(int)                 # records up to this step are in the file
     validation = Signal(dict)
     log = Signal(str)
+    probes_changed = Signal(dict)           # the worker's probe settings after "set_probes"
     started = Signal(str)                   # the session file path
 
     def __init__(self, parent: QObject | None = None, poll_ms: int = 50):
@@ -58,13 +59,17 @@ class RunController(QObject):
         return self.handle is not None and self.state not in TERMINAL and self.state != "idle"
 
     def start(self, graph: dict, name: str = "run", overrides: dict | None = None,
-              session_path: str | Path | None = None, start_paused: bool = False) -> Path:
-        """Start a worker on ``graph`` (a graph document dict), recording to a new session."""
+              session_path: str | Path | None = None, start_paused: bool = False,
+              probes: dict | None = None, fork: dict | None = None) -> Path:
+        """Start a worker on ``graph`` (a graph document dict), recording to a new session;
+        ``probes``: ProbeSettings values (rates) for the recorded probes."""
         if self.running:
             raise RuntimeError("A run is already in progress; stop it first.")
         self.session_path = Path(session_path) if session_path else new_session_path(name)
         job = {"graph": graph, "overrides": dict(overrides or {}), "record": str(self.session_path),
-               "start_paused": start_paused, "progress_interval": 0.1}
+               "start_paused": start_paused, "progress_interval": 0.1, "probes": dict(probes or {})}
+        if fork:  # {"path", "step"}: start from a recorded checkpoint (engine/train/fork.py)
+            job["fork"] = dict(fork)
         self.handle = WorkerHandle(job)
         self.handle.start()
         self.last_progress = {}
@@ -91,6 +96,9 @@ class RunController(QObject):
 
     def set_clipping(self, norm: float | None = None, value: float | None = None):
         return self.handle is not None and self.handle.set_clipping(norm=norm, value=value)
+
+    def set_probes(self, **changes):
+        return self.handle is not None and self.handle.set_probes(**changes)
 
     def checkpoint_now(self):
         return self.handle is not None and self.handle.checkpoint_now()
@@ -123,6 +131,8 @@ class RunController(QObject):
                 last_commit = msg["step"]  # a burst of commits becomes one signal
             elif kind == "validation":
                 self.validation.emit(msg)
+            elif kind == "probes":
+                self.probes_changed.emit(msg.get("settings", {}))
             elif kind == "log":
                 self.log.emit(msg.get("text", ""))
         if last_commit is not None:

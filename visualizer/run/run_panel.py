@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
 from engine.worker import TERMINAL
 
@@ -46,6 +46,27 @@ class RunPanel(QWidget):
         self.clip.setRange(0.001, 1e6)
         self.clip.setValue(1.0)
         self.clip.setToolTip("Clip the global gradient norm (changes apply while running).")
+        # Probe rates (engine.probes.ProbeSettings): sent to the worker when changed.
+        self.stats_every = QSpinBox()
+        self.stats_every.setRange(0, 100000)
+        self.stats_every.setValue(1)
+        self.stats_every.setSuffix(" steps")
+        self.stats_every.setSpecialValueText("never")
+        self.stats_every.setToolTip("Cheap per-layer statistics (norms, dead/saturated units) every "
+                                    "this many steps (0: never). Applies while running.")
+        self.heavy_rate = QDoubleSpinBox()
+        self.heavy_rate.setRange(0.0, 100000)
+        self.heavy_rate.setDecimals(1)
+        self.heavy_rate.setValue(5.0)
+        self.heavy_unit = QComboBox()
+        self.heavy_unit.addItems(["per second", "every k steps"])
+        tip = ("Heavy captures on the probe batch (feature maps, gates, gradients through time, "
+               "histograms): so many per second of wall time (within a small time budget), or "
+               "exactly every k steps. Applies while running.")
+        self.heavy_rate.setToolTip(tip)
+        self.heavy_unit.setToolTip(tip)
+        self.note = QLabel("")
+        self.note.setStyleSheet("color: gray;")
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setFormat("idle")
@@ -74,6 +95,14 @@ class RunPanel(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.state_label, 1)
         bottom.addWidget(self.details_btn)
+        bottom.addWidget(self.note)
+        bottom.addSpacing(10)
+        bottom.addWidget(QLabel("Statistics every"))
+        bottom.addWidget(self.stats_every)
+        bottom.addWidget(QLabel("Captures"))
+        bottom.addWidget(self.heavy_rate)
+        bottom.addWidget(self.heavy_unit)
+        bottom.addSpacing(10)
         bottom.addWidget(self.session_label)
         grid = QGridLayout(self)
         grid.setContentsMargins(6, 2, 6, 2)
@@ -89,6 +118,12 @@ class RunPanel(QWidget):
         self.lr.editingFinished.connect(lambda: controller.set_lr(self.lr.value()))
         self.clip_on.toggled.connect(self._send_clip)
         self.clip.editingFinished.connect(self._send_clip)
+        self.stats_every.editingFinished.connect(
+            lambda: controller.set_probes(stats_every=self.stats_every.value()))
+        self.heavy_rate.editingFinished.connect(self._send_heavy)
+        self.heavy_unit.currentIndexChanged.connect(self._heavy_unit_changed)
+        controller.log.connect(self._show_note)
+        controller.probes_changed.connect(self._show_probes)
         self.details_btn.clicked.connect(
             lambda: self.details_requested.emit(controller.message, controller.details))
         controller.state_changed.connect(self.on_state)
@@ -109,6 +144,37 @@ class RunPanel(QWidget):
         self.clip_on.setChecked(clip is not None)
         if clip is not None:
             self.clip.setValue(float(clip))
+
+    def probe_settings(self) -> dict:
+        """The probe rates shown, as ProbeSettings values (for the start of a run)."""
+        if self.heavy_unit.currentIndex() == 1:
+            return {"stats_every": self.stats_every.value(),
+                    "heavy_every": max(1, int(round(self.heavy_rate.value())))}
+        return {"stats_every": self.stats_every.value(), "heavy_hz": self.heavy_rate.value(),
+                "heavy_every": None}
+
+    def _send_heavy(self, *_args) -> None:
+        changes = self.probe_settings()
+        changes.pop("stats_every")
+        self.controller.set_probes(**changes)
+
+    def _heavy_unit_changed(self, index: int) -> None:
+        # A rate of 5 per second and "every 5 steps" mean very different things: pick a
+        # sensible number for the new unit rather than reinterpret the old one.
+        self.heavy_rate.setDecimals(0 if index == 1 else 1)
+        self.heavy_rate.setMinimum(1 if index == 1 else 0)
+        self.heavy_rate.setValue(50 if index == 1 else 5.0)
+        self._send_heavy()
+
+    def _show_probes(self, settings: dict) -> None:
+        every, hz = settings.get("heavy_every"), settings.get("heavy_hz")
+        rate = f"every {every} steps" if every else (f"{hz:g} per second" if hz else "never")
+        k = settings.get("stats_every")
+        self._show_note(f"Probes: statistics every {k} step{'s' if k != 1 else ''}, captures {rate}.")
+
+    def _show_note(self, text: str) -> None:
+        self.note.setText(text if len(text) <= 70 else text[:69] + "…")
+        self.note.setToolTip(text)
 
     def set_train_enabled(self, enabled: bool, reason: str = "") -> None:
         self._train_allowed = enabled

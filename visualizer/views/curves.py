@@ -16,20 +16,41 @@ PANELS = (
     ("Learning rate", "lr", (("lr", "lr", "accent"),)),
     ("Gradient norm", "‖∇‖₂", (("grad_norm", "global", "accent"),)),
 )
+SMOOTHED = ("train/loss", "train/accuracy", "grad_norm")  # noisy per-step series
 
 
-def ema(values: np.ndarray, weight: float) -> np.ndarray:
+def ema(values: np.ndarray, weight: float, state: tuple[float, float] = (0.0, 0.0)):
     """Exponential moving average with TensorBoard's debiasing, so early points are not
-    pulled towards zero."""
+    pulled towards zero. ``state`` (acc, norm) continues a series smoothed before; returns
+    (smoothed values, state after the last one), so a live curve smooths only its new tail."""
+    acc, norm = state
     if weight <= 0 or len(values) == 0:
-        return values
-    out = np.empty_like(values, dtype=np.float64)
-    acc, norm = 0.0, 0.0
-    for i, v in enumerate(values):  # series are thousands of points: fine in Python
+        return np.asarray(values, dtype=np.float64), state
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values.tolist()):  # new tails are short; a full pass is thousands
         acc = weight * acc + (1 - weight) * v
         norm = weight * norm + (1 - weight)
         out[i] = acc / norm
-    return out
+    return out, (acc, norm)
+
+
+class Series:
+    """One scalar series as drawn: raw and smoothed values in growing buffers."""
+
+    def __init__(self):
+        self.steps = np.zeros(0, np.float64)
+        self.values = np.zeros(0, np.float64)
+        self.smoothed = np.zeros(0, np.float64)
+        self.state = (0.0, 0.0)
+
+    def extend(self, steps, values, weight: float) -> None:
+        smoothed, self.state = ema(values, weight, self.state)
+        self.steps = np.concatenate([self.steps, np.asarray(steps, np.float64)])
+        self.values = np.concatenate([self.values, values])
+        self.smoothed = np.concatenate([self.smoothed, smoothed])
+
+    def resmooth(self, weight: float) -> None:
+        self.smoothed, self.state = ema(self.values, weight)
 
 
 class CurvesView(View):
@@ -57,7 +78,7 @@ class CurvesView(View):
 
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.series: dict[str, Series] = {}
         self.cursors: list[pg.InfiniteLine] = []
         for i, (title, ylabel, series) in enumerate(PANELS):
             plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=title)
@@ -77,41 +98,48 @@ class CurvesView(View):
             self.cursors.append(cursor)
             self.plots[title] = plot
         self._loaded_head = -1
+        self.reset()
+        self._apply_log(False)
         self.log_box.toggled.connect(self._apply_log)
-        self.smooth.valueChanged.connect(lambda _v: self._redraw())
+        self.smooth.valueChanged.connect(lambda _v: self._resmooth())
         self._mouse = pg.SignalProxy(self.layout_widget.scene().sigMouseMoved, rateLimit=30,
                                      slot=self._on_mouse)
 
+    @property
+    def raw(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """name -> (steps, values) as recorded, up to the last head read."""
+        return {n: (sr.steps, sr.values) for n, sr in self.series.items() if len(sr.steps)}
+
     def reset(self) -> None:
-        self.raw.clear()
+        self.series = {name: Series() for name in self.curves}
         self._loaded_head = -1
         for c in self.curves.values():
             c.setData([], [])
+
+    def _weight(self, name: str) -> float:
+        return self.smooth.value() / 100.0 if name in SMOOTHED else 0.0
 
     def show_step(self, step: int) -> None:
         self.step = step
         if self.reader is None:
             return
         head = self.reader.last_step
-        if head != self._loaded_head:  # new commits: reload the series (cursor moves are free)
-            names = set(self.reader.scalar_names())
-            for name in self.curves:
-                if name in names:
-                    steps, values = self.reader.scalar(name)
-                    self.raw[name] = (np.asarray(steps, dtype=np.float64), np.asarray(values, dtype=np.float64))
+        if head != self._loaded_head:  # new commits: read only the new tail of each series
+            for name, series in self.series.items():
+                since = int(series.steps[-1]) + 1 if len(series.steps) else None
+                steps, values = self.reader.scalar(name, upto=head, since=since)
+                if len(steps):
+                    series.extend(steps, values, self._weight(name))
+                    self.curves[name].setData(series.steps, series.smoothed)
             self._loaded_head = head
-            self._redraw()
         for cursor in self.cursors:
             cursor.setValue(step)
 
-    def _redraw(self) -> None:
-        weight = self.smooth.value() / 100.0
-        for name, curve in self.curves.items():
-            if name in self.raw:
-                steps, values = self.raw[name]
-                smooth = weight if name in ("train/loss", "train/accuracy", "grad_norm") else 0.0
-                curve.setData(steps, ema(values, smooth))
-        self._apply_log(self.log_box.isChecked())
+    def _resmooth(self) -> None:
+        for name, series in self.series.items():
+            series.resmooth(self._weight(name))
+            if len(series.steps):
+                self.curves[name].setData(series.steps, series.smoothed)
 
     def _apply_log(self, on: bool) -> None:
         for title in ("Loss", "Gradient norm"):

@@ -34,12 +34,12 @@ class RecordSeries:
 
 def uniform_columns(steps: np.ndarray, max_cols: int = 300) -> tuple[np.ndarray, tuple[float, float]]:
     """Resample irregular record steps onto a uniform step axis: (index of the record each
-    column shows — the last one at or before the column's centre — and the x range).
-    Records taken at a wall-time rate are unevenly spaced in steps; an image needs even
-    columns."""
+    column shows — the last one at or before the column's end, so the newest record is
+    always the last column — and the x range). Records taken at a wall-time rate are
+    unevenly spaced in steps; an image needs even columns."""
     first, last = int(steps[0]), int(steps[-1])
     x0, x1 = first - 0.5, last + 0.5
     n = int(min(max_cols, last - first + 1))
-    centres = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
-    idx = np.searchsorted(steps, centres, side="right") - 1
+    ends = x0 + (np.arange(n) + 1.0) * (x1 - x0) / n
+    idx = np.searchsorted(steps, ends, side="right") - 1
     return np.clip(idx, 0, len(steps) - 1), (x0, x1)
