@@ -13,13 +13,14 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 
-from engine.graph.document import GraphDocument
 from engine.graph.errors import GraphError
 from engine.session import SessionError, SessionReader
 from engine.worker import TERMINAL
 
 from . import settings_store
 from .editor.overlay import apply_overlay
+from .replay.actions import install_replay_ui
+from .replay.session_open import graph_document, open_checked
 from .replay.timeline import Timeline
 from .replay.timeline_bar import TimelineBar
 from .run.controller import RunController
@@ -62,6 +63,7 @@ class RunMixin:
         self.addToolBar(Qt.BottomToolBarArea, bar)
         self.resizeDocks([self.docks["problems"], self.docks["run"]], [280, 56], Qt.Vertical)
         self._marks_at = 0.0
+        install_replay_ui(self)  # drops, compare, fork, sessions library
 
         self.controller.committed.connect(self._on_committed)
         self.controller.state_changed.connect(self._on_run_state)
@@ -74,7 +76,10 @@ class RunMixin:
             signal.connect(lambda *_: self.run_panel.set_settings(self.model.doc.training))
 
     # -- training -------------------------------------------------------------------------
-    def start_training(self) -> None:
+    def start_training(self, overrides: dict | None = None, fork: dict | None = None,
+                       name: str | None = None) -> Path | None:
+        """Train the graph on the canvas; ``overrides`` replace settings, ``fork``
+        ({"path", "step"}) starts from a recorded checkpoint (see replay/actions.py)."""
         reason = self.train_blocked_reason()
         if reason:
             self.statusBar().showMessage(f"Cannot train yet: {reason}", 8000)
@@ -87,13 +92,15 @@ class RunMixin:
         doc = self.model.doc
         self.run_panel.set_settings(doc.training)
         self._set_reader(None)
-        path = self.controller.start(doc.to_dict(), doc.name, probes=self.run_panel.probe_settings())
+        path = self.controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
+                                     probes=self.run_panel.probe_settings(), fork=fork)
         self.session_path, self.session_mode = path, "live"
         self.timeline.reset(0, live=True)
         self.timeline_bar.set_reader(None, live=True)
         self.docks[view_key(VIEWS[0])].raise_()
         self.statusBar().showMessage(f"Training '{doc.name}': recording to {path.name}", 6000)
         self._update_train_action()
+        return path
 
     def _on_committed(self, step: int) -> None:
         if self.reader is None:
@@ -150,8 +157,8 @@ class RunMixin:
     def open_session(self, path: str) -> bool:
         """Open a recorded run: its graph read-only, every view on the recorded data."""
         try:
-            reader = SessionReader(path)
-            doc = GraphDocument.from_dict(reader.graph, validate=False, source=f"Session {Path(path).name}")
+            reader = open_checked(path)  # a damaged file fails here, before anything changes
+            doc = graph_document(reader)
         except (SessionError, GraphError) as err:
             self.dialogs.error(self, "Cannot open session", str(err))
             return False
