@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
+from engine.graph.settings import TRAINING_PARAMS
 from engine.session import SessionError
-from engine.train.fork import nearest_checkpoint
 
 from .. import settings_store
 from ..library.panel import LibraryPanel
@@ -116,7 +116,16 @@ def fork_from_here(window, step: int | None = None) -> Path | None:
     edits = ask(window, run_label(reader), at, reader.settings, reader.last_step)
     if edits is None:
         return None
-    from engine.train.fork import ForkPoint
-    point = ForkPoint(Path(reader.path), at, reader.graph, reader.settings, {}, None)
+    # The parent's settings with the edits on top (as engine.train.fork.ForkPoint.overrides;
+    # not imported here: engine.train pulls torch into the GUI process).
+    known = {p.name for p in TRAINING_PARAMS}
+    overrides = {k: v for k, v in reader.settings.items() if k in known} | edits
     name = f"{run_label(reader)}-fork{at}"
-    return window.start_training(overrides=point.overrides(edits), fork=point.parent, name=name)
+    parent = {"path": str(Path(reader.path).resolve()), "step": at}
+    return window.start_training(overrides=overrides, fork=parent, name=name)
+
+
+def nearest_checkpoint(reader, step: int) -> int | None:
+    """The checkpoint step a fork at timeline ``step`` starts from, or None."""
+    before = [s for s in reader.checkpoint_steps() if s <= step]
+    return before[-1] if before else None

@@ -52,7 +52,7 @@ class CompareCurves(pg.GraphicsLayoutWidget):
                 if series not in names:
                     continue
                 steps, values = reader.scalar(series)
-                self.raw[(i, series)] = (steps.astype(np.float64), ema(values, weight))
+                self.raw[(i, series)] = (steps.astype(np.float64), ema(values, weight)[0])
                 curve = self.plots[title].plot(name=label, pen=pg.mkPen(run_colour(i), width=2))
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
