@@ -17,6 +17,7 @@ from .editor.model import DocumentModel
 from .editor.scene import EditorScene
 from .editor.view import EditorView
 from .panels.inspector import Inspector, human
+from .panels.lessons import LessonsPanel
 from .panels.palette import Palette
 from .panels.problems import ProblemsPanel
 from .panels.settings_panel import SettingsPanel
@@ -44,6 +45,7 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
 
         self.palette = Palette(self.theme)
         self.templates = TemplatesGallery()
+        self.lessons = LessonsPanel()
         self.inspector = Inspector(self.model)
         self.settings_panel = SettingsPanel(self.model)
         self.problems = ProblemsPanel(self.model)
@@ -51,10 +53,12 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         self.docks = {}
         self._dock("palette", "Layers", self.palette, Qt.LeftDockWidgetArea)
         self._dock("templates", "Templates", self.templates, Qt.LeftDockWidgetArea)
+        self._dock("lessons", "Lessons", self.lessons, Qt.LeftDockWidgetArea)
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._dock("settings", "Data && training", self.settings_panel, Qt.RightDockWidgetArea)
         self._dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["palette"], self.docks["templates"])
+        self.tabifyDockWidget(self.docks["palette"], self.docks["lessons"])
         self.tabifyDockWidget(self.docks["inspector"], self.docks["settings"])
         self.docks["palette"].raise_()
         self.docks["inspector"].raise_()
@@ -68,6 +72,7 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         self.view.layer_dropped.connect(self.add_layer)
         self.palette.add_requested.connect(self.add_layer_at_centre)
         self.templates.open_requested.connect(self.open_template)
+        self.lessons.open_requested.connect(self.open_lesson_template)
         self.problems.node_requested.connect(self.show_node)
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.node_activated.connect(self._node_activated)

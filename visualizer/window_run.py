@@ -134,6 +134,31 @@ class RunMixin:
         if busy:
             action.setToolTip("A run is in progress (see the Run panel).")
 
+    # -- lessons ---------------------------------------------------------------------------
+    def open_lesson_template(self, lesson_id: str, slug: str) -> bool:
+        """Open a lesson's template with the lesson's views in front and its node selected."""
+        from engine.graph.errors import GraphError
+        from engine.lessons import load_lesson
+        try:
+            lesson = load_lesson(lesson_id)
+        except GraphError as err:
+            self.dialogs.error(self, "Cannot open lesson", str(err))
+            return False
+        if not self.maybe_save():
+            return False
+        self._install(lesson.documents[slug].copy(), None)
+        by_title = {cls.title: view_key(cls) for cls in VIEWS}
+        for title in reversed(lesson.views):  # the first listed view ends in front
+            key = by_title.get(title)
+            if key:
+                self.docks[key].show()
+                self.docks[key].raise_()
+        if self.model.doc.has_node(lesson.select):
+            self.show_node(lesson.select)
+        self.statusBar().showMessage(f"Lesson {lesson.lesson.number}: opened '{lesson.documents[slug].name}'. "
+                                     f"Press Train and watch {lesson.views[0]}.", 10000)
+        return True
+
     # -- views and the canvas -------------------------------------------------------------
     def _set_reader(self, reader) -> None:
         if self.reader is not None and self.reader is not reader:
