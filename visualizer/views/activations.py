@@ -97,8 +97,9 @@ class ActivationsView(View):
         hi = max(float(r[0][-1]) for r in recs)
         common = np.linspace(lo, hi, len(edges))
         idx, (x0, x1) = uniform_columns(steps)
-        columns = [rebin(*fractions(recs[i])[:2], common) for i in range(len(recs))]
-        image = np.stack(columns, axis=1)[:, idx]           # rows: value bins, columns: steps
+        # Rebin only the records the (at most 300) columns show: a long run has thousands.
+        columns = {i: rebin(*fractions(recs[i])[:2], common) for i in np.unique(idx).tolist()}
+        image = np.stack([columns[i] for i in idx.tolist()], axis=1)  # rows: value bins, columns: steps
         self.column_steps = steps[idx]
         self.heat.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
         self.cursor.setValue(step)
