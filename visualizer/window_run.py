@@ -70,6 +70,7 @@ class RunMixin:
         self.run_panel.details_requested.connect(
             lambda msg, details: self.dialogs.details(self, "Training failed", msg, details))
         self.hub.rendered.connect(self._on_rendered)
+        self.hub.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self.scene.selectionChanged.connect(self._follow_selection)
         self.run_panel.set_settings(self.model.doc.training)
         for signal in (self.model.settings_changed, self.model.reset):

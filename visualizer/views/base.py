@@ -7,6 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
+from engine.session.errors import SessionError
+
 
 class View(QWidget):
     """A dockable view of recorded data.
@@ -73,6 +75,7 @@ class ViewHub(QObject):
     step at most ``max_fps`` times a second, so a burst of commits never queues frames.
     """
     rendered = Signal(int)  # step drawn (for latency measurements)
+    failed = Signal(str)    # one sentence: a record could not be read (a damaged file)
 
     def __init__(self, timeline, max_fps: float = 20.0, parent: QObject | None = None):
         super().__init__(parent)
@@ -117,5 +120,8 @@ class ViewHub(QObject):
         step = self.timeline.step
         for v in self.views:
             if self.render_hidden or v.isVisible():
-                v.show_step(step)
+                try:
+                    v.show_step(step)
+                except SessionError as err:  # a page damaged mid-file: say so, keep the window
+                    self.failed.emit(f"{v.title}: {err}")
         self.rendered.emit(step)
