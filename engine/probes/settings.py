@@ -28,11 +28,11 @@ class ProbeSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    stats_every: int = 1            # cheap statistics every k training steps (0: never)
-    stats_budget: float = 0.03      # at most this fraction of wall time in cheap statistics (1: no limit)
+    stats_every: int = 2            # cheap statistics every k training steps (0: never)
+    stats_budget: float = 0.02      # at most this fraction of wall time in cheap statistics (1: no limit)
     heavy_hz: float = 5.0           # heavy captures per second of wall time (0: never)
     heavy_every: int | None = None  # or every k steps (overrides heavy_hz when set)
-    heavy_budget: float = 0.04      # at most this fraction of wall time in heavy captures
+    heavy_budget: float = 0.03      # at most this fraction of wall time in heavy captures
     probe_size: int = 16            # samples in the fixed probe batch (chosen at start)
     hist_bins: int = 64             # bins of activation and weight histograms
     max_channels: int = 32          # feature maps: at most this many channels per layer

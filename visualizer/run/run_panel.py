@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
+from engine.probes.settings import ProbeSettings
 from engine.worker import TERMINAL
 
 STATE_COLOURS = {"idle": "#777", "starting": "#1f77b4", "running": "#2ca02c", "paused": "#d98c00",
@@ -49,7 +50,7 @@ class RunPanel(QWidget):
         # Probe rates (engine.probes.ProbeSettings): sent to the worker when changed.
         self.stats_every = QSpinBox()
         self.stats_every.setRange(0, 100000)
-        self.stats_every.setValue(1)
+        self.stats_every.setValue(ProbeSettings().stats_every)
         self.stats_every.setSuffix(" steps")
         self.stats_every.setSpecialValueText("never")
         self.stats_every.setToolTip("Cheap per-layer statistics (norms, dead/saturated units) every "
