@@ -86,6 +86,8 @@ class ActivationsView(View):
                 return
             self.series = RecordSeries(self.reader, name)
         steps, recs = self.series.upto(step)
+        if len(steps) and self.already_drawn(len(steps)):
+            return
         if not len(steps):
             self.stack.hint(NO_DATA)
             return

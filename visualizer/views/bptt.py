@@ -90,6 +90,8 @@ class GradientsThroughTimeView(View):
                 return
             self.series = RecordSeries(self.reader, name)
         steps, norms = self.series.upto(step)
+        if len(steps) and self.already_drawn((len(steps), self.sample.value())):
+            return
         if not len(steps):
             self.stack.hint(NO_DATA)
             return

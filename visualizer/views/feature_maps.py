@@ -77,6 +77,8 @@ class FeatureMapsView(View):
                 kind = node_type(self.reader, self.node_id)
                 self.stack.hint(HINT if kind is None else f"'{self.node_id}' ({kind}) has no feature maps. {HINT}")
             return
+        if self.already_drawn((name, self.latest_record(name, step), self.sample.value())):
+            return
         got = self.reader.tensor(name, step)
         if got is None:
             self.stack.hint(NO_DATA)

@@ -146,6 +146,9 @@ class GatesView(View):
             return
         if kind != self.kind:
             self._build(kind)
+        first = f"{kind}/{self.node_id}/{GATES[kind][0][0]}"
+        if self.already_drawn((kind, self.latest_record(first, step), self.sample.value())):
+            return
         recs = {}
         for gate, *_ in GATES[kind]:
             name = f"rnn/{self.node_id}/h" if gate == "h" else f"{kind}/{self.node_id}/{gate}"

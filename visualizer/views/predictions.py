@@ -87,6 +87,9 @@ class PredictionsView(View):
             return
         info = self.reader.dataset_info or {}
         kind = info.get("kind", "table")
+        if self.already_drawn((self.latest_record("predictions", step),
+                               self.latest_record("val/confusion", step))):
+            return
         pred = self.reader.tensor("predictions", step)
         conf = self.reader.tensor("val/confusion", step)
         if pred is None and conf is None:
