@@ -65,6 +65,7 @@ class RunMixin:
         self._marks_at = 0.0
         install_replay_ui(self)  # drops, compare, fork, sessions library
 
+        self._add_run_actions()
         self.controller.committed.connect(self._on_committed)
         self.controller.state_changed.connect(self._on_run_state)
         self.run_panel.details_requested.connect(
@@ -75,6 +76,23 @@ class RunMixin:
         self.run_panel.set_settings(self.model.doc.training)
         for signal in (self.model.settings_changed, self.model.reset):
             signal.connect(lambda *_: self.run_panel.set_settings(self.model.doc.training))
+
+    def _add_run_actions(self) -> None:
+        """Pause/Resume, Step and Stop in the Run menu with shortcuts, mirroring the panel."""
+        from PySide6.QtGui import QAction, QKeySequence
+        run_menu = next(a.menu() for a in self.menuBar().actions() if a.text() == "&Run")
+        panel = self.run_panel
+        for key, text, shortcut, button in (("pause", "&Pause / Resume", "Ctrl+P", panel.pause_btn),
+                                            ("step", "&Step One Batch", "Ctrl+.", panel.step_btn),
+                                            ("stop", "S&top", "Ctrl+Shift+.", panel.stop_btn)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(button.click)  # the panel's buttons know the state
+            action.setEnabled(False)
+            self.controller.state_changed.connect(
+                lambda *_a, act=action, b=button: act.setEnabled(b.isEnabled()))
+            run_menu.addAction(action)
+            self.actions[f"run_{key}"] = action
 
     # -- training -------------------------------------------------------------------------
     def start_training(self, overrides: dict | None = None, fork: dict | None = None,
