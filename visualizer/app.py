@@ -56,8 +56,10 @@ def _screenshot(app, window, args) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
 
     w, _, h = args.size.partition("x")
-    window.resize(int(w), int(h))
     window.show()
+    app.processEvents()
+    # After show: before it, Qt sizes a hidden main window as if no docks were tabbed.
+    window.resize(int(w), int(h))
     app.processEvents()
     if args.file:
         if not window.open_file(args.file):

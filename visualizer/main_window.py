@@ -3,8 +3,8 @@ templates, inspector, settings, problems), menus, toolbar with Train, and totals
 status bar. Document life cycle in window_files.py; actions in window_menus.py."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QTabBar
 
 from engine.graph.document import GraphDocument
 
@@ -51,17 +51,17 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         self.problems = ProblemsPanel(self.model)
         self.actions = window_menus.build(self)
         self.docks = {}
+        self._tab_plan: list[tuple[str, str]] = []  # (anchor, dock): tabified once all exist
+        self._layout_restored = False
         self._dock("palette", "Layers", self.palette, Qt.LeftDockWidgetArea)
         self._dock("templates", "Templates", self.templates, Qt.LeftDockWidgetArea)
         self._dock("lessons", "Lessons", self.lessons, Qt.LeftDockWidgetArea)
         self._dock("inspector", "Inspector", self.inspector, Qt.RightDockWidgetArea)
         self._dock("settings", "Data && training", self.settings_panel, Qt.RightDockWidgetArea)
         self._dock("problems", "Problems", self.problems, Qt.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["palette"], self.docks["templates"])
-        self.tabifyDockWidget(self.docks["palette"], self.docks["lessons"])
-        self.tabifyDockWidget(self.docks["inspector"], self.docks["settings"])
-        self.docks["palette"].raise_()
-        self.docks["inspector"].raise_()
+        self.tab_with("palette", "templates")
+        self.tab_with("palette", "lessons")
+        self.tab_with("inspector", "settings")
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [210, 300], Qt.Horizontal)
         self.resizeDocks([self.docks["problems"]], [110], Qt.Vertical)
 
@@ -79,6 +79,7 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         self.model.analysis_changed.connect(self._analysis_changed)
         self.model.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
         self._setup_run()
+        self._apply_tab_plan()
         self._update_title()
         self.resize(1440, 900)
         if restore_layout:
@@ -86,7 +87,7 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
             if geometry is not None:
                 self.restoreGeometry(geometry)
             if state is not None:
-                self.restoreState(state)
+                self._layout_restored = self.restoreState(state)
 
     def _dock(self, key: str, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -98,6 +99,45 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         self.panels_menu.addAction(dock.toggleViewAction())
         self.docks[key] = dock
         return dock
+
+    def tab_with(self, anchor: str, key: str) -> None:
+        """Put dock ``key`` in a tab beside ``anchor`` (done once every dock is in place)."""
+        self._tab_plan.append((anchor, key))
+
+    def _apply_tab_plan(self) -> None:
+        # Tabifying, then adding another dock to that area, then tabifying again leaves a
+        # stale tab bar painted over the window (seen with Qt 6.11): tabify only at the end.
+        for anchor, key in self._tab_plan:
+            self.tabifyDockWidget(self.docks[anchor], self.docks[key])
+        for key in ("palette", "inspector", "problems"):
+            self.docks[key].raise_()
+        for dock in self.docks.values():
+            for signal in (dock.visibilityChanged, dock.dockLocationChanged, dock.topLevelChanged):
+                signal.connect(self._schedule_tab_bar_sweep)
+
+    def _schedule_tab_bar_sweep(self, *_args) -> None:
+        QTimer.singleShot(0, self._hide_stale_tab_bars)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self._schedule_tab_bar_sweep()
+        if not self._layout_restored and not getattr(self, "_sized", False):
+            self._sized = True  # first show: the side panels narrow, the canvas and views wide
+            QTimer.singleShot(0, lambda: self.resizeDocks(
+                [self.docks["palette"], self.docks["inspector"]], [240, 300], Qt.Horizontal))
+
+    def _hide_stale_tab_bars(self) -> None:
+        """Qt 6.11 leaves tab bars of earlier dock groupings painted over the window. A
+        live bar sits flush under one of its docks; any other is stale and hidden."""
+        shown = [d for d in self.docks.values() if d.isVisible() and not d.isFloating()]
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is not self or not bar.isVisible():
+                continue
+            g = bar.geometry()
+            live = any(abs(d.geometry().left() - g.left()) <= 2 and abs(d.geometry().width() - g.width()) <= 2
+                       and abs(d.geometry().bottom() - g.top()) <= 4 for d in shown)
+            if not live:
+                bar.hide()
 
     # -- adding layers ------------------------------------------------------------------
     def add_layer(self, type_name: str, scene_pos: QPointF) -> str | None:

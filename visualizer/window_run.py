@@ -53,9 +53,8 @@ class RunMixin:
             self.views[key] = view
             self.hub.add(view)
             view.node_selected.connect(self.show_node)
-            dock = self._dock(key, cls.title, view, Qt.BottomDockWidgetArea)
-            self.tabifyDockWidget(self.docks["problems"], dock)
-        self.docks["problems"].raise_()
+            self._dock(key, cls.title, view, Qt.BottomDockWidgetArea)
+            self.tab_with("problems", key)
         self._dock("run", "Run", self.run_panel, Qt.TopDockWidgetArea)
         bar = QToolBar("Timeline", self)
         bar.setObjectName("toolbar_timeline")
@@ -117,6 +116,7 @@ class RunMixin:
         self.timeline.reset(0, live=True)
         self.timeline_bar.set_reader(None, live=True)
         self.docks[view_key(VIEWS[0])].raise_()
+        self.give_views_room()
         self.statusBar().showMessage(f"Training '{doc.name}': recording to {path.name}", 6000)
         self._update_train_action()
         return path
@@ -179,6 +179,13 @@ class RunMixin:
         return True
 
     # -- views and the canvas -------------------------------------------------------------
+    def give_views_room(self) -> None:
+        """While watching a run the views need over half the height (plots squashed into
+        the editor's short bottom strip are unreadable); the user can drag it back."""
+        dock = self.docks[view_key(VIEWS[0])]
+        if dock.height() < self.height() * 0.45:
+            self.resizeDocks([dock], [int(self.height() * 0.58)], Qt.Vertical)
+
     def _set_reader(self, reader) -> None:
         if self.reader is not None and self.reader is not reader:
             self.reader.close()

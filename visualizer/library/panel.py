@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QInputDialog, QLabel,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.session import SessionError
@@ -100,14 +100,14 @@ class LibraryPanel(QWidget):
         self.table.cellDoubleClicked.connect(lambda row, _c: self.open_row(row))
         self.message = QLabel(" ")
         self.message.setWordWrap(True)
-        buttons = QHBoxLayout()
+        buttons = QGridLayout()  # two rows of three: the side panel stays narrow
         self.buttons = {}
         for key, text, slot in (("open", "Open", lambda: self.open_row(self.current_row())),
                                 ("rename", "Rename…", self.ask_rename), ("notes", "Notes…", self.ask_notes),
                                 ("delete", "Delete", self.delete_current), ("refresh", "Refresh", self.refresh)):
             b = QPushButton(text)
             b.clicked.connect(lambda _=False, s=slot: s())
-            buttons.addWidget(b)
+            buttons.addWidget(b, len(self.buttons) // 3, len(self.buttons) % 3)
             self.buttons[key] = b
         undo = self.undo_stack.createUndoAction(self, "Undo")
         self.undo_button = QPushButton("Undo")
@@ -117,8 +117,7 @@ class LibraryPanel(QWidget):
         self.undo_button.setEnabled(False)
         self.addAction(undo)
         undo.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        buttons.addWidget(self.undo_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.undo_button, 1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(buttons)

@@ -47,9 +47,8 @@ def install_replay_ui(window) -> None:
                                   lambda p: _is_busy(window, p))
     window.library.open_requested.connect(window.open_file)
     dock = window._dock("library", "Sessions", window.library, Qt.LeftDockWidgetArea)
-    window.tabifyDockWidget(window.docks["templates"], dock)
+    window.tab_with("palette", "library")
     dock.visibilityChanged.connect(lambda shown: shown and window.library.refresh())
-    window.docks["palette"].raise_()
 
 
 def _opened_sessions(window) -> list[str]:

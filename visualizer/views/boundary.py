@@ -46,8 +46,9 @@ class DecisionBoundaryView(View):
         self.plot.setAspectLocked(True)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=two_class_map(), label="P(class)",
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=two_class_map(),
                                    interactive=False, width=14)
+        self.bar.setLabel("right", "P(class)")  # the side show_step names the class on
         self.graphics.addItem(self.bar, row=0, col=1)
         self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen((30, 30, 30), width=0.8))
         self.plot.addItem(self.points)
