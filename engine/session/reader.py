@@ -154,6 +154,35 @@ class SessionReader:
             return steps, arr[:, 1].copy(), arr[:, 2].copy()
         return steps, arr[:, 1].copy()
 
+    def scalar_tails(self, since: dict[str, int | None], upto: int | None = None
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Several series at once, each from its own ``since`` step (inclusive; None: from
+        the start) up to ``upto``: {name: (steps, values)}. One query for all of them: a
+        live plot of many series pays one read transaction a frame, not one a series."""
+        sids = self._series("scalar")
+        wanted = {sids[n]: n for n in since if n in sids}
+        out = {n: (np.zeros(0, np.int64), np.zeros(0, np.float64)) for n in since}
+        if not wanted:
+            return out
+        starts = [s for s in since.values() if s is not None]
+        start = min(starts) if len(starts) == len(since) else -(1 << 62)
+        limit = (1 << 62) if upto is None else int(upto)
+        marks = ",".join("?" * len(wanted))
+        rows = self._all(f"SELECT series, step, value FROM scalars WHERE series IN ({marks}) "
+                         f"AND step >= ? AND step <= ? ORDER BY series, step",
+                         (*wanted, int(start), limit))
+        try:
+            arr = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.float64).reshape(len(rows), 3)
+        except (TypeError, ValueError, OverflowError):
+            raise SessionError(f"{self.path}: a scalar series holds values that are not numbers.") from None
+        for sid, name in wanted.items():
+            mine = arr[arr[:, 0] == sid]
+            first = since[name]
+            if first is not None:
+                mine = mine[mine[:, 1] >= first]
+            out[name] = (mine[:, 1].astype(np.int64), mine[:, 2].copy())
+        return out
+
     def scalars_at(self, step: int) -> dict[str, float]:
         """For every scalar series, its last value at or before ``step``."""
         rows = self._all(
@@ -246,7 +275,14 @@ class SessionReader:
         return weights, optimizer
 
     def probe_batch(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(x, y) of the fixed probe batch, or None if the run stored none."""
+        """(x, y) of the fixed probe batch, or None if the run stored none (yet)."""
+        cached = getattr(self, "_probe_batch", None)
+        if cached is not None:  # written once, before the first step: never changes
+            return cached
+        self._probe_batch = self._read_probe_batch()
+        return self._probe_batch
+
+    def _read_probe_batch(self) -> tuple[np.ndarray, np.ndarray] | None:
         rows = dict((r[0], r[1:]) for r in self._all(
             "SELECT name, dtype, shape, compression, data FROM probe"))
         if "x" not in rows or "y" not in rows:

@@ -129,6 +129,28 @@ def test_scalars_series_and_at_or_before(path):
         assert r.scalar("never/written")[0].size == 0
 
 
+def test_scalar_tails_read_several_series_each_from_its_own_step(path):
+    w = SessionWriter(path, GRAPH, SETTINGS)
+    for step in range(0, 100):
+        w.scalar("train/loss", step, 1.0 / (step + 1))
+        if step % 10 == 0:
+            w.scalar("val/accuracy", step, step / 100)
+    w.scalar("grad_norm", 50, float("nan"))
+    w.commit()
+    w.close()
+    with SessionReader(path) as r:
+        since = {"train/loss": 90, "val/accuracy": None, "grad_norm": 51, "never/written": 3}
+        tails = r.scalar_tails(since, upto=95)
+        assert set(tails) == set(since)
+        for name, first in since.items():
+            steps, values = r.scalar(name, upto=95, since=first)
+            np.testing.assert_array_equal(tails[name][0], steps)
+            np.testing.assert_array_equal(tails[name][1], values)
+        assert tails["train/loss"][0].tolist() == [90, 91, 92, 93, 94, 95]
+        assert tails["grad_norm"][0].size == 0 and tails["never/written"][0].size == 0
+        assert np.isnan(r.scalar_tails({"grad_norm": None})["grad_norm"][1][0])
+
+
 def test_same_scalar_step_written_twice_keeps_the_last(path):
     with SessionWriter(path, GRAPH, SETTINGS) as w:
         w.scalar("lr", 5, 0.1)

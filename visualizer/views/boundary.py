@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from .base import View
-from .widgets import NO_DATA, HintStack, class_names
+from .widgets import NO_DATA, HintStack, class_names, set_label
 
 # Class colours (Playground's blue and orange first), as float RGB in [0, 1].
 CLASS_RGB = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -96,7 +96,7 @@ class DecisionBoundaryView(View):
             self.bar.setVisible(True)
             self.image.setImage(np.ascontiguousarray(probs[..., 1]), levels=(0.0, 1.0), autoLevels=False)
             self.image.setColorMap(two_class_map())
-            self.bar.setLabel("right", f"P(class '{names[1]}')")
+            set_label(self.bar, "right", f"P(class '{names[1]}')")
         else:
             self.bar.setVisible(False)
             self.image.setImage(blend(probs), levels=(0, 255), autoLevels=False)

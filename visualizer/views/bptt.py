@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import NO_DATA, HeatMap, HintStack, node_type, range_levels, symmetric_levels
+from .widgets import NO_DATA, HeatMap, HintStack, follow_x, node_type, range_levels, symmetric_levels
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
@@ -104,6 +104,7 @@ class GradientsThroughTimeView(View):
         image = logs[:, idx]
         self.column_steps = steps[idx]
         self.history.set(image, rect=(x0, -0.5, x1 - x0, image.shape[0]), levels=range_levels(image))
+        follow_x(self.history.plot, x0, x1)
         self.cursor.setValue(step)
         got = self.reader.tensor(f"bptt/{self.node_id}/grad_h", step)
         if got is not None:

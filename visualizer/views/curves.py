@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from .base import View
 from .style import plot_pen
+from .widgets import follow_x
 
 # (plot title, y label, [(series name, legend, colour key)])
 PANELS = (
@@ -127,13 +128,20 @@ class CurvesView(View):
             return
         head = self.reader.last_step
         if head != self._loaded_head:  # new commits: read only the new tail of each series
+            tails = self.reader.scalar_tails(
+                {name: int(sr.steps[-1]) + 1 if len(sr.steps) else None for name, sr in self.series.items()},
+                upto=head)
             for name, series in self.series.items():
-                since = int(series.steps[-1]) + 1 if len(series.steps) else None
-                steps, values = self.reader.scalar(name, upto=head, since=since)
+                steps, values = tails[name]
                 if len(steps):
                     series.extend(steps, values, self._weight(name))
                     self.curves[name].setData(series.steps, series.smoothed)
             self._loaded_head = head
+            recorded = [sr.steps for sr in self.series.values() if len(sr.steps)]
+            if recorded:
+                lo, hi = min(float(s[0]) for s in recorded), max(float(s[-1]) for s in recorded)
+                for plot in self.plots.values():
+                    follow_x(plot, lo, hi)
         for cursor in self.cursors:
             cursor.setValue(step)
 

@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import NO_DATA, HeatMap, HintStack, Mosaic, image_plot, node_type, picture, symmetric_levels
+from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, image_plot, node_type, picture, set_label,
+                      set_title, symmetric_levels)
 
 HINT = "Select a convolutional layer on the canvas to see its feature maps."
 
@@ -118,7 +119,7 @@ class FeatureMapsView(View):
             names = (self.reader.dataset_info or {}).get("class_names") or []
             y = int(probe[1][k])
             title = f"Input (target: {names[y] if y < len(names) else y})"
-        self.input_plot.setTitle(title)
+        set_title(self.input_plot, title)
 
     def _show_filters(self, step: int, names: list[str]) -> None:
         name = f"filters/{self.node_id}"
@@ -136,9 +137,9 @@ class FeatureMapsView(View):
             # One input channel: a square grid of filters; several: a row per output channel.
             self.filter_mosaic = Mosaic(cout * cin, kh, kw, cols=cin if cin > 1 else None)
             across, down = ("input channel →", "output channel ↓") if cin > 1 else ("", "")
-            self.filters.plot.setLabel("bottom", across)
-            self.filters.plot.setLabel("left", down)
-            self.filters.plot.setTitle(f"Filters of the first convolution ({cout} × {cin} of {kh}×{kw})")
+            set_label(self.filters.plot, "bottom", across)
+            set_label(self.filters.plot, "left", down)
+            set_title(self.filters.plot, f"Filters of the first convolution ({cout} × {cin} of {kh}×{kw})")
         tiles = w[:, :cin].reshape(cout * cin, kh, kw)
         self.filters.set(self.filter_mosaic.assemble(tiles), levels=symmetric_levels(tiles))
 

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import NO_DATA, HeatMap, HintStack, class_names, node_type, symbol_label, symmetric_levels
+from .widgets import (NO_DATA, HeatMap, HintStack, class_names, node_type, set_ticks, set_title, symbol_label,
+                      symmetric_levels)
 
 HINT = "Select an LSTM, GRU or ConvLSTM layer on the canvas to see its gates."
 # record prefix -> [(gate, title, levels or None for symmetric, diverging colours)]
@@ -189,10 +190,10 @@ class GatesView(View):
             ticks = [[(t, s) for t, s in enumerate(symbols)], []]
         # Small maps: the symbol only; the wide trace plot: the symbol above its time step.
         for hm in self.maps.values():
-            hm.plot.getAxis("bottom").setTicks(ticks)
+            set_ticks(hm.plot.getAxis("bottom"), ticks)
         if self.trace_plot is not None:
-            self.trace_plot.getAxis("bottom").setTicks(
-                None if ticks is None else [[(t, f"{s}\n{t}") for t, s in ticks[0]]])
+            set_ticks(self.trace_plot.getAxis("bottom"),
+                      None if ticks is None else [[(t, f"{s}\n{t}") for t, s in ticks[0]]])
 
     def _draw_traces(self) -> None:
         if not self.shown:
@@ -203,7 +204,7 @@ class GatesView(View):
         for marker in self.markers:
             marker.setValue(u)
         if self.trace_plot is not None:
-            self.trace_plot.setTitle(f"Gates and cell state of unit {u}")
+            set_title(self.trace_plot, f"Gates and cell state of unit {u}")
 
     def _clicked(self, event) -> None:
         pos = event.scenePos()

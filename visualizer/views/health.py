@@ -117,7 +117,10 @@ class LayerHealthView(View):
         self.table_view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table_view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table_view.verticalHeader().setVisible(False)
-        self.table_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        # Sized to contents when the rows change, not on every update: ResizeToContents
+        # asks every cell for its size hint each time a value changes.
+        self.table_view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self._sized_rows: list = []
         self.table_view.clicked.connect(self._row_clicked)
         self.events = QListWidget()
         self.events.setWordWrap(True)
@@ -143,6 +146,7 @@ class LayerHealthView(View):
 
     def reset(self) -> None:
         self._events_head = None
+        self._sized_rows = []
         self.model.update([], [])
         self.events.clear()
         self._shown_events = []
@@ -170,6 +174,9 @@ class LayerHealthView(View):
             values.append({suffix: scalars[f"layer/{node}/{suffix}"] for _, suffix, _, _ in COLUMNS
                            if f"layer/{node}/{suffix}" in scalars})
         self.model.update(nodes, values)
+        if nodes != self._sized_rows:
+            self._sized_rows = nodes
+            self.table_view.resizeColumnsToContents()
         self._show_events(step)
 
     def _show_events(self, step: int) -> None:
@@ -180,9 +187,14 @@ class LayerHealthView(View):
         shown = [e for e in self._events_cache if e.step <= step]
         if shown == self._shown_events:
             return
+        old = self._shown_events
         self._shown_events = shown
-        self.events.clear()
-        for e in reversed(shown):  # newest first
+        if shown[:len(old)] == old:  # live: only new events, added on top (newest first)
+            new = shown[len(old):]
+        else:
+            self.events.clear()
+            new = shown
+        for e in new:
             data = e.data if isinstance(e.data, dict) else {}
             mark = SEVERITY_MARK.get(data.get("severity", "error" if e.kind == "nan" else "warning"), "⚠")
             where = f" · {data['node']}" if data.get("node") else ""
@@ -191,7 +203,7 @@ class LayerHealthView(View):
                 text += f"\n    Advice: {data['advice']}"
             item = QListWidgetItem(text)
             item.setData(Qt.UserRole, data.get("node"))
-            self.events.addItem(item)
+            self.events.insertItem(0, item)
 
     def _row_clicked(self, index) -> None:
         if index.isValid():

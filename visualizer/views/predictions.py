@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout
 
 from .base import View
 from .style import SERIES, plot_pen
-from .widgets import NO_DATA, HeatMap, HintStack, Mosaic, class_names, image_plot, loss_type, symbol_label
+from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, class_names, image_plot, loss_type, set_text,
+                      set_ticks, set_title, symbol_label)
 
 GOOD, BAD = (44, 160, 44), (214, 39, 40)
 MAX_IMAGES = 16
@@ -73,10 +74,12 @@ class PredictionsView(View):
         self.matrix: np.ndarray | None = None      # the confusion counts drawn
         self.predicted: np.ndarray | None = None   # predicted class ids of the probe batch
         self.generated: str | None = None
+        self._confusion_step = None
         self.stack.hint(NO_DATA)
 
     def reset(self) -> None:
         self.matrix = self.predicted = self.generated = None
+        self._confusion_step = None
         self.confusion.clear()
         self.samples_image.clear()
         self.text.setText("")
@@ -124,8 +127,9 @@ class PredictionsView(View):
     # -- confusion -------------------------------------------------------------------------
     def _show_confusion(self, conf, names: list[str]) -> None:
         self.confusion.plot.setVisible(conf is not None)
-        if conf is None:
-            return
+        if conf is None or (self.matrix is not None and conf[0] == self._confusion_step):
+            return  # validation runs far less often than predictions are captured
+        self._confusion_step = conf[0]
         m = conf[1].astype(np.float64)
         self.matrix = conf[1]
         rows = m.sum(axis=1, keepdims=True)
@@ -134,13 +138,13 @@ class PredictionsView(View):
         self.confusion.set(frac, rect=(-0.5, -0.5, c, c), levels=(0.0, 1.0))
         labels = [symbol_label(n) for n in names] if len(names) == c else [str(i) for i in range(c)]
         if max(len(s) for s in labels) * c > 60:  # long names would overlap along x: numbers there
-            self.confusion.plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(c)]])
-            self.confusion.plot.getAxis("left").setTicks([[(i, f"{s} ({i})") for i, s in enumerate(labels)]])
+            set_ticks(self.confusion.plot.getAxis("bottom"), [[(i, str(i)) for i in range(c)]])
+            set_ticks(self.confusion.plot.getAxis("left"), [[(i, f"{s} ({i})") for i, s in enumerate(labels)]])
         else:
             ticks = [[(i, s) for i, s in enumerate(labels)]]
-            self.confusion.plot.getAxis("bottom").setTicks(ticks)
-            self.confusion.plot.getAxis("left").setTicks(ticks)
-        self.confusion.plot.setTitle(f"Validation confusion at step {conf[0]} (fraction of each target class)")
+            set_ticks(self.confusion.plot.getAxis("bottom"), ticks)
+            set_ticks(self.confusion.plot.getAxis("left"), ticks)
+        set_title(self.confusion.plot, f"Validation confusion at step {conf[0]} (fraction of each target class)")
         if c <= 12:  # counts written in the cells while they stay readable
             if len(self.cells) != c * c:
                 for item in self.cells:
@@ -151,7 +155,7 @@ class PredictionsView(View):
                     self.confusion.plot.addItem(item)
             for k, item in enumerate(self.cells):
                 r, col = divmod(k, c)
-                item.setText(str(int(m[r, col])), color=(0, 0, 0) if frac[r, col] > 0.6 else (255, 255, 255))
+                set_text(item, str(int(m[r, col])), (0, 0, 0) if frac[r, col] > 0.6 else (255, 255, 255))
 
     # -- per dataset kind ------------------------------------------------------------------
     def _show_labelled_images(self, probe, pred, names: list[str]) -> None:
@@ -177,9 +181,9 @@ class PredictionsView(View):
             p, t = int(self.predicted[k]), int(y[k])
             label = names[p] if p < len(names) else str(p)
             extra = f"\n{conf[k]:.0%}" if conf is not None else ""
-            item.setText(label + extra, color=GOOD if p == t else BAD)
+            set_text(item, label + extra, GOOD if p == t else BAD)
             item.setPos(c, r)
-        self.samples_plot.setTitle("Probe inputs and the predicted class (green: right, red: wrong)")
+        set_title(self.samples_plot, "Probe inputs and the predicted class (green: right, red: wrong)")
 
     def _show_frames(self, probe, pred) -> None:
         """Last input frame, target and predicted next frame of the first probe clips."""
@@ -195,7 +199,7 @@ class PredictionsView(View):
             self.mosaic = Mosaic(len(tiles), h, w, cols=3, gap=2)
         self.samples_image.setImage(self.mosaic.assemble(tiles), levels=(0.0, 1.0), autoLevels=False)
         self.samples_image.setColorMap(pg.colormap.get("CET-L1"))
-        self.samples_plot.setTitle("Last input frame · target · predicted next frame")
+        set_title(self.samples_plot, "Last input frame · target · predicted next frame")
         self.predicted = p
 
     def _show_forecast(self, probe, pred) -> None:
@@ -209,7 +213,7 @@ class PredictionsView(View):
         self.target_curve.setData(after, target)
         self.pred_curve.setData(after, guess)
         self.predicted = guess
-        self.series_plot.setTitle(f"Probe sequence 0: input, target and prediction (step {pred[0]})")
+        set_title(self.series_plot, f"Probe sequence 0: input, target and prediction (step {pred[0]})")
 
     def _sequence_text(self, probe, pred, names: list[str]) -> str:
         """Per-step symbols: input, target, prediction (wrong predictions in red)."""

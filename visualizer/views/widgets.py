@@ -85,6 +85,37 @@ def range_levels(arr: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
+def steady_levels(lo: float, hi: float) -> tuple[float, float]:
+    """Colour levels rounded outward to a quarter of the span's decade: live data moves
+    them a little on every capture, and each change redraws the colour bar's axis."""
+    span = hi - lo
+    if not (math.isfinite(lo) and math.isfinite(hi)) or span <= 0:
+        return lo, hi
+    q = 10.0 ** math.floor(math.log10(span)) / 4
+    return round(math.floor(lo / q + 1e-9) * q, 12), round(math.ceil(hi / q - 1e-9) * q, 12)
+
+
+def follow_x(plot: pg.PlotItem, lo: float, hi: float) -> None:
+    """Keep [lo, hi] in view as live data grows, widening the x range in steps of a
+    quarter of its span instead of on every new point (each change regenerates the axis).
+    A range the user zoomed or panned to is left alone until they press the plot's auto
+    button."""
+    vb = plot.getViewBox()
+    shown = getattr(plot, "_followed", None)
+    current = tuple(vb.viewRange()[0])
+    if vb.autoRangeEnabled()[0]:
+        vb.enableAutoRange(x=False)  # first call, or the user asked for auto range again
+    elif shown is not None and any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(current, shown)):
+        return
+    if shown is not None and shown[0] == lo and hi <= shown[1] and hi - lo >= 0.5 * (shown[1] - lo):
+        return
+    span = max(hi - lo, 1.0)
+    q = 10.0 ** math.floor(math.log10(span / 4))
+    top = lo + math.ceil((hi + span / 4 - lo) / q) * q
+    vb.setXRange(lo, top, padding=0)
+    plot._followed = tuple(vb.viewRange()[0])
+
+
 class HeatMap:
     """A plot holding one row-major image and a colour bar, created once and updated in
     place. ``set(values)`` takes a 2-D array (rows along y, columns along x)."""
@@ -102,15 +133,18 @@ class HeatMap:
                                    width=14)
         self.bar.setImageItem(self.image, insert_in=self.plot)
         self.values: np.ndarray | None = None  # what is drawn, before colour mapping
+        self._levels: tuple[float, float] | None = None
 
     def set(self, values: np.ndarray, rect: tuple[float, float, float, float] | None = None,
             levels: tuple[float, float] | None = None) -> None:
         """``rect`` = (x, y, width, height) in data units; default one unit per cell."""
         arr = np.ascontiguousarray(values, dtype=np.float32)
         self.values = arr
-        levels = levels if levels is not None else range_levels(arr)
+        levels = steady_levels(*(levels if levels is not None else range_levels(arr)))
         self.image.setImage(arr, levels=levels, autoLevels=False)
-        self.bar.setLevels(values=levels)
+        if levels != self._levels:  # setLevels redraws the bar's axis even when unchanged
+            self._levels = levels
+            self.bar.setLevels(values=levels)
         h, w = arr.shape[:2]
         x, y, rw, rh = rect if rect is not None else (0.0, 0.0, float(w), float(h))
         self.image.setRect(QRectF(x, y, rw, rh))
@@ -145,6 +179,37 @@ class Mosaic:
     def tile(self, image: np.ndarray, k: int) -> np.ndarray:
         r, c = self.origin(k)
         return image[r:r + self.h, c:c + self.w]
+
+
+def set_text(item: pg.TextItem, text: str, color) -> None:
+    """TextItem.setText, skipped when nothing changed: it re-lays out HTML text each call,
+    which adds up over a confusion matrix refreshed several times a second."""
+    if getattr(item, "_shown", None) != (text, color):
+        item._shown = (text, color)
+        item.setText(text, color=color)
+
+
+def set_title(plot: pg.PlotItem, text: str) -> None:
+    """PlotItem.setTitle, skipped when unchanged: a new title re-lays out the plot."""
+    if getattr(plot, "_shown_title", None) != text:
+        plot._shown_title = text
+        plot.setTitle(text)
+
+
+def set_ticks(axis: pg.AxisItem, ticks) -> None:
+    """AxisItem.setTicks, skipped when unchanged: new ticks regenerate the axis picture
+    (a few ms an axis, on every frame otherwise)."""
+    if getattr(axis, "_shown_ticks", False) != ticks:
+        axis._shown_ticks = ticks
+        axis.setTicks(ticks)
+
+
+def set_label(plot, side: str, text: str) -> None:
+    """setLabel, skipped when unchanged (a new label re-lays out the plot)."""
+    key = f"_shown_label_{side}"
+    if getattr(plot, key, None) != text:
+        setattr(plot, key, text)
+        plot.setLabel(side, text)
 
 
 def image_plot(layout: pg.GraphicsLayout, row: int, col: int, title: str = "") -> pg.PlotItem:
