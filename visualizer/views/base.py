@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from collections import defaultdict, deque
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,8 @@ class ViewHub(QObject):
         self._dirty = False
         self.render_hidden = False  # screenshots and tests render views that are not shown
         self._frame: dict | None = None  # the frame being drawn, slice by slice
+        # view title -> recent slice costs in ms (update + the repaint it caused)
+        self.costs: dict[str, deque] = defaultdict(lambda: deque(maxlen=500))
         self._min_period_ms = 1000.0 / max_fps
         self._kicked = False             # a render is scheduled
         timeline.step_changed.connect(self.mark_dirty)
@@ -216,6 +219,7 @@ class ViewHub(QObject):
         now = self._clock.nsecsElapsed() / 1e6
         if frame["since"] is not None:  # the last slice's update and the repaint it caused
             frame["busy"] += now - frame["since"]
+            self.costs[frame["drew"]].append(now - frame["since"])
         while frame["views"]:
             view = frame["views"].pop(0)
             drawn_before = view._drawn_key
@@ -224,7 +228,7 @@ class ViewHub(QObject):
             now = self._clock.nsecsElapsed() / 1e6
             if view._drawn_key != drawn_before or now - start > 2.0:
                 # It drew: let its repaint happen in this pass, the next view in the next.
-                frame["since"] = start
+                frame["since"], frame["drew"] = start, view.title
                 QTimer.singleShot(1, self, lambda: self._slice(frame))
                 return
             frame["busy"] += now - start
