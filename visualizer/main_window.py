@@ -124,7 +124,7 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         if not self._layout_restored and not getattr(self, "_sized", False):
             self._sized = True  # first show: the side panels narrow, the canvas and views wide
             QTimer.singleShot(0, lambda: self.resizeDocks(
-                [self.docks["palette"], self.docks["inspector"]], [240, 300], Qt.Horizontal))
+                [self.docks["palette"], self.docks["inspector"]], [300, 290], Qt.Horizontal))
 
     def _hide_stale_tab_bars(self) -> None:
         """Qt 6.11 leaves tab bars of earlier dock groupings painted over the window. A
