@@ -193,11 +193,11 @@ class RunPanel(QWidget):
 
     def on_state(self, state: str, message: str, details: str) -> None:
         colour = STATE_COLOURS.get(state, "#777")
-        head = f"<b style='color:{colour}'>{state.capitalize()}</b>"
         if message.lower().startswith(state.lower()):  # "Finished 370 steps.", not "Finished — Finished ..."
-            self.state_label.setText(head + message[len(state):])
+            self.state_label.setText(f"<b style='color:{colour}'>{message}</b>")
         else:
-            self.state_label.setText(head + (f" — {message}" if message else ""))
+            self.state_label.setText(f"<b style='color:{colour}'>{state.capitalize()}</b>"
+                                     + (f" — {message}" if message else ""))
         self.details_btn.setVisible(bool(details))
         if state in TERMINAL:
             self.bar.setFormat(f"{state} · step {self.controller.last_progress.get('step', 0)}")

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import SERIES
-from .widgets import NO_DATA, HeatMap, HintStack, follow_x, node_type
+from .widgets import NO_DATA, HeatMap, HintStack, node_type
 
 
 def fractions(record: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -104,7 +104,6 @@ class ActivationsView(View):
         image = np.stack([columns[i] for i in idx.tolist()], axis=1)  # rows: value bins, columns: steps
         self.column_steps = steps[idx]
         self.heat.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
-        follow_x(self.heat.plot, x0, x1)
         self.cursor.setValue(step)
         kind = node_type(self.reader, self.node_id) or ""
         extra = f" · {bad:.0f} NaN/inf values" if bad else ""

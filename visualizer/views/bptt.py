@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import NO_DATA, HeatMap, HintStack, follow_x, node_type, range_levels, symmetric_levels
+from .widgets import NO_DATA, HeatMap, HintStack, node_type, range_levels, symmetric_levels
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
@@ -42,7 +42,7 @@ class GradientsThroughTimeView(View):
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics.ci
         self.history = HeatMap(g, 0, 0, "log₁₀ ‖dL/dh_t‖ over training", "training step",
-                               "time step t", "log₁₀ ‖dL/dh_t‖", "viridis")
+                               "time step t", "log₁₀ norm", "viridis")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((220, 220, 220), width=1))
         self.history.plot.addItem(self.cursor)
         self.profile_plot = g.addPlot(row=1, col=0, title="‖dL/dh_t‖ at the shown step")
@@ -104,7 +104,6 @@ class GradientsThroughTimeView(View):
         image = logs[:, idx]
         self.column_steps = steps[idx]
         self.history.set(image, rect=(x0, -0.5, x1 - x0, image.shape[0]), levels=range_levels(image))
-        follow_x(self.history.plot, x0, x1)
         self.cursor.setValue(step)
         got = self.reader.tensor(f"bptt/{self.node_id}/grad_h", step)
         if got is not None:

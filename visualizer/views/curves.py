@@ -142,8 +142,27 @@ class CurvesView(View):
                 lo, hi = min(float(s[0]) for s in recorded), max(float(s[-1]) for s in recorded)
                 for plot in self.plots.values():
                     follow_x(plot, lo, hi)
+                self._frame_flat_series()
         for cursor in self.cursors:
             cursor.setValue(step)
+
+    def _frame_flat_series(self) -> None:
+        """A constant series (a fixed learning rate) would be centred in a ±0.5 band,
+        where 0.003 reads as 0: frame it from zero to a quarter above its value."""
+        for title, _, series in PANELS:
+            plot = self.plots[title]
+            values = [v[np.isfinite(v)] for v in (self.series[name].smoothed for name, _, _ in series)]
+            values = [v for v in values if v.size]
+            lo = min((float(v.min()) for v in values), default=np.nan)
+            hi = max((float(v.max()) for v in values), default=np.nan)
+            flat = bool(np.isfinite(lo) and hi == lo and not plot.getViewBox().state["logMode"][1])
+            framed = getattr(plot, "_framed", None)
+            if flat and framed != hi:
+                plot.setYRange(min(0.0, 1.25 * hi), max(0.0, 1.25 * hi) or 1.0, padding=0)
+                plot._framed = hi
+            elif not flat and framed is not None:
+                plot.enableAutoRange(y=True)
+                plot._framed = None
 
     def _resmooth(self) -> None:
         for name, series in self.series.items():

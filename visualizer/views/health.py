@@ -130,11 +130,12 @@ class LayerHealthView(View):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Diagnostics (up to the shown step)"))
         lay.addWidget(self.events)
-        split = QSplitter(Qt.Vertical)
+        # Side by side: the views dock is wide and short, and a table of numbers is narrow.
+        split = self.split = QSplitter(Qt.Horizontal)
         split.addWidget(self.table_view)
         split.addWidget(lower)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
         self.stack = HintStack(split)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
@@ -177,6 +178,10 @@ class LayerHealthView(View):
         if nodes != self._sized_rows:
             self._sized_rows = nodes
             self.table_view.resizeColumnsToContents()
+            header = self.table_view.horizontalHeader()
+            width = header.length() + self.table_view.verticalScrollBar().sizeHint().width() + 4
+            total = max(self.split.width(), width + 240)
+            self.split.setSizes([width, total - width])
         self._show_events(step)
 
     def _show_events(self, step: int) -> None:

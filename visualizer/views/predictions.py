@@ -172,6 +172,9 @@ class PredictionsView(View):
             self.labels = [pg.TextItem(anchor=(0, 1)) for _ in range(n)]
             for item in self.labels:
                 self.samples_plot.addItem(item)
+            # Labels sit above their tile: the top row's need a gap's room above the image.
+            rows, cols = self.mosaic.shape
+            self.samples_plot.setRange(xRange=(0, cols), yRange=(-self.mosaic.gap, rows), padding=0.02)
         mosaic = self.mosaic.assemble(imgs.astype(np.float32))
         finite = mosaic[np.isfinite(mosaic)]
         self.samples_image.setImage(mosaic, levels=(float(finite.min()), float(finite.max())), autoLevels=False)

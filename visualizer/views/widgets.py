@@ -96,8 +96,9 @@ def steady_levels(lo: float, hi: float) -> tuple[float, float]:
 
 
 def follow_x(plot: pg.PlotItem, lo: float, hi: float) -> None:
-    """Keep [lo, hi] in view as live data grows, widening the x range in steps of a
-    quarter of its span instead of on every new point (each change regenerates the axis).
+    """Keep [lo, hi] in view as live curves grow, widening the x range in steps of a
+    quarter of its span instead of on every new point (each change regenerates the axis;
+    heat maps change only with a capture and keep to their data).
     A range the user zoomed or panned to is left alone until they press the plot's auto
     button."""
     vb = plot.getViewBox()
