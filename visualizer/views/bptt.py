@@ -6,24 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import NO_DATA, HeatMap, HintStack, node_type, range_levels, symmetric_levels
+from .widgets import (NO_DATA, HeatMap, HintStack, node_type, probe_picker, range_levels, symmetric_levels,
+                      units_by_time)
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
-
-
-def unit_map(grad_h: np.ndarray) -> np.ndarray:
-    """One sequence's dL/dh_t (T, H) -> units x time (H, T). A ConvLSTM's (T, C, H, W)
-    is averaged over the pixels of each channel."""
-    g = grad_h.astype(np.float32)
-    if g.ndim > 2:
-        g = g.reshape(g.shape[0], g.shape[1], -1).mean(axis=2)
-    return np.ascontiguousarray(g.T)
 
 
 class GradientsThroughTimeView(View):
@@ -32,12 +24,8 @@ class GradientsThroughTimeView(View):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.sample = QSpinBox()
-        self.sample.setToolTip("Which sequence of the fixed probe batch the units × time map shows")
-        self.sample.valueChanged.connect(lambda _v: self.show_step(self.step))
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Probe sequence"))
-        bar.addWidget(self.sample)
+        self.sample, bar = probe_picker("Probe sequence", "Which sequence of the fixed probe batch the "
+                                        "units × time map shows", lambda: self.show_step(self.step))
         bar.addStretch(1)
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics.ci
@@ -110,7 +98,7 @@ class GradientsThroughTimeView(View):
             grad = got[1]
             self.sample.setMaximum(grad.shape[0] - 1)
             k = min(self.sample.value(), grad.shape[0] - 1)
-            m = unit_map(grad[k])
+            m = units_by_time(grad[k])
             self.units.set(m, rect=(-0.5, -0.5, m.shape[1], m.shape[0]), levels=symmetric_levels(m))
         kind = node_type(self.reader, self.node_id) or ""
         first, last = self.current[1][0], self.current[1][-1]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, image_plot, node_type, picture, set_label,
+from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, image_plot, node_type, picture, probe_picker, set_label,
                       set_title, symmetric_levels)
 
 HINT = "Select a convolutional layer on the canvas to see its feature maps."
@@ -20,12 +20,8 @@ class FeatureMapsView(View):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.sample = QSpinBox()
-        self.sample.setToolTip("Which input of the fixed probe batch to show")
-        self.sample.valueChanged.connect(lambda _v: self.show_step(self.step))
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Probe input"))
-        bar.addWidget(self.sample)
+        self.sample, bar = probe_picker("Probe input", "Which input of the fixed probe batch to show",
+                                        lambda: self.show_step(self.step))
         bar.addStretch(1)
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics.ci

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout
+from PySide6.QtWidgets import QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, class_names, node_type, set_ticks, set_title, symbol_label,
-                      symmetric_levels)
+from .widgets import (NO_DATA, HeatMap, HintStack, class_names, node_type, probe_picker, set_ticks, set_title,
+                      symbol_label, symmetric_levels, units_by_time)
 
 HINT = "Select an LSTM, GRU or ConvLSTM layer on the canvas to see its gates."
 # record prefix -> [(gate, title, levels or None for symmetric, diverging colours)]
@@ -27,15 +27,6 @@ GATES["convlstm"] = GATES["lstm"]
 TRACE_COLOURS = {"i": (31, 119, 180), "f": (44, 160, 44), "g": (148, 103, 189), "o": (255, 127, 14),
                  "c": (214, 39, 40), "h": (140, 140, 140), "r": (31, 119, 180), "z": (44, 160, 44),
                  "n": (148, 103, 189)}
-
-
-def units_by_time(record: np.ndarray) -> np.ndarray:
-    """One sequence's (T, H) values -> (H, T); a ConvLSTM's (T, C, H, W) is averaged over
-    the pixels of each channel."""
-    a = record.astype(np.float32)
-    if a.ndim > 2:
-        a = a.reshape(a.shape[0], a.shape[1], -1).mean(axis=2)
-    return np.ascontiguousarray(a.T)
 
 
 def input_symbols(x: np.ndarray, names: list[str]) -> list[str] | None:
@@ -58,15 +49,11 @@ class GatesView(View):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.sample = QSpinBox()
-        self.sample.setToolTip("Which sequence of the fixed probe batch to show")
+        self.sample, bar = probe_picker("Probe sequence", "Which sequence of the fixed probe batch to show",
+                                        lambda: self.show_step(self.step))
         self.unit = QSpinBox()
         self.unit.setToolTip("The unit whose gates are drawn as lines (or click a row of a map)")
-        self.sample.valueChanged.connect(lambda _v: self.show_step(self.step))
         self.unit.valueChanged.connect(lambda _v: self._draw_traces())
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Probe sequence"))
-        bar.addWidget(self.sample)
         bar.addSpacing(12)
         bar.addWidget(QLabel("Unit"))
         bar.addWidget(self.unit)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QWidget
 
 from .style import colormap
 
@@ -83,6 +83,26 @@ def range_levels(arr: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     lo, hi = float(finite.min()), float(finite.max())
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def units_by_time(record: np.ndarray) -> np.ndarray:
+    """One sequence's per-step values (T, H) -> units x time (H, T); a ConvLSTM's
+    (T, C, H, W) is averaged over the pixels of each channel."""
+    a = record.astype(np.float32)
+    if a.ndim > 2:
+        a = a.reshape(a.shape[0], a.shape[1], -1).mean(axis=2)
+    return np.ascontiguousarray(a.T)
+
+
+def probe_picker(label: str, tooltip: str, on_change) -> tuple[QSpinBox, QHBoxLayout]:
+    """The bar above a per-sample view: which sample of the fixed probe batch to show."""
+    spin = QSpinBox()
+    spin.setToolTip(tooltip)
+    spin.valueChanged.connect(lambda _v: on_change())
+    bar = QHBoxLayout()
+    bar.addWidget(QLabel(label))
+    bar.addWidget(spin)
+    return spin, bar
 
 
 def steady_levels(lo: float, hi: float) -> tuple[float, float]:
