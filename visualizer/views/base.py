@@ -191,14 +191,17 @@ class ViewHub(QObject):
     def _due_views(self) -> list[View]:
         return [v for v in self.views if self.render_hidden or v.isVisible()]
 
-    def _show(self, view: View, step: int) -> None:
+    def _show(self, view: View, step: int) -> bool:
+        """Show ``step`` in ``view``; True if it drew something new."""
         drawn_before = view._drawn_key
         try:
             view.show_step(step)
         except SessionError as err:  # a page damaged mid-file: say so, keep the window
             self.failed.emit(f"{view.title}: {err}")
-        if view._drawn_key != drawn_before:  # it may have built new plots
+        drew = view._drawn_key != drawn_before
+        if drew:  # it may have built new plots
             view.cache_axes()
+        return drew
 
     def _render(self) -> None:
         self._kicked = False
@@ -222,11 +225,10 @@ class ViewHub(QObject):
             self.costs[frame["drew"]].append(now - frame["since"])
         while frame["views"]:
             view = frame["views"].pop(0)
-            drawn_before = view._drawn_key
             start = self._clock.nsecsElapsed() / 1e6
-            self._show(view, frame["step"])
+            drew = self._show(view, frame["step"])
             now = self._clock.nsecsElapsed() / 1e6
-            if view._drawn_key != drawn_before or now - start > 2.0:
+            if drew or now - start > 2.0:  # views without a drawn key: judged by their cost
                 # It drew: let its repaint happen in this pass, the next view in the next.
                 frame["since"], frame["drew"] = start, view.title
                 QTimer.singleShot(1, self, lambda: self._slice(frame))
