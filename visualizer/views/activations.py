@@ -55,11 +55,13 @@ class ActivationsView(View):
         lay.addWidget(self.stack, 1)
         lay.addWidget(self.note)
         self.series: RecordSeries | None = None
+        self._columns: dict[tuple, np.ndarray] = {}  # (record step, bins) -> rebinned column
         self.column_steps = np.zeros(0, np.int64)  # the record step each heat-map column shows
         self.current: tuple[int, np.ndarray, np.ndarray] | None = None  # (step, edges, fractions)
         self.stack.hint("Select a layer on the canvas to see its activations.")
 
     def reset(self) -> None:
+        self._columns = {}
         self.series = None
         self.current = None
         self.column_steps = np.zeros(0, np.int64)
@@ -100,7 +102,7 @@ class ActivationsView(View):
         common = np.linspace(lo, hi, len(edges))
         idx, (x0, x1) = uniform_columns(steps)
         # Rebin only the records the (at most 300) columns show: a long run has thousands.
-        columns = {i: rebin(*fractions(recs[i])[:2], common) for i in np.unique(idx).tolist()}
+        columns = {i: self._column(int(steps[i]), recs[i], lo, hi, common) for i in np.unique(idx).tolist()}
         image = np.stack([columns[i] for i in idx.tolist()], axis=1)  # rows: value bins, columns: steps
         self.column_steps = steps[idx]
         self.heat.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
@@ -109,6 +111,17 @@ class ActivationsView(View):
         extra = f" · {bad:.0f} NaN/inf values" if bad else ""
         self.note.setText(f"{self.node_id} ({kind}) · histogram of step {steps[-1]} "
                           f"({len(steps)} recorded up to step {step}){extra}")
+
+    def _column(self, step: int, record: np.ndarray, lo: float, hi: float, common: np.ndarray) -> np.ndarray:
+        """One record rebinned onto the shared value bins, kept while the bins stay the
+        same: scrubbing a long run shows mostly the same 300 columns again."""
+        key = (step, lo, hi, len(common))
+        col = self._columns.get(key)
+        if col is None:
+            if len(self._columns) > 4000:
+                self._columns.clear()
+            col = self._columns[key] = rebin(*fractions(record)[:2], common)
+        return col
 
     def table(self):
         if self.current is None:
