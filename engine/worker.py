@@ -30,6 +30,8 @@ TERMINAL = ("finished", "failed", "stopped", "killed")
 def _child_entry(conn, job: dict) -> None:
     # Before numpy loads in this process: numpy's BLAS threads would fight torch's.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if hasattr(os, "nice"):
+        os.nice(10)
     from engine.train.remote import run_job
     run_job(conn, job)
 

@@ -251,3 +251,39 @@ def test_every_view_hints_before_data_and_exports_png(qtbot, runs, tmp_path, cls
     view.show_step(STEPS)
     view.export_png(tmp_path / "view.png")
     assert (tmp_path / "view.png").stat().st_size > 1000
+
+
+def in_range(plot, axis: int, values) -> bool:
+    lo, hi = plot.getViewBox().viewRange()[axis]
+    v = np.asarray(values, dtype=np.float64)
+    return bool(lo <= v.min() and v.max() <= hi)
+
+
+def test_live_plots_keep_every_drawn_value_in_view(qtbot, runs):
+    from visualizer.views.curves import PANELS, CurvesView
+
+    reader, _ = runs["mlp"]
+    curves = open_view(qtbot, CurvesView, reader)
+    curves.show_step(STEPS)
+    for title, _, series in PANELS:
+        plot = curves.plots[title]
+        drawn = np.concatenate([curves.curves[name].yData for name, _, _ in series
+                                if curves.curves[name].yData is not None])
+        assert in_range(plot, 1, drawn), title
+        assert in_range(plot, 0, np.concatenate([curves.curves[n].xData for n, _, _ in series
+                                                 if curves.curves[n].xData is not None])), title
+    # The constant learning rate is framed from zero, not centred in a band around it.
+    lr = reader.scalar("lr")[1]
+    assert np.all(lr == lr[0]) and curves.plots["Learning rate"].getViewBox().viewRange()[1][0] == 0.0
+    curves.log_box.setChecked(True)
+    assert in_range(curves.plots["Loss"], 1, np.log10(curves.curves["train/loss"].yData))
+
+    reader, _ = runs["lstm"]
+    gates = open_view(qtbot, GatesView, reader, "lstm")
+    bptt = open_view(qtbot, GradientsThroughTimeView, reader, "lstm")
+    for step in (0, 6, STEPS):
+        gates.show_step(step)
+        assert in_range(gates.trace_plot, 1, np.concatenate([t.yData for t in gates.traces.values()]))
+        bptt.show_step(step)
+        assert in_range(bptt.profile_plot, 1, np.log10(bptt.profile.yData))
+        assert in_range(bptt.history.plot, 0, [bptt.column_steps[0], bptt.column_steps[-1]])

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import SERIES
-from .widgets import NO_DATA, HeatMap, HintStack, node_type
+from .widgets import NO_DATA, HeatMap, HintStack, follow_x, hold_range, node_type
 
 
 def fractions(record: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -97,6 +97,8 @@ class ActivationsView(View):
         edges, frac, bad = fractions(recs[-1])
         self.current = (int(steps[-1]), edges, frac)
         self.bars.setOpts(x0=edges[:-1], x1=edges[1:], height=frac)
+        hold_range(self.bars_plot, "x", float(edges[0]), float(edges[-1]))
+        hold_range(self.bars_plot, "y", 0.0, float(frac.max()) if len(frac) else 1.0)
         lo = min(float(r[0][0]) for r in recs)
         hi = max(float(r[0][-1]) for r in recs)
         common = np.linspace(lo, hi, len(edges))
@@ -106,6 +108,7 @@ class ActivationsView(View):
         image = np.stack([columns[i] for i in idx.tolist()], axis=1)  # rows: value bins, columns: steps
         self.column_steps = steps[idx]
         self.heat.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
+        follow_x(self.heat.plot, x0, x1, headroom=1 / 16)
         self.cursor.setValue(step)
         kind = node_type(self.reader, self.node_id) or ""
         extra = f" · {bad:.0f} NaN/inf values" if bad else ""

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import (NO_DATA, HeatMap, HintStack, node_type, probe_picker, range_levels, symmetric_levels,
-                      units_by_time)
+from .widgets import (NO_DATA, HeatMap, HintStack, follow_x, hold_range, node_type, probe_picker, range_levels,
+                      symmetric_levels, units_by_time)
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
@@ -86,12 +86,15 @@ class GradientsThroughTimeView(View):
         self.stack.content()
         self.current = (int(steps[-1]), norms[-1].astype(np.float64))
         t = np.arange(len(norms[-1]))
-        self.profile.setData(t, np.maximum(self.current[1], TINY))
+        shown = np.maximum(self.current[1], TINY)
+        self.profile.setData(t, shown)
+        hold_range(self.profile_plot, "y", float(np.log10(shown.min())), float(np.log10(shown.max())))
         idx, (x0, x1) = uniform_columns(steps)
         logs = np.log10(np.maximum(np.stack(norms, axis=1).astype(np.float64), TINY))  # (T, records)
         image = logs[:, idx]
         self.column_steps = steps[idx]
         self.history.set(image, rect=(x0, -0.5, x1 - x0, image.shape[0]), levels=range_levels(image))
+        follow_x(self.history.plot, x0, x1, headroom=1 / 16)
         self.cursor.setValue(step)
         got = self.reader.tensor(f"bptt/{self.node_id}/grad_h", step)
         if got is not None:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from .base import View
 from .style import plot_pen
-from .widgets import follow_x
+from .widgets import follow_x, hold_range
 
 # (plot title, y label, [(series name, legend, colour key)])
 PANELS = (
@@ -142,37 +142,39 @@ class CurvesView(View):
                 lo, hi = min(float(s[0]) for s in recorded), max(float(s[-1]) for s in recorded)
                 for plot in self.plots.values():
                     follow_x(plot, lo, hi)
-                self._frame_flat_series()
+                self._frame_y()
         for cursor in self.cursors:
             cursor.setValue(step)
 
-    def _frame_flat_series(self) -> None:
-        """A constant series (a fixed learning rate) would be centred in a ±0.5 band,
-        where 0.003 reads as 0: frame it from zero to a quarter above its value."""
+    def _frame_y(self) -> None:
+        """Hold each plot's y range around its series (see ``hold_range``: auto range
+        would move it, regenerate the axis and paint again on every frame). A constant
+        series (a fixed learning rate) is framed from zero, where 0.003 does not read as 0."""
         for title, _, series in PANELS:
             plot = self.plots[title]
-            values = [v[np.isfinite(v)] for v in (self.series[name].smoothed for name, _, _ in series)]
-            values = [v for v in values if v.size]
-            lo = min((float(v.min()) for v in values), default=np.nan)
-            hi = max((float(v.max()) for v in values), default=np.nan)
-            flat = bool(np.isfinite(lo) and hi == lo and not plot.getViewBox().state["logMode"][1])
-            framed = getattr(plot, "_framed", None)
-            if flat and framed != hi:
-                plot.setYRange(min(0.0, 1.25 * hi), max(0.0, 1.25 * hi) or 1.0, padding=0)
-                plot._framed = hi
-            elif not flat and framed is not None:
-                plot.enableAutoRange(y=True)
-                plot._framed = None
+            log = plot.getViewBox().state["logMode"][1]
+            values = [v[np.isfinite(v) & (v > 0 if log else True)]
+                      for v in (self.series[name].smoothed for name, _, _ in series)]
+            values = [np.log10(v) if log else v for v in values if v.size]
+            if not values:
+                continue
+            lo, hi = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+            if hi == lo and not log:
+                lo, hi = min(lo, 0.0), max(hi, 0.0)
+            hold_range(plot, "y", lo, hi)
 
     def _resmooth(self) -> None:
         for name, series in self.series.items():
             series.resmooth(self._weight(name))
             if len(series.steps):
                 self.curves[name].setData(series.steps, series.smoothed)
+        self._frame_y()
 
     def _apply_log(self, on: bool) -> None:
         for title in ("Loss", "Gradient norm"):
             self.plots[title].setLogMode(y=on)
+            self.plots[title]._held_y = None  # held in the other scale's coordinates
+        self._frame_y()
 
     def _on_mouse(self, event) -> None:
         pos = event[0]

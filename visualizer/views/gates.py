@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, class_names, node_type, probe_picker, set_ticks, set_title,
-                      symbol_label, symmetric_levels, units_by_time)
+from .widgets import (NO_DATA, HeatMap, HintStack, class_names, hold_range, node_type, probe_picker, set_ticks,
+                      set_title, symbol_label, symmetric_levels, units_by_time)
 
 HINT = "Select an LSTM, GRU or ConvLSTM layer on the canvas to see its gates."
 # record prefix -> [(gate, title, levels or None for symmetric, diverging colours)]
@@ -188,6 +188,10 @@ class GatesView(View):
         u = min(self.unit.value(), next(iter(self.shown.values())).shape[0] - 1)
         for gate, m in self.shown.items():
             self.traces[gate].setData(np.arange(m.shape[1]), m[u])
+        rows = np.stack([m[u] for m in self.shown.values()])
+        finite = rows[np.isfinite(rows)]
+        if finite.size and self.trace_plot is not None:
+            hold_range(self.trace_plot, "y", float(finite.min()), float(finite.max()))
         for marker in self.markers:
             marker.setValue(u)
         if self.trace_plot is not None:

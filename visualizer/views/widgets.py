@@ -105,36 +105,85 @@ def probe_picker(label: str, tooltip: str, on_change) -> tuple[QSpinBox, QHBoxLa
     return spin, bar
 
 
-def steady_levels(lo: float, hi: float) -> tuple[float, float]:
-    """Colour levels rounded outward to a quarter of the span's decade: live data moves
-    them a little on every capture, and each change redraws the colour bar's axis."""
+def outward(lo: float, hi: float, headroom: float = 0.1) -> tuple[float, float]:
+    """[lo, hi] widened by ``headroom`` of its span on each side and rounded outward to a
+    tenth of the span's decade; a range from zero stays from zero."""
     span = hi - lo
-    if not (math.isfinite(lo) and math.isfinite(hi)) or span <= 0:
+    if not (math.isfinite(lo) and math.isfinite(hi)) or span < 0:
         return lo, hi
-    q = 10.0 ** math.floor(math.log10(span)) / 4
-    return round(math.floor(lo / q + 1e-9) * q, 12), round(math.ceil(hi / q - 1e-9) * q, 12)
+    if span == 0:
+        span = abs(hi) or 1.0
+    q = 10.0 ** math.floor(math.log10(span / 10))
+    a = math.floor((lo - headroom * span) / q + 1e-9) * q
+    b = math.ceil((hi + headroom * span) / q - 1e-9) * q
+    if lo >= 0 > a and hi > 0:
+        a = 0.0
+    if hi <= 0 < b and lo < 0:
+        b = 0.0
+    return round(a, 12), round(b, 12)
 
 
-def follow_x(plot: pg.PlotItem, lo: float, hi: float) -> None:
-    """Keep [lo, hi] in view as live curves grow, widening the x range in steps of a
-    quarter of its span instead of on every new point (each change regenerates the axis;
-    heat maps change only with a capture and keep to their data).
-    A range the user zoomed or panned to is left alone until they press the plot's auto
-    button."""
+def holds(shown: tuple[float, float] | None, lo: float, hi: float) -> bool:
+    """True if a shown range (or colour levels) still suits data spanning [lo, hi]: the
+    data lies within it and fills at least half of it."""
+    return (shown is not None and shown[0] <= lo and hi <= shown[1]
+            and hi - lo >= 0.5 * (shown[1] - shown[0]))
+
+
+def _user_moved(plot: pg.PlotItem, axis: int) -> bool:
+    """True if the user zoomed or panned ``axis`` (0: x, 1: y) away from the range last
+    set by :func:`hold_range` / :func:`follow_x`; pressing the plot's auto button hands
+    the axis back (auto range is then switched off again here)."""
     vb = plot.getViewBox()
-    shown = getattr(plot, "_followed", None)
-    current = tuple(vb.viewRange()[0])
-    if vb.autoRangeEnabled()[0]:
-        vb.enableAutoRange(x=False)  # first call, or the user asked for auto range again
-    elif shown is not None and any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(current, shown)):
+    if vb.autoRangeEnabled()[axis]:
+        vb.enableAutoRange(**{"xy"[axis]: False})
+        return False
+    shown = getattr(plot, f"_held_{'xy'[axis]}", None)
+    current = vb.viewRange()[axis]
+    return shown is not None and any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(current, shown))
+
+
+def _set_range(plot: pg.PlotItem, axis: int, lo: float, hi: float) -> None:
+    vb = plot.getViewBox()
+    if axis == 0:
+        vb.setXRange(lo, hi, padding=0)
+    else:
+        vb.setYRange(lo, hi, padding=0)
+    setattr(plot, f"_held_{'xy'[axis]}", tuple(vb.viewRange()[axis]))
+
+
+def hold_range(plot: pg.PlotItem, axis: str, lo: float, hi: float) -> None:
+    """Keep data spanning [lo, hi] (view coordinates: log10 on a log axis) in view on
+    ``axis`` ('x' or 'y') with a range that changes only when the data leaves it or fills
+    less than half of it. Live data moves a little with every capture; pyqtgraph's auto
+    range would follow it at paint time, regenerate the axis and paint the plot a second
+    time, on every frame. A range the user zoomed or panned to is left alone."""
+    i = "xy".index(axis)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or _user_moved(plot, i):
         return
-    if shown is not None and shown[0] == lo and hi <= shown[1] and hi - lo >= 0.5 * (shown[1] - lo):
+    if not holds(getattr(plot, f"_held_{axis}", None), lo, hi):
+        log = plot.getViewBox().state["logMode"][i]
+        a, b = outward(lo, hi) if not log else outward(lo, hi, headroom=0.05)
+        if log and lo >= 0 > a:  # log10 values: zero is not a floor
+            a = math.floor(lo - 0.05 * max(hi - lo, 1.0))
+        _set_range(plot, i, a, b)
+
+
+def follow_x(plot: pg.PlotItem, lo: float, hi: float, headroom: float = 0.25) -> None:
+    """Keep [lo, hi] in view as a live series grows to the right: the x range starts at
+    ``lo`` and widens ``headroom`` of its span ahead of the data, so it changes only every
+    few captures instead of with each (each change regenerates the axis). Curves grow into
+    a quarter; heat maps over training, which show empty space there, into a sixteenth.
+    A range the user zoomed or panned to is left alone."""
+    if _user_moved(plot, 0):
+        return
+    shown = getattr(plot, "_held_x", None)
+    if (shown is not None and shown[0] == lo and hi <= shown[1]
+            and hi - lo >= (1 - 2 * headroom) * (shown[1] - lo)):
         return
     span = max(hi - lo, 1.0)
-    q = 10.0 ** math.floor(math.log10(span / 4))
-    top = lo + math.ceil((hi + span / 4 - lo) / q) * q
-    vb.setXRange(lo, top, padding=0)
-    plot._followed = tuple(vb.viewRange()[0])
+    q = 10.0 ** math.floor(math.log10(span * headroom))
+    _set_range(plot, 0, lo, lo + math.ceil((hi + span * headroom - lo) / q) * q)
 
 
 class HeatMap:
@@ -161,11 +210,13 @@ class HeatMap:
         """``rect`` = (x, y, width, height) in data units; default one unit per cell."""
         arr = np.ascontiguousarray(values, dtype=np.float32)
         self.values = arr
-        levels = steady_levels(*(levels if levels is not None else range_levels(arr)))
-        self.image.setImage(arr, levels=levels, autoLevels=False)
-        if levels != self._levels:  # setLevels redraws the bar's axis even when unchanged
-            self._levels = levels
-            self.bar.setLevels(values=levels)
+        lo, hi = levels if levels is not None else range_levels(arr)
+        # Live levels move a little with every capture and each change redraws the bar's
+        # axis: keep them while the data fits and uses half of them.
+        if not holds(self._levels, lo, hi):
+            self._levels = outward(lo, hi, headroom=0.0)
+            self.bar.setLevels(values=self._levels)
+        self.image.setImage(arr, levels=self._levels, autoLevels=False)
         h, w = arr.shape[:2]
         x, y, rw, rh = rect if rect is not None else (0.0, 0.0, float(w), float(h))
         self.image.setRect(QRectF(x, y, rw, rh))
