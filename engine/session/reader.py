@@ -164,22 +164,21 @@ class SessionReader:
         out = {n: (np.zeros(0, np.int64), np.zeros(0, np.float64)) for n in since}
         if not wanted:
             return out
-        starts = [s for s in since.values() if s is not None]
-        start = min(starts) if len(starts) == len(since) else -(1 << 62)
         limit = (1 << 62) if upto is None else int(upto)
-        marks = ",".join("?" * len(wanted))
-        rows = self._all(f"SELECT series, step, value FROM scalars WHERE series IN ({marks}) "
-                         f"AND step >= ? AND step <= ? ORDER BY series, step",
-                         (*wanted, int(start), limit))
+        # One range scan of the (series, step) key per series: a series recorded rarely
+        # (validation) must not make the query re-read every other series since then.
+        parts, params = [], []
+        for sid, name in wanted.items():
+            first = since[name]
+            parts.append("SELECT series, step, value FROM scalars WHERE series = ? AND step >= ? AND step <= ?")
+            params += [sid, -(1 << 62) if first is None else int(first), limit]
+        rows = self._all(" UNION ALL ".join(parts) + " ORDER BY series, step", params)
         try:
             arr = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.float64).reshape(len(rows), 3)
         except (TypeError, ValueError, OverflowError):
             raise SessionError(f"{self.path}: a scalar series holds values that are not numbers.") from None
         for sid, name in wanted.items():
             mine = arr[arr[:, 0] == sid]
-            first = since[name]
-            if first is not None:
-                mine = mine[mine[:, 1] >= first]
             out[name] = (mine[:, 1].astype(np.int64), mine[:, 2].copy())
         return out
 

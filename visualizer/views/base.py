@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from engine.session.errors import SessionError
@@ -80,11 +80,20 @@ class View(QWidget):
     def cache_axes(self) -> None:
         """Paint each axis from a pixmap while it is unchanged. A heat map that changes
         repaints its whole plot, and replaying every axis's tick picture through Python
-        cost more than the images (gates: 28 axis paints, 16 of 27 ms a repaint)."""
+        cost more than the images (gates: 28 axis paints, 16 of 27 ms a repaint).
+        Called when the view joins the hub; a view that builds plots later calls it again."""
         for view in self.findChildren(pg.GraphicsView):
             for item in view.scene().items():
                 if isinstance(item, pg.AxisItem) and item.cacheMode() != QGraphicsItem.DeviceCoordinateCache:
                     item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+
+    def paint_now(self) -> None:
+        """Paint what the last update changed, now. Qt defers it by two posted-event
+        hops (the scenes' dirty items, then the window's update request), and deferred
+        paints of several views pile up in one event-loop pass."""
+        for view in self.findChildren(pg.GraphicsView):
+            QCoreApplication.sendPostedEvents(view.scene(), QEvent.MetaCall)
+        QCoreApplication.sendPostedEvents(self.window(), QEvent.UpdateRequest)
 
     def reset(self) -> None:  # pragma: no cover - overridden
         pass
@@ -117,12 +126,11 @@ class ViewHub(QObject):
 
     Step changes and new commits only mark the hub dirty; the *latest* step is rendered at
     most ``max_fps`` times a second, so a burst of commits never queues frames.
-    A frame is drawn one view at a time, each in its own event-loop pass, so the loop
-    (input, the heartbeat of a benchmark) is never blocked for more than one view's update
-    and repaint. A frame's busy time is measured (from each view's update to the start of
-    the next slice, which takes in the repaint it caused), and the next frame waits until
-    views have used at most ``budget`` of the wall time: on a slow or busy machine the views
-    update less often instead of starving the event loop.
+    A frame is drawn one view at a time, each view's update and repaint in an event-loop
+    pass of its own, so the loop (input, the heartbeat of a benchmark) is never blocked
+    for longer than one view. A frame's busy time is measured (updates and repaints), and
+    the next frame waits until views have used at most ``budget`` of the wall time: on a
+    slow or busy machine the views update less often instead of starving the event loop.
     """
     rendered = Signal(int)  # step drawn by every view (for latency measurements)
     failed = Signal(str)    # one sentence: a record could not be read (a damaged file)
@@ -198,10 +206,7 @@ class ViewHub(QObject):
             view.show_step(step)
         except SessionError as err:  # a page damaged mid-file: say so, keep the window
             self.failed.emit(f"{view.title}: {err}")
-        drew = view._drawn_key != drawn_before
-        if drew:  # it may have built new plots
-            view.cache_axes()
-        return drew
+        return view._drawn_key != drawn_before
 
     def _render(self) -> None:
         self._kicked = False
@@ -213,28 +218,29 @@ class ViewHub(QObject):
             return
         self._dirty = False
         self._frame = {"step": self.timeline.step, "views": self._due_views(), "busy": 0.0,
-                       "since": None, "start": now}
+                       "start": now}
         self._slice(self._frame)
 
     def _slice(self, frame: dict) -> None:
+        """Update the frame's next view that has something new and paint it at once
+        (Qt would paint it in the next pass anyway, before any timer or input); the view
+        after it is drawn in a later pass."""
         if frame is not self._frame or self.reader is None:
             return  # superseded (render_now, a new file)
-        now = self._clock.nsecsElapsed() / 1e6
-        if frame["since"] is not None:  # the last slice's update and the repaint it caused
-            frame["busy"] += now - frame["since"]
-            self.costs[frame["drew"]].append(now - frame["since"])
         while frame["views"]:
             view = frame["views"].pop(0)
             start = self._clock.nsecsElapsed() / 1e6
             drew = self._show(view, frame["step"])
-            now = self._clock.nsecsElapsed() / 1e6
-            if drew or now - start > 2.0:  # views without a drawn key: judged by their cost
-                # It drew: let its repaint happen in this pass, the next view in the next.
-                frame["since"], frame["drew"] = start, view.title
+            if drew or self._clock.nsecsElapsed() / 1e6 - start > 2.0:  # no drawn key: judged by cost
+                view.paint_now()
+            spent = self._clock.nsecsElapsed() / 1e6 - start
+            frame["busy"] += spent
+            if drew or spent > 2.0:
+                self.costs[view.title].append(spent)
                 QTimer.singleShot(1, self, lambda: self._slice(frame))
                 return
-            frame["busy"] += now - start
         self._frame = None
+        now = self._clock.nsecsElapsed() / 1e6
         self.frame_ms = frame["busy"]
         self._next_ms = max(now + self.frame_ms * (1 - self.budget) / self.budget,
                             frame["start"] + self._min_period_ms)

@@ -101,6 +101,7 @@ class GatesView(View):
         for gate, title, _, _ in gates:
             self.traces[gate] = self.trace_plot.plot(name=gate, pen=pg.mkPen(TRACE_COLOURS[gate], width=2))
         self.kind = kind
+        self.cache_axes()
 
     def reset(self) -> None:
         self.shown = {}
