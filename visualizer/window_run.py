@@ -113,6 +113,7 @@ class RunMixin:
         path = self.controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
                                      probes=self.run_panel.probe_settings(), fork=fork)
         self.session_path, self.session_mode = path, "live"
+        self.hub.set_growing(True)
         self.timeline.reset(0, live=True)
         self.timeline_bar.set_reader(None, live=True)
         self.docks[view_key(VIEWS[0])].raise_()
@@ -138,6 +139,7 @@ class RunMixin:
 
     def _on_run_state(self, state: str, message: str, details: str) -> None:
         if state in TERMINAL:
+            self.hub.set_growing(False)
             if self.reader is not None:
                 self.timeline.set_head(self.reader.refresh())
                 self.timeline_bar.refresh_marks()

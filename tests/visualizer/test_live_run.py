@@ -77,6 +77,9 @@ def test_a_live_run_draws_what_the_session_records(qtbot, window):
             np.testing.assert_array_equal(x, steps, err_msg=name)
             np.testing.assert_array_equal(y, values, err_msg=name)
         assert reader.scalar("val/loss")[0].tolist() == [50, 100, 150, 200, 250, 300]
+        # The run is over: plots over training fit their steps (live, they kept room to grow).
+        for plot in curves.plots.values():
+            assert plot.getViewBox().viewRange()[0] == [0.0, 300.0]
 
         health = show_view(window, "view_layer_health")
         nodes = [n for n, _ in health.model.nodes]
@@ -96,6 +99,8 @@ def test_a_live_run_draws_what_the_session_records(qtbot, window):
         acts = show_view(window, "view_activations")
         hist_steps = reader.tensor_steps("act_hist/act1")
         assert acts.column_steps[-1] == hist_steps[-1]
+        lo, hi = acts.heat.plot.getViewBox().viewRange()[0]
+        assert (lo, hi) == (hist_steps[0] - 0.5, hist_steps[-1] + 0.5)
     finally:
         reader.close()
 

@@ -108,7 +108,7 @@ class ActivationsView(View):
         image = np.stack([columns[i] for i in idx.tolist()], axis=1)  # rows: value bins, columns: steps
         self.column_steps = steps[idx]
         self.heat.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
-        follow_x(self.heat.plot, x0, x1, headroom=1 / 16)
+        follow_x(self.heat.plot, x0, x1, headroom=1 / 16 if self.growing else 0)
         self.cursor.setValue(step)
         kind = node_type(self.reader, self.node_id) or ""
         extra = f" · {bad:.0f} NaN/inf values" if bad else ""

@@ -23,6 +23,8 @@ class View(QWidget):
     title = "View"
     #: catalogue probe names the view applies to (empty: the view is not per node)
     applies_to: tuple[str, ...] = ()
+    #: a run is still recording into the session: plots over training keep room to grow
+    growing = False
 
     node_selected = Signal(str)  # a view may ask the canvas to select a node
 
@@ -172,6 +174,15 @@ class ViewHub(QObject):
     def set_node(self, node_id: str | None, node_type: str | None = None) -> None:
         for v in self.views:
             v.set_node(node_id, node_type)
+
+    def set_growing(self, growing: bool) -> None:
+        """A run is recording into the session (plots over training keep room to grow
+        ahead of the data), or it is over (they fit the data: views draw again)."""
+        for v in self.views:
+            if v.growing != growing:
+                v.growing = growing
+                v._forget()
+        self.mark_dirty()
 
     def mark_dirty(self, *_args) -> None:
         self._dirty = True

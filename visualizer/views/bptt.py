@@ -94,7 +94,7 @@ class GradientsThroughTimeView(View):
         image = logs[:, idx]
         self.column_steps = steps[idx]
         self.history.set(image, rect=(x0, -0.5, x1 - x0, image.shape[0]), levels=range_levels(image))
-        follow_x(self.history.plot, x0, x1, headroom=1 / 16)
+        follow_x(self.history.plot, x0, x1, headroom=1 / 16 if self.growing else 0)
         self.cursor.setValue(step)
         got = self.reader.tensor(f"bptt/{self.node_id}/grad_h", step)
         if got is not None:

@@ -139,12 +139,12 @@ class CurvesView(View):
                     series.extend(steps, values, self._weight(name))
                     self.curves[name].setData(series.steps, series.smoothed)
             self._loaded_head = head
-            recorded = [sr.steps for sr in self.series.values() if len(sr.steps)]
-            if recorded:
-                lo, hi = min(float(s[0]) for s in recorded), max(float(s[-1]) for s in recorded)
-                for plot in self.plots.values():
-                    follow_x(plot, lo, hi)
-                self._frame_y()
+            self._frame_y()
+        recorded = [sr.steps for sr in self.series.values() if len(sr.steps)]
+        if recorded:  # also when the run ends: the range then fits the steps
+            lo, hi = min(float(s[0]) for s in recorded), max(float(s[-1]) for s in recorded)
+            for plot in self.plots.values():
+                follow_x(plot, lo, hi, headroom=0.25 if self.growing else 0)
         for cursor in self.cursors:
             cursor.setValue(step)
 

@@ -173,11 +173,15 @@ def follow_x(plot: pg.PlotItem, lo: float, hi: float, headroom: float = 0.25) ->
     """Keep [lo, hi] in view as a live series grows to the right: the x range starts at
     ``lo`` and widens ``headroom`` of its span ahead of the data, so it changes only every
     few captures instead of with each (each change regenerates the axis). Curves grow into
-    a quarter; heat maps over training, which show empty space there, into a sixteenth.
-    A range the user zoomed or panned to is left alone."""
+    a quarter, heat maps over training into a sixteenth; with no headroom (the run is
+    over) the range fits the data. A range the user zoomed or panned to is left alone."""
     if _user_moved(plot, 0):
         return
     shown = getattr(plot, "_held_x", None)
+    if headroom <= 0:
+        if shown != (lo, max(hi, lo + 1.0)):
+            _set_range(plot, 0, lo, max(hi, lo + 1.0))
+        return
     if (shown is not None and shown[0] == lo and hi <= shown[1]
             and hi - lo >= (1 - 2 * headroom) * (shown[1] - lo)):
         return
