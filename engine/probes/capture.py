@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from ..graph.catalogue import CATALOGUE
 from . import loops, recurrent
 from .histograms import HistRange, histogram
 
@@ -31,7 +32,8 @@ class ProbeCapture:
         self.max_channels = max_channels
         self.bins = bins
         self.weight_ranges = {n: HistRange() for n in targets.weight_hist}
-        self.act_ranges = {n: HistRange(targets.type_of(n)) for n in targets.activation}
+        self.act_ranges = {n: HistRange(CATALOGUE[targets.type_of(n)].output_range)
+                           for n in targets.activation}
 
     def run(self) -> dict[str, torch.Tensor]:
         t, model = self.t, self.t.model

@@ -1,9 +1,10 @@
 """Histograms over fixed-range bins, computed with torch on the training device.
 
 A layer's range is fixed at its first histogram so that successive histograms line up
-(a view can stack them into a time x value map): [0, 1] for sigmoid outputs, [−1, 1] for
-tanh, [0, R] for ReLU and [−R, R] otherwise, R the first 1-2-5 number at or above the
-largest |value| seen. If later values outgrow it the range widens (to the next 1-2-5
+(a view can stack them into a time x value map): the bounds its catalogue entry gives
+(``output_range``: [0, 1] for sigmoid outputs, [−1, 1] for tanh and recurrent states),
+[0, R] for outputs bounded below by 0 (ReLU) and [−R, R] otherwise, R the first 1-2-5
+number at or above the largest |value| seen. If later values outgrow it the range widens (to the next 1-2-5
 number) from the following histogram on; values outside the range are counted in the
 end bins. Each record carries its own edges.
 """
@@ -12,9 +13,6 @@ from __future__ import annotations
 import math
 
 import torch
-
-FIXED = {"Sigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0)}
-NON_NEGATIVE = {"ReLU", "ReLU6"}
 
 
 def nice_ceil(m: float) -> float:
@@ -31,9 +29,10 @@ def nice_ceil(m: float) -> float:
 class HistRange:
     """The current range of one histogram series."""
 
-    def __init__(self, layer_type: str = ""):
-        self.fixed = FIXED.get(layer_type)
-        self.non_negative = layer_type in NON_NEGATIVE
+    def __init__(self, output_range: tuple[float | None, float | None] = (None, None)):
+        lo, hi = output_range
+        self.fixed = (lo, hi) if lo is not None and hi is not None else None
+        self.non_negative = lo == 0.0
         self.reach: float | None = None  # R, once known
 
     def bounds(self, x: torch.Tensor) -> tuple[float, float]:

@@ -15,6 +15,7 @@ from tests.reference import lstm as ref_lstm
 from tests.reference import lstm_cifg as ref_cifg
 from tests.reference import lstm_peephole as ref_peephole
 from tests.reference import rnn as ref_rnn
+from tests.reference import stats as ref_stats
 
 N, T, F, H, C = 5, 7, 3, 4, 3
 RTOL = 1e-6
@@ -120,6 +121,10 @@ def test_recurrent_internals_and_bptt_match_the_oracle(layer, params, ref, gates
             direct[:, 0, H:] = g_last[:, H:]
     close(rec["predictions"], (h_full if seq else last) @ _np(head.weight).T + _np(head.bias), "predictions")
     close(rec["rnn/rec/h"], h_full, "h")
+    # Hidden states stay within (-1, 1): the histogram's range is [-1, 1] from the first record.
+    hist = rec["act_hist/rec"].numpy()
+    assert hist[0, 0] == -1 and hist[0, -1] == 1
+    np.testing.assert_array_equal(hist[1, :-1], ref_stats.histogram(h_full if seq else last, hist[0]))
     totals = []
     for d, (w, kw, flip, s) in enumerate(states):
         units = slice(d * H, (d + 1) * H)

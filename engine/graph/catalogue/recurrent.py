@@ -90,6 +90,9 @@ def _seq_params(*extra):
     )
 
 
+# Every recurrent output is a hidden state: tanh, o ⊙ tanh(c) or a blend of tanh values.
+HIDDEN_RANGE = (-1.0, 1.0)
+
 BIDIRECTIONAL = Param("bidirectional", "bool", False, "Also read the sequence backwards and concatenate "
                       "both directions' states (doubles the output features).")
 
@@ -101,7 +104,7 @@ LAYERS = [
             "learned_h0", "bool", False, "Start from a learned initial hidden state instead of zeros.")),
         build=lambda p, s: init_recurrent(RNNLayer(s[0][-1], p["units"], p["return_sequences"],
                                                    p["bidirectional"], p["learned_h0"]), p, 1),
-        ranks=(2,), expects=SEQ, flops=_seq_flops(1), probes=("activation", "recurrent")),
+        ranks=(2,), expects=SEQ, flops=_seq_flops(1), probes=("activation", "recurrent"), output_range=HIDDEN_RANGE),
     LayerType(
         "LSTM", "Recurrent", "Long short-term memory: input, forget and output gates guard a cell "
         "state c_t that carries information (and gradients) across many steps. 'peephole' lets the "
@@ -111,14 +114,14 @@ LAYERS = [
             "variant", "choice", "standard", "standard uses torch's fast fused kernel; peephole and "
             "coupled run a slower step-by-step loop.", choices=("standard", "peephole", "coupled"))),
         build=_build_lstm, ranks=(2,), expects=SEQ, check=_lstm_check, flops=_lstm_flops,
-        probes=("activation", "recurrent", "lstm_gates")),
+        probes=("activation", "recurrent", "lstm_gates"), output_range=HIDDEN_RANGE),
     LayerType(
         "GRU", "Recurrent", "Gated recurrent unit: reset gate r and update gate z, h_t = (1 − z) ⊙ n + "
         "z ⊙ h_{t-1}; fewer weights than an LSTM, no separate cell. Input (N, T, features).",
         params=_seq_params(BIDIRECTIONAL),
         build=lambda p, s: init_recurrent(GRULayer(s[0][-1], p["units"], p["return_sequences"],
                                                    p["bidirectional"]), p, 3),
-        ranks=(2,), expects=SEQ, flops=_seq_flops(3), probes=("activation", "recurrent", "gru_gates")),
+        ranks=(2,), expects=SEQ, flops=_seq_flops(3), probes=("activation", "recurrent", "gru_gates"), output_range=HIDDEN_RANGE),
     LayerType(
         "ConvLSTM", "Recurrent", "Convolutional LSTM (Shi et al. 2015): an LSTM whose states are "
         "feature maps, for sequences of images (N, T, C, H, W), e.g. next-frame prediction.",
@@ -131,5 +134,5 @@ LAYERS = [
         build=lambda p, s: init_recurrent(ConvLSTM(s[0][1], p["channels"], p["kernel"],
                                                    p["return_sequences"]), p, 4),
         ranks=(4,), expects="(N, T, C, H, W)", check=_convlstm_check, flops=_convlstm_flops,
-        probes=("activation", "recurrent", "convlstm_gates")),
+        probes=("activation", "recurrent", "convlstm_gates"), output_range=HIDDEN_RANGE),
 ]

@@ -112,6 +112,9 @@ class LayerType:
     check: Callable | None = None
     flops: Callable = _no_flops
     probes: tuple[str, ...] = ("activation",)
+    #: (low, high) bounds every output value keeps by construction, None where unbounded:
+    #: activation histograms use them as their range instead of guessing one from data
+    output_range: tuple[float | None, float | None] = (None, None)
     target: str = ""  # loss nodes: the target kind they need, "class" ids or "value" tensors
 
     def param(self, name: str) -> Param | None:
