@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 import pytest
 
-from visualizer.views.widgets import follow_x, hold_range, holds, outward
+from visualizer.views.widgets import follow_x, forget_ranges, hold_range, holds, outward
 
 
 @pytest.fixture
@@ -52,6 +52,10 @@ def test_a_range_the_user_zoomed_to_is_kept_until_they_press_auto(plot):
     plot.getViewBox().enableAutoRange(y=True)         # the plot's auto button
     hold_range(plot, "y", 0.0, 5.0)
     assert y_range(plot)[1] >= 5.0 and not plot.getViewBox().autoRangeEnabled()[1]
+    plot.getViewBox().setYRange(0.3, 0.4, padding=0)
+    forget_ranges(plot)                               # a new session or layer
+    hold_range(plot, "y", 10.0, 20.0)
+    assert y_range(plot)[0] <= 10.0 and 20.0 <= y_range(plot)[1] <= 25.0
 
 
 def test_follow_x_widens_ahead_of_a_growing_series(plot):

@@ -277,6 +277,10 @@ def test_live_plots_keep_every_drawn_value_in_view(qtbot, runs):
     assert np.all(lr == lr[0]) and curves.plots["Learning rate"].getViewBox().viewRange()[1][0] == 0.0
     curves.log_box.setChecked(True)
     assert in_range(curves.plots["Loss"], 1, np.log10(curves.curves["train/loss"].yData))
+    # Selecting a layer leaves views that are not per layer alone (no reload, same data).
+    before = curves.curves["train/loss"].yData
+    curves.set_node("fc1")
+    assert curves.curves["train/loss"].yData is before and curves.node_id == "fc1"
 
     reader, _ = runs["lstm"]
     gates = open_view(qtbot, GatesView, reader, "lstm")

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import SERIES
-from .widgets import NO_DATA, HeatMap, HintStack, follow_x, hold_range, node_type
+from .widgets import NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, node_type
 
 
 def fractions(record: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -67,6 +67,7 @@ class ActivationsView(View):
         self.column_steps = np.zeros(0, np.int64)
         self.heat.clear()
         self.bars.setOpts(x0=[], x1=[], height=[])
+        forget_ranges(self.bars_plot)
 
     def show_step(self, step: int) -> None:
         self.step = step

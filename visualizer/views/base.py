@@ -47,6 +47,8 @@ class View(QWidget):
         if node_id == self.node_id:
             return
         self.node_id, self.node_type = node_id, node_type
+        if not self.applies_to:
+            return  # not a per-layer view: nothing it shows depends on the selection
         self._forget()
         self.reset()
         if self.reader is not None:

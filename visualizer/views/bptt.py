@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import (NO_DATA, HeatMap, HintStack, follow_x, hold_range, node_type, probe_picker, range_levels,
-                      symmetric_levels, units_by_time)
+from .widgets import (NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, node_type, probe_picker,
+                      range_levels, symmetric_levels, units_by_time)
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
@@ -61,6 +61,7 @@ class GradientsThroughTimeView(View):
         self.history.clear()
         self.units.clear()
         self.profile.setData([], [])
+        forget_ranges(self.profile_plot)
 
     def show_step(self, step: int) -> None:
         self.step = step

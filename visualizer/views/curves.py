@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from .base import View
 from .style import plot_pen
-from .widgets import follow_x, hold_range
+from .widgets import follow_x, forget_ranges, hold_range
 
 # (plot title, y label, [(series name, legend, colour key)])
 PANELS = (
@@ -120,6 +120,7 @@ class CurvesView(View):
         self._loaded_head = -1
         for c in self.curves.values():
             c.setData([], [])
+        forget_ranges(*self.plots.values())
 
     def _weight(self, name: str) -> float:
         return self.smooth.value() / 100.0 if name in SMOOTHED else 0.0

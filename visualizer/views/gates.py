@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, class_names, hold_range, node_type, probe_picker, set_ticks,
-                      set_title, symbol_label, symmetric_levels, units_by_time)
+from .widgets import (NO_DATA, HeatMap, HintStack, class_names, forget_ranges, hold_range, node_type, probe_picker,
+                      set_ticks, set_title, symbol_label, symmetric_levels, units_by_time)
 
 HINT = "Select an LSTM, GRU or ConvLSTM layer on the canvas to see its gates."
 # record prefix -> [(gate, title, levels or None for symmetric, diverging colours)]
@@ -110,6 +110,8 @@ class GatesView(View):
             hm.clear()
         for tr in self.traces.values():
             tr.setData([], [])
+        if self.trace_plot is not None:
+            forget_ranges(self.trace_plot)
 
     # -- drawing -----------------------------------------------------------------------------
     def _kind(self) -> str | None:

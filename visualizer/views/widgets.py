@@ -169,6 +169,14 @@ def hold_range(plot: pg.PlotItem, axis: str, lo: float, hi: float) -> None:
         _set_range(plot, i, a, b)
 
 
+def forget_ranges(*plots: pg.PlotItem) -> None:
+    """A new session or layer: drop the held ranges and any zoom the user made, back to
+    ranges fitted to the new data."""
+    for plot in plots:
+        plot._held_x = plot._held_y = None
+        plot.getViewBox().enableAutoRange()
+
+
 def follow_x(plot: pg.PlotItem, lo: float, hi: float, headroom: float = 0.25) -> None:
     """Keep [lo, hi] in view as a live series grows to the right: the x range starts at
     ``lo`` and widens ``headroom`` of its span ahead of the data, so it changes only every
@@ -228,6 +236,8 @@ class HeatMap:
     def clear(self) -> None:
         self.values = None
         self.image.clear()
+        self._levels = None
+        forget_ranges(self.plot)
 
 
 class Mosaic:
