@@ -30,8 +30,12 @@ TERMINAL = ("finished", "failed", "stopped", "killed")
 def _child_entry(conn, job: dict) -> None:
     # Before numpy loads in this process: numpy's BLAS threads would fight torch's.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # Below the window's priority: the GUI is served first when both want the CPU.
     if hasattr(os, "nice"):
-        os.nice(10)
+        try:
+            os.nice(10)
+        except OSError:
+            pass  # not permitted here: train at the normal priority
     from engine.train.remote import run_job
     run_job(conn, job)
 

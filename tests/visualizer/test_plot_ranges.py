@@ -68,3 +68,23 @@ def test_follow_x_widens_ahead_of_a_growing_series(plot):
     assert plot.getViewBox().viewRange()[0][1] > first[1] + 1
     follow_x(plot, 0.0, 1000.0, headroom=1 / 16)     # heat maps: a sixteenth ahead
     assert 1000.0 <= plot.getViewBox().viewRange()[0][1] <= 1000.0 * (1 + 1 / 8)
+
+
+def test_after_the_auto_button_the_range_follows_the_data_again(plot):
+    vb = plot.getViewBox()
+    plot.plot([0.0, 100.0], [0.0, 1.0])
+    follow_x(plot, 0.0, 100.0)
+    hold_range(plot, "y", 0.0, 1.0)
+    vb.enableAutoRange()   # the auto button (a change of log mode does the same)
+    vb.updateAutoRange()   # pyqtgraph fits the data with padding
+    follow_x(plot, 0.0, 100.0)
+    hold_range(plot, "y", 0.0, 1.0)
+    follow_x(plot, 0.0, 400.0)   # the data grows: the range must follow, not stay put
+    hold_range(plot, "y", 0.0, 3.0)
+    assert vb.viewRange()[0][1] >= 400.0 and vb.viewRange()[1][1] >= 3.0
+
+
+def test_tiny_and_log_ranges_keep_their_shape():
+    lo, hi = outward(1e-14, 3e-14)
+    assert 0 < lo <= 1e-14 and 3e-14 <= hi < 4e-14   # not collapsed to (0, 0)
+    assert outward(0.0, 3.0, headroom=0.05, zero_floor=False)[0] < 0  # log10 values: 1 is no floor

@@ -105,9 +105,10 @@ def probe_picker(label: str, tooltip: str, on_change) -> tuple[QSpinBox, QHBoxLa
     return spin, bar
 
 
-def outward(lo: float, hi: float, headroom: float = 0.1) -> tuple[float, float]:
+def outward(lo: float, hi: float, headroom: float = 0.1, zero_floor: bool = True) -> tuple[float, float]:
     """[lo, hi] widened by ``headroom`` of its span on each side and rounded outward to a
-    tenth of the span's decade; a range from zero stays from zero."""
+    tenth of the span's decade; with ``zero_floor`` (not for log10 values) a range from
+    zero stays from zero."""
     span = hi - lo
     if not (math.isfinite(lo) and math.isfinite(hi)) or span < 0:
         return lo, hi
@@ -116,11 +117,12 @@ def outward(lo: float, hi: float, headroom: float = 0.1) -> tuple[float, float]:
     q = 10.0 ** math.floor(math.log10(span / 10))
     a = math.floor((lo - headroom * span) / q + 1e-9) * q
     b = math.ceil((hi + headroom * span) / q - 1e-9) * q
-    if lo >= 0 > a and hi > 0:
+    if zero_floor and lo >= 0 > a and hi > 0:
         a = 0.0
-    if hi <= 0 < b and lo < 0:
+    if zero_floor and hi <= 0 < b and lo < 0:
         b = 0.0
-    return round(a, 12), round(b, 12)
+    # 12 significant digits: clean multiples of q (0.30000000000000004 -> 0.3) at any scale
+    return float(f"{a:.12g}"), float(f"{b:.12g}")
 
 
 def holds(shown: tuple[float, float] | None, lo: float, hi: float) -> bool:
@@ -133,14 +135,19 @@ def holds(shown: tuple[float, float] | None, lo: float, hi: float) -> bool:
 def _user_moved(plot: pg.PlotItem, axis: int) -> bool:
     """True if the user zoomed or panned ``axis`` (0: x, 1: y) away from the range last
     set by :func:`hold_range` / :func:`follow_x`; pressing the plot's auto button hands
-    the axis back (auto range is then switched off again here)."""
+    the axis back (auto range, also switched on by a change of log mode, is switched off
+    again here and the held range dropped, so the caller sets a fresh one)."""
     vb = plot.getViewBox()
+    key = f"_held_{'xy'[axis]}"
     if vb.autoRangeEnabled()[axis]:
         vb.enableAutoRange(**{"xy"[axis]: False})
+        setattr(plot, key, None)
         return False
-    shown = getattr(plot, f"_held_{'xy'[axis]}", None)
-    current = vb.viewRange()[axis]
-    return shown is not None and any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(current, shown))
+    shown = getattr(plot, key, None)
+    if shown is None:
+        return False
+    tolerance = 1e-6 * (abs(shown[1] - shown[0]) or 1.0)
+    return any(abs(a - b) > tolerance for a, b in zip(vb.viewRange()[axis], shown))
 
 
 def _set_range(plot: pg.PlotItem, axis: int, lo: float, hi: float) -> None:
@@ -163,10 +170,7 @@ def hold_range(plot: pg.PlotItem, axis: str, lo: float, hi: float) -> None:
         return
     if not holds(getattr(plot, f"_held_{axis}", None), lo, hi):
         log = plot.getViewBox().state["logMode"][i]
-        a, b = outward(lo, hi) if not log else outward(lo, hi, headroom=0.05)
-        if log and lo >= 0 > a:  # log10 values: zero is not a floor
-            a = math.floor(lo - 0.05 * max(hi - lo, 1.0))
-        _set_range(plot, i, a, b)
+        _set_range(plot, i, *(outward(lo, hi, headroom=0.05, zero_floor=False) if log else outward(lo, hi)))
 
 
 def forget_ranges(*plots: pg.PlotItem) -> None:
