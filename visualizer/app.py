@@ -28,7 +28,7 @@ def main(argv=None) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtWidgets import QApplication
 
-    from . import settings_store
+    from . import heap, settings_store
     from .main_window import MainWindow
     from .theme import THEMES, apply_theme
 
@@ -46,6 +46,7 @@ def main(argv=None) -> int:
         return _screenshot(app, window, args)
     window.show()
     app.processEvents()  # the docks take their sizes, so the layout can fit the canvas
+    heap.settle()  # before any document: a document closed later stays collectable
     if not (args.file and window.open_file(args.file)):
         window.open_default()
     window.offer_recovery()  # replaces what was opened only if the user says so

@@ -61,6 +61,8 @@ def test_a_live_run_draws_what_the_session_records(qtbot, window):
     qtbot.waitUntil(lambda: window.timeline.step == 300, timeout=5000)
     assert "Finished" in label(window) and window.run_panel.bar.format() == "finished · step 300"
     assert not window.run_panel.pause_btn.isEnabled() and window.actions["train"].isEnabled()
+    # The ended process is collected in the background (the window never waits on it).
+    qtbot.waitUntil(lambda: window.controller.handle.exit_code == 0, timeout=10_000)
 
     reader = SessionReader(window.session_path)
     try:

@@ -139,7 +139,14 @@ class RunController(QObject):
             self.committed.emit(int(last_commit))
         if self.state in TERMINAL:
             self._timer.stop()
-            self.handle.join(0.2)
+            self._reap(self.handle)
+
+    def _reap(self, handle: WorkerHandle, tries: int = 100) -> None:
+        """Collect the ended process without making the window wait: after its last status
+        it still folds the session's log into the file (joining here froze the window for
+        up to 0.2 s at the end of every run)."""
+        if not handle.join(0) and tries > 0:
+            QTimer.singleShot(100, self, lambda: self._reap(handle, tries - 1))
 
     def _set_state(self, state: str, message: str, details: str) -> None:
         self.state, self.message, self.details = state, message, details
