@@ -133,6 +133,8 @@ def measure(path: Path, seeks: int) -> dict:
     window.resize(1600, 1000)
     window.show()
     app.processEvents()
+    from visualizer import heap
+    heap.settle()  # as visualizer/app.py does once the window is up
     rss_window = rss_mb()
     t0 = time.perf_counter()
     assert window.open_session(str(path)), "the session did not open"
