@@ -77,7 +77,9 @@ class MainWindow(FilesMixin, RunMixin, QMainWindow):
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.node_activated.connect(self._node_activated)
         self.model.analysis_changed.connect(self._analysis_changed)
-        self.model.undo_stack.cleanChanged.connect(lambda _c: self._update_title())
+        # A bound method, not a lambda: Qt drops the connection when the window goes, and the
+        # stack's last cleanChanged while Python tears down never reaches a deleted window.
+        self.model.undo_stack.cleanChanged.connect(self._clean_changed)
         self._setup_run()
         self._apply_tab_plan()
         self._update_title()

@@ -159,6 +159,9 @@ class FilesMixin:
             return f"{Path(self.session_path).name} (recorded run, read-only)"
         return Path(self.path).name if self.path else (self.model.doc.name or "untitled")
 
+    def _clean_changed(self, _clean: bool) -> None:
+        self._update_title()
+
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self._display_name()}[*] — Neurostudio")
         self.setWindowModified(not self.model.undo_stack.isClean())
