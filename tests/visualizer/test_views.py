@@ -291,3 +291,11 @@ def test_live_plots_keep_every_drawn_value_in_view(qtbot, runs):
         bptt.show_step(step)
         assert in_range(bptt.profile_plot, 1, np.log10(bptt.profile.yData))
         assert in_range(bptt.history.plot, 0, [bptt.column_steps[0], bptt.column_steps[-1]])
+    # Scrubbing between two records moves the cursor over training, though nothing is redrawn.
+    acts = open_view(qtbot, ActivationsView, runs["cnn"][0], "t1")
+    recorded = runs["cnn"][0].tensor_steps("act_hist/t1")
+    gap = next(s for s in range(int(recorded[-1])) if s not in set(recorded.tolist()))
+    for view in (acts, bptt):
+        view.show_step(gap - 1)
+        view.show_step(gap)
+        assert view.cursor.value() == gap

@@ -89,6 +89,7 @@ class ActivationsView(View):
                 return
             self.series = RecordSeries(self.reader, name)
         steps, recs = self.series.upto(step)
+        self.cursor.setValue(step)  # moves between records too
         if len(steps) and self.already_drawn(len(steps)):
             return
         if not len(steps):
@@ -110,7 +111,6 @@ class ActivationsView(View):
         self.column_steps = steps[idx]
         self.heat.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
         follow_x(self.heat.plot, x0, x1, headroom=1 / 16 if self.growing else 0)
-        self.cursor.setValue(step)
         kind = node_type(self.reader, self.node_id) or ""
         extra = f" · {bad:.0f} NaN/inf values" if bad else ""
         self.note.setText(f"{self.node_id} ({kind}) · histogram of step {steps[-1]} "

@@ -79,6 +79,7 @@ class GradientsThroughTimeView(View):
                 return
             self.series = RecordSeries(self.reader, name)
         steps, norms = self.series.upto(step)
+        self.cursor.setValue(step)  # moves between records too
         if len(steps) and self.already_drawn((len(steps), self.sample.value())):
             return
         if not len(steps):
@@ -96,7 +97,6 @@ class GradientsThroughTimeView(View):
         self.column_steps = steps[idx]
         self.history.set(image, rect=(x0, -0.5, x1 - x0, image.shape[0]), levels=range_levels(image))
         follow_x(self.history.plot, x0, x1, headroom=1 / 16 if self.growing else 0)
-        self.cursor.setValue(step)
         got = self.reader.tensor(f"bptt/{self.node_id}/grad_h", step)
         if got is not None:
             grad = got[1]
