@@ -143,7 +143,6 @@ class ViewHub(QObject):
                  budget: float = 0.6):
         super().__init__(parent)
         self.budget = budget
-        self.frame_ms = 0.0          # the last frame's busy time: updates + repaints
         self._clock = QElapsedTimer()
         self._clock.start()
         self._next_ms = 0.0          # no frame before this clock reading
@@ -255,8 +254,7 @@ class ViewHub(QObject):
                 return
         self._frame = None
         now = self._clock.nsecsElapsed() / 1e6
-        self.frame_ms = frame["busy"]
-        self._next_ms = max(now + self.frame_ms * (1 - self.budget) / self.budget,
+        self._next_ms = max(now + frame["busy"] * (1 - self.budget) / self.budget,
                             frame["start"] + self._min_period_ms)
         self.rendered.emit(frame["step"])
         if self._dirty:

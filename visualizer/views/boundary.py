@@ -82,6 +82,9 @@ class DecisionBoundaryView(View):
             self.stack.hint(f"The decision boundary is drawn for 2-D point datasets; this run's "
                             f"dataset '{info.get('name', '?')}' holds {info.get('kind', 'other')} data.")
             return
+        acc = self.reader.scalars_at(step).get("val/accuracy")
+        if self.already_drawn((self.latest_record("boundary/probs", step), acc)):
+            return
         got = self.reader.tensor("boundary/probs", step)
         extent = self.reader.tensor("boundary/extent", step)
         if got is None or extent is None:
@@ -103,7 +106,6 @@ class DecisionBoundaryView(View):
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         if not self._points_loaded:
             self._load_points(names)
-        acc = self.reader.scalars_at(step).get("val/accuracy")
         acc_text = f" · validation accuracy {acc:.1%}" if acc is not None else ""
         self.note.setText(f"Probabilities at step {self.field_step} on a {probs.shape[0]}×{probs.shape[1]} "
                           f"grid; points: training samples coloured by class{acc_text}. Faded colour = unsure.")

@@ -104,7 +104,6 @@ class CurvesView(View):
             self.plots[title] = plot
         self._loaded_head = -1
         self.reset()
-        self._apply_log(False)
         self.log_box.toggled.connect(self._apply_log)
         self.smooth.valueChanged.connect(lambda _v: self._resmooth())
         self._mouse = pg.SignalProxy(self.layout_widget.scene().sigMouseMoved, rateLimit=30,
@@ -175,8 +174,7 @@ class CurvesView(View):
 
     def _apply_log(self, on: bool) -> None:
         for title in ("Loss", "Gradient norm"):
-            self.plots[title].setLogMode(y=on)
-            self.plots[title]._held_y = None  # held in the other scale's coordinates
+            self.plots[title].setLogMode(y=on)  # auto range comes back on: held ranges are redone
         self._frame_y()
 
     def _on_mouse(self, event) -> None:

@@ -120,7 +120,6 @@ class LayerHealthView(View):
         # Sized to contents when the rows change, not on every update: ResizeToContents
         # asks every cell for its size hint each time a value changes.
         self.table_view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
-        self._sized_rows: list = []
         self.table_view.clicked.connect(self._row_clicked)
         self.events = QListWidget()
         self.events.setWordWrap(True)
@@ -147,7 +146,6 @@ class LayerHealthView(View):
 
     def reset(self) -> None:
         self._events_head = None
-        self._sized_rows = []
         self.model.update([], [])
         self.events.clear()
         self._shown_events = []
@@ -174,9 +172,9 @@ class LayerHealthView(View):
         for node, _ in nodes:
             values.append({suffix: scalars[f"layer/{node}/{suffix}"] for _, suffix, _, _ in COLUMNS
                            if f"layer/{node}/{suffix}" in scalars})
+        rows_changed = nodes != self.model.nodes
         self.model.update(nodes, values)
-        if nodes != self._sized_rows:
-            self._sized_rows = nodes
+        if rows_changed:
             self.table_view.resizeColumnsToContents()
             header = self.table_view.horizontalHeader()
             width = header.length() + self.table_view.verticalScrollBar().sizeHint().width() + 4

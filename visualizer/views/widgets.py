@@ -271,34 +271,38 @@ class Mosaic:
         return image[r:r + self.h, c:c + self.w]
 
 
+_UNSET = object()
+
+
+def _changed(obj, key: str, value) -> bool:
+    """Remember ``value`` under ``key`` on ``obj``; False if it was already shown. Setting
+    a title, label, ticks or text re-lays out or regenerates the item even when nothing
+    changed, on every frame otherwise."""
+    if getattr(obj, key, _UNSET) == value:
+        return False
+    setattr(obj, key, value)
+    return True
+
+
 def set_text(item: pg.TextItem, text: str, color) -> None:
-    """TextItem.setText, skipped when nothing changed: it re-lays out HTML text each call,
-    which adds up over a confusion matrix refreshed several times a second."""
-    if getattr(item, "_shown", None) != (text, color):
-        item._shown = (text, color)
+    """TextItem.setText, skipped when unchanged (HTML is laid out again on each call)."""
+    if _changed(item, "_shown", (text, color)):
         item.setText(text, color=color)
 
 
 def set_title(plot: pg.PlotItem, text: str) -> None:
-    """PlotItem.setTitle, skipped when unchanged: a new title re-lays out the plot."""
-    if getattr(plot, "_shown_title", None) != text:
-        plot._shown_title = text
+    if _changed(plot, "_shown_title", text):
         plot.setTitle(text)
 
 
 def set_ticks(axis: pg.AxisItem, ticks) -> None:
-    """AxisItem.setTicks, skipped when unchanged: new ticks regenerate the axis picture
-    (a few ms an axis, on every frame otherwise)."""
-    if getattr(axis, "_shown_ticks", False) != ticks:
-        axis._shown_ticks = ticks
+    """AxisItem.setTicks, skipped when unchanged (new ticks regenerate the axis picture)."""
+    if _changed(axis, "_shown_ticks", ticks):
         axis.setTicks(ticks)
 
 
 def set_label(plot, side: str, text: str) -> None:
-    """setLabel, skipped when unchanged (a new label re-lays out the plot)."""
-    key = f"_shown_label_{side}"
-    if getattr(plot, key, None) != text:
-        setattr(plot, key, text)
+    if _changed(plot, f"_shown_label_{side}", text):
         plot.setLabel(side, text)
 
 
