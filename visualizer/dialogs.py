@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 GRAPH_FILTER = ("Graphs and sessions (*.json *.session);;Neurostudio graphs (*.json);;"
                 "Recorded sessions (*.session);;All files (*)")
 SAVE_FILTER = "Neurostudio graphs (*.json);;All files (*)"
+SESSION_FILTER = "Recorded sessions (*.session);;All files (*)"
 
 
 class Dialogs:
@@ -35,6 +36,17 @@ class Dialogs:
         path, _ = QFileDialog.getOpenFileName(parent, "Open graph or session", directory, GRAPH_FILTER)
         return path or None
 
+    def open_paths(self, parent, directory: str) -> list[str]:
+        """Several recorded sessions (to compare)."""
+        paths, _ = QFileDialog.getOpenFileNames(parent, "Compare recorded sessions", directory, SESSION_FILTER)
+        return paths
+
+    def fork_settings(self, parent, parent_name: str, fork_step: int, parent_settings: dict,
+                      last_step: int) -> dict | None:
+        """The child run's setting edits for a fork, or None if cancelled."""
+        from .replay.fork_dialog import ask_fork_settings
+        return ask_fork_settings(parent, parent_name, fork_step, parent_settings, last_step)
+
     def save_path(self, parent, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(parent, "Save graph as", suggested, SAVE_FILTER)
         if path and "." not in path.rsplit("/", 1)[-1]:
@@ -60,6 +72,13 @@ class HeadlessDialogs(Dialogs):
         return "discard"
 
     def open_path(self, parent, directory: str) -> str | None:
+        return None
+
+    def open_paths(self, parent, directory: str) -> list[str]:
+        return []
+
+    def fork_settings(self, parent, parent_name: str, fork_step: int, parent_settings: dict,
+                      last_step: int) -> dict | None:
         return None
 
     def save_path(self, parent, suggested: str) -> str | None:

@@ -50,7 +50,7 @@ def build(w) -> dict[str, QAction]:
         w.view.addAction(a[key])
 
     bar = w.menuBar()
-    m = bar.addMenu("&File")
+    w.file_menu = m = bar.addMenu("&File")
     for key in ("new", "open"):
         m.addAction(a[key])
     w.recent_menu = m.addMenu("Open &Recent")
@@ -77,7 +77,7 @@ def build(w) -> dict[str, QAction]:
         theme_menu.addAction(t)
         a[f"theme_{name}"] = t
     w.panels_menu = m.addMenu("&Panels")
-    m = bar.addMenu("&Run")
+    w.run_menu = m = bar.addMenu("&Run")
     m.addAction(a["train"])
 
     tb = w.addToolBar("Main")

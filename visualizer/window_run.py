@@ -79,7 +79,6 @@ class RunMixin:
     def _add_run_actions(self) -> None:
         """Pause/Resume, Step and Stop in the Run menu with shortcuts, mirroring the panel."""
         from PySide6.QtGui import QAction, QKeySequence
-        run_menu = next(a.menu() for a in self.menuBar().actions() if a.text() == "&Run")
         panel = self.run_panel
         for key, text, shortcut, button in (("pause", "&Pause / Resume", "Ctrl+P", panel.pause_btn),
                                             ("step", "&Step One Batch", "Ctrl+.", panel.step_btn),
@@ -90,7 +89,7 @@ class RunMixin:
             action.setEnabled(False)
             self.controller.state_changed.connect(
                 lambda *_a, act=action, b=button: act.setEnabled(b.isEnabled()))
-            run_menu.addAction(action)
+            self.run_menu.addAction(action)
             self.actions[f"run_{key}"] = action
 
     # -- training -------------------------------------------------------------------------
@@ -158,7 +157,6 @@ class RunMixin:
     # -- lessons ---------------------------------------------------------------------------
     def open_lesson_template(self, lesson_id: str, slug: str) -> bool:
         """Open a lesson's template with the lesson's views in front and its node selected."""
-        from engine.graph.errors import GraphError
         from engine.lessons import load_lesson
         try:
             lesson = load_lesson(lesson_id)
@@ -209,16 +207,15 @@ class RunMixin:
     # -- recorded sessions -------------------------------------------------------------------
     def open_session(self, path: str) -> bool:
         """Open a recorded run: its graph read-only, every view on the recorded data."""
+        if self.controller.running:  # before reading the file: it would be read for nothing
+            self.dialogs.error(self, "Cannot open session", "A run is in progress: stop it before "
+                               "opening a recorded session.")
+            return False
         try:
             reader = open_checked(path)  # a damaged file fails here, before anything changes
             doc = graph_document(reader)
         except (SessionError, GraphError) as err:
             self.dialogs.error(self, "Cannot open session", str(err))
-            return False
-        if self.controller.running:
-            self.dialogs.error(self, "Cannot open session", "A run is in progress: stop it before "
-                               "opening a recorded session.")
-            reader.close()
             return False
         if self.session_mode != "replay" and not self.maybe_save():
             reader.close()

@@ -35,3 +35,10 @@ TRAINING_PARAMS: tuple[Param, ...] = (
 )
 
 TRAINING_DEFAULTS = {p.name: p.default for p in TRAINING_PARAMS}
+
+
+def inherited_settings(parent: dict, edits: dict | None = None) -> dict:
+    """A fork's training settings: the parent run's (training settings only) with ``edits``
+    on top, as Trainer overrides."""
+    known = {p.name for p in TRAINING_PARAMS}
+    return {k: v for k, v in parent.items() if k in known} | dict(edits or {})

@@ -252,6 +252,11 @@ class SessionReader:
     def checkpoint_steps(self) -> list[int]:
         return [r[0] for r in self._all("SELECT step FROM checkpoints ORDER BY step")]
 
+    def checkpoint_at_or_before(self, step: int) -> int | None:
+        """The step of the last checkpoint at or before ``step`` (where a fork starts), or None."""
+        row = self._one("SELECT MAX(step) FROM checkpoints WHERE step <= ?", (int(step),))
+        return row[0] if row else None
+
     def checkpoint(self, step: int) -> tuple[dict[str, np.ndarray], dict | None]:
         """(weights name -> array, optimizer state or None) saved at exactly ``step``."""
         head = self._one("SELECT optimizer FROM checkpoints WHERE step = ?", (int(step),))

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..graph.settings import TRAINING_PARAMS
+from ..graph.settings import TRAINING_PARAMS, inherited_settings
 from .errors import TrainError
 
 _KNOWN = {p.name for p in TRAINING_PARAMS}
@@ -82,9 +82,7 @@ class ForkPoint:
 
     def overrides(self, edits: dict | None = None) -> dict:
         """The parent's settings with ``edits`` on top, as Trainer overrides."""
-        out = {k: v for k, v in self.settings.items() if k in _KNOWN}
-        out.update(edits or {})
-        return out
+        return inherited_settings(self.settings, edits)
 
     def apply(self, trainer) -> None:
         """Put the parent's weights and optimizer state into ``trainer`` (built from
@@ -138,21 +136,12 @@ def load_fork(path, step: int | None = None) -> ForkPoint:
             if not steps:
                 raise TrainError(f"{path.name} holds no checkpoint to fork from (a run saves one at its "
                                  f"end and when asked).", kind="settings")
-            if step is None:
-                chosen = steps[-1]
-            else:
-                before = [s for s in steps if s <= step]
-                if not before:
-                    raise TrainError(f"{path.name} has no checkpoint at or before step {step} (its first "
-                                     f"is at step {steps[0]}).", kind="settings")
-                chosen = before[-1]
+            chosen = steps[-1] if step is None else r.checkpoint_at_or_before(step)
+            if chosen is None:
+                raise TrainError(f"{path.name} has no checkpoint at or before step {step} (its first "
+                                 f"is at step {steps[0]}).", kind="settings")
             weights, optimizer = r.checkpoint(chosen)
             return ForkPoint(path, chosen, r.graph, r.settings, weights, optimizer)
     except SessionError as exc:
         raise TrainError(str(exc), kind="settings") from None
 
-
-def nearest_checkpoint(reader, step: int) -> int | None:
-    """The checkpoint step a fork at timeline ``step`` starts from, or None."""
-    before = [s for s in reader.checkpoint_steps() if s <= step]
-    return before[-1] if before else None

@@ -46,8 +46,8 @@ def _summary(path: Path, r: SessionReader) -> RunSummary:
     graph = r.graph if isinstance(r.graph, dict) else {}
     info = r.dataset_info if isinstance(r.dataset_info, dict) else {}
     dataset = info.get("name") or (graph.get("dataset") or {}).get("name") or ""
-    last = r.scalars_at(max(r.last_step, 0)) if r.last_step >= 0 else {}
-    loss = last.get("train/loss")
+    _, losses, loss_walls = r.scalar("train/loss", with_wall=True)
+    loss = float(losses[-1]) if len(losses) else None
     _, acc = r.scalar("val/accuracy")
     acc = acc[np.isfinite(acc)]
     events = r.events()
@@ -55,7 +55,6 @@ def _summary(path: Path, r: SessionReader) -> RunSummary:
     for e in events:
         status = STATUS.get(e.kind, status)
     walls = [e.wall for e in events]
-    _, _, loss_walls = r.scalar("train/loss", with_wall=True)
     if len(loss_walls):
         walls += [float(loss_walls[0]), float(loss_walls[-1])]
     duration = (max(walls) - min(walls)) if walls else None

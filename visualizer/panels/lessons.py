@@ -39,7 +39,6 @@ class LessonsPanel(QWidget):
             item.setData(ID_ROLE, lesson.id)
             self.list.addItem(item)
         self.list.currentItemChanged.connect(self._show)
-        self.current = None
 
     def lesson_ids(self) -> list[str]:
         return [self.list.item(i).data(ID_ROLE) for i in range(self.list.count())]
@@ -57,15 +56,12 @@ class LessonsPanel(QWidget):
                 w.deleteLater()
         if item is None:
             self.text.clear()
-            self.current = None
             return
         try:
             lesson = load_lesson(item.data(ID_ROLE))
         except GraphError as err:  # an unknown lesson, a missing text or a broken template
             self.text.setPlainText(str(err))
-            self.current = None
             return
-        self.current = lesson
         self.text.setMarkdown(lesson.text)
         for slug, doc in lesson.documents.items():
             button = QPushButton(f"Open {doc.name}")

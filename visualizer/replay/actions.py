@@ -6,9 +6,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog
 
-from engine.graph.settings import TRAINING_PARAMS
+from engine.graph.settings import inherited_settings
 from engine.session import SessionError
 
 from .. import settings_store
@@ -16,17 +15,7 @@ from ..library.panel import LibraryPanel
 from ..run.controller import sessions_dir
 from .compare import CompareWindow
 from .drop import install_file_drops
-from .fork_dialog import ask_fork_settings
 from .session_open import run_label
-
-SESSION_FILTER = "Recorded sessions (*.session);;All files (*)"
-
-
-def _menu(window, title: str):
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.text().replace("&", "") == title:
-            return action.menu()
-    return window.menuBar().addMenu(title)
 
 
 def install_replay_ui(window) -> None:
@@ -35,12 +24,11 @@ def install_replay_ui(window) -> None:
     compare = QAction("Co&mpare Sessions…", window)
     compare.setStatusTip("Open two or more recorded runs side by side (with the one being replayed)")
     compare.triggered.connect(lambda *_: compare_dialog(window))
-    file_menu = _menu(window, "File")
-    file_menu.insertAction(window.recent_menu.menuAction(), compare)
+    window.file_menu.insertAction(window.recent_menu.menuAction(), compare)
     fork = QAction("&Fork from Here…", window)
     fork.setStatusTip("Start a new run from the recorded checkpoint at or before the shown step")
     fork.triggered.connect(lambda *_: fork_from_here(window))
-    _menu(window, "Run").addAction(fork)
+    window.run_menu.addAction(fork)
     window.actions["compare"], window.actions["fork"] = compare, fork
 
     window.library = LibraryPanel(sessions_dir, lambda: _opened_sessions(window),
@@ -64,12 +52,7 @@ def _is_busy(window, path) -> bool:
 # -- compare ----------------------------------------------------------------------------------
 def compare_dialog(window):
     """Ask for sessions (the replayed one is included) and compare them."""
-    ask = getattr(window.dialogs, "open_paths", None)
-    start = str(sessions_dir())
-    if ask is not None:
-        paths = ask(window, start)
-    else:
-        paths, _ = QFileDialog.getOpenFileNames(window, "Compare recorded sessions", start, SESSION_FILTER)
+    paths = window.dialogs.open_paths(window, str(sessions_dir()))
     if not paths:
         return None
     if window.session_mode == "replay" and window.session_path is not None:
@@ -104,27 +87,18 @@ def fork_from_here(window, step: int | None = None) -> Path | None:
         return None
     reader = window.reader
     step = window.timeline.step if step is None else step
-    at = nearest_checkpoint(reader, step)
+    at = reader.checkpoint_at_or_before(step)
     if at is None:
         steps = reader.checkpoint_steps()
         where = f"its first is at step {steps[0]}" if steps else "it saved none"
         window.dialogs.error(window, "Cannot fork", f"{Path(reader.path).name} has no checkpoint at or "
                              f"before step {step} ({where}).")
         return None
-    ask = getattr(window.dialogs, "fork_settings", None) or ask_fork_settings
-    edits = ask(window, run_label(reader), at, reader.settings, reader.last_step)
+    edits = window.dialogs.fork_settings(window, run_label(reader), at, reader.settings, reader.last_step)
     if edits is None:
         return None
-    # The parent's settings with the edits on top (as engine.train.fork.ForkPoint.overrides;
-    # not imported here: engine.train pulls torch into the GUI process).
-    known = {p.name for p in TRAINING_PARAMS}
-    overrides = {k: v for k, v in reader.settings.items() if k in known} | edits
+    overrides = inherited_settings(reader.settings, edits)
     name = f"{run_label(reader)}-fork{at}"
     parent = {"path": str(Path(reader.path).resolve()), "step": at}
     return window.start_training(overrides=overrides, fork=parent, name=name)
 
-
-def nearest_checkpoint(reader, step: int) -> int | None:
-    """The checkpoint step a fork at timeline ``step`` starts from, or None."""
-    before = [s for s in reader.checkpoint_steps() if s <= step]
-    return before[-1] if before else None

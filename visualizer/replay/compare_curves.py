@@ -39,12 +39,7 @@ class CompareCurves(pg.GraphicsLayoutWidget):
             self.plots[title] = plot
 
     def set_runs(self, readers, labels) -> None:
-        for plot in self.plots.values():
-            for item in [c for (_, _), c in self.curves.items() if c.getViewBox() is plot.vb]:
-                plot.removeItem(item)
-            plot.legend.clear()
-        self.curves.clear()
-        self.raw.clear()
+        """Called once, by the compare window, with the runs it compares."""
         self.heads = [max(r.last_step, 1) for r in readers]
         for i, (reader, label) in enumerate(zip(readers, labels)):
             names = set(reader.scalar_names())
