@@ -146,8 +146,10 @@ class CompareWindow(QMainWindow):
         self.resize(1400, 900)
 
         self._dirty = True
+        # One shot per change, at most 20 frames a second; steps passed meanwhile are dropped.
         self._timer = QTimer(self)
-        self._timer.setInterval(50)  # at most 20 frames a second; stale steps are dropped
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(50)
         self._timer.timeout.connect(self._render)
         self._timer.start()
         self.timeline.step_changed.connect(self._mark)
@@ -220,6 +222,8 @@ class CompareWindow(QMainWindow):
 
     def _mark(self, *_args) -> None:
         self._dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
 
     def render_now(self) -> None:
         self._dirty = True
