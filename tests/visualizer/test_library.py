@@ -63,6 +63,9 @@ def test_rename_notes_and_delete_with_undo(window, recorded):
     shutil.copy(recorded, path)
     panel = window.library
     panel.refresh()
+    before = panel.summaries[panel.row_of(path)]
+    panel.refresh()  # an unchanged file is not read again
+    assert panel.summaries[panel.row_of(path)] is before
     panel.rename(path, "ReLU vs tanh")
     panel.set_notes(path, "lr 0.01; converges by step 6")
     with SessionReader(path) as r:

@@ -41,6 +41,38 @@ def summarize(path) -> RunSummary:
                           None, None, problem=str(exc))
 
 
+def _file_state(path: Path) -> tuple:
+    """What changes when a session is written to: its size and time, and its log's (a live
+    run and a renamed title write to the -wal file first)."""
+    state = []
+    for p in (path, Path(str(path) + "-wal")):
+        try:
+            st = p.stat()
+            state.append((st.st_mtime_ns, st.st_size))
+        except OSError:
+            state.append(None)
+    return tuple(state)
+
+
+class Summaries:
+    """Summaries of session files, read again only when a file changed: the library is
+    refreshed each time it is shown and after every rename, note or delete."""
+
+    def __init__(self):
+        self._known: dict[Path, tuple[tuple, RunSummary]] = {}
+
+    def of(self, paths: list[Path]) -> list[RunSummary]:
+        out, known = [], {}
+        for path in paths:
+            state = _file_state(path)
+            hit = self._known.get(path)
+            summary = hit[1] if hit is not None and hit[0] == state else summarize(path)
+            known[path] = (state, summary)
+            out.append(summary)
+        self._known = known  # files gone from the folder are forgotten
+        return out
+
+
 def _summary(path: Path, r: SessionReader) -> RunSummary:
     meta = r.meta
     graph = r.graph if isinstance(r.graph, dict) else {}

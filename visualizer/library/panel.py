@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHeaderView, QInp
 from engine.session import SessionError
 from engine.session.notes import set_meta_value
 
-from .catalog import RunSummary, session_files, summarize
+from .catalog import RunSummary, Summaries, session_files
 from .trash import TrashError, move_to_trash, restore
 
 COLUMNS = ("Run", "Graph", "Dataset", "Steps", "Train loss", "Best val acc", "Duration", "Size",
@@ -89,6 +89,7 @@ class LibraryPanel(QWidget):
         self.folder, self.extra, self.busy = folder_fn, extra_fn, busy_fn
         self.undo_stack = QUndoStack(self)
         self.summaries: list[RunSummary] = []
+        self._read = Summaries()
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -127,7 +128,7 @@ class LibraryPanel(QWidget):
     # -- contents ----------------------------------------------------------------------------
     def refresh(self) -> None:
         keep = self.current_path()
-        self.summaries = [summarize(p) for p in session_files(self.folder(), self.extra())]
+        self.summaries = self._read.of(session_files(self.folder(), self.extra()))
         self.table.setRowCount(len(self.summaries))
         for row, s in enumerate(self.summaries):
             for col, text in enumerate(row_texts(s)):
