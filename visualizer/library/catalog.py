@@ -43,12 +43,13 @@ def summarize(path) -> RunSummary:
 
 def _file_state(path: Path) -> tuple:
     """What changes when a session is written to: its size and time, and its log's (a live
-    run and a renamed title write to the -wal file first)."""
+    run and a renamed title write to the -wal file first). An empty log counts as none:
+    reading the file may leave one behind."""
     state = []
     for p in (path, Path(str(path) + "-wal")):
         try:
             st = p.stat()
-            state.append((st.st_mtime_ns, st.st_size))
+            state.append((st.st_mtime_ns, st.st_size) if st.st_size else None)
         except OSError:
             state.append(None)
     return tuple(state)
