@@ -10,6 +10,13 @@ Gradients use the straight-through estimator: d sign(x)/dx is taken as 1 where |
 and 0 elsewhere for inputs, and as 1 everywhere for the latent weights (the gradient
 w.r.t. the binarised weight is applied to the real one unchanged). The scales α and β
 are constants in the backward pass. sign(0) is taken as +1 so that every value is ±1.
+
+The forward pass computes the ±1 products first and scales by α (and β) afterwards:
+conv(sign(x), sign(W))·α·β equals conv(sign(x)·β, sign(W)·α), but its sums are whole
+numbers, exact in float32 whatever order a kernel adds them in. Summing ±α·β terms instead
+left rounding residues (±1e-8) where the +1s and -1s cancel, whose sign depended on the
+kernel (torch's CPU kernel, CUDA, onnxruntime); the next binary layer's sign() turned that
+noise into ±β flips, so the same weights gave outputs 4e-2 apart between runtimes.
 """
 from __future__ import annotations
 
@@ -37,28 +44,50 @@ class _SignSTE(torch.autograd.Function):
         return grad * (x.abs() <= 1).to(grad.dtype)
 
 
-class _BinaryWeightSTE(torch.autograd.Function):
+class _SignWeightSTE(torch.autograd.Function):
+    """sign(W) for a layer that scales its output by α afterwards. The latent weights get the
+    gradient of the scaled weight sign(W)·α passed on unchanged (the straight-through
+    estimator), so backward undoes the α the output scaling put into the gradient."""
+
     @staticmethod
-    def forward(ctx, w):
-        alpha = w.abs().mean(dim=tuple(range(1, w.dim())), keepdim=True)
-        return binary_sign(w) * alpha
+    def forward(ctx, w, alpha):
+        ctx.save_for_backward(alpha)
+        return binary_sign(w)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad
+        (alpha,) = ctx.saved_tensors
+        # α = 0 only where every latent weight of an output is exactly 0: no gradient there.
+        safe = torch.where(alpha > 0, alpha, torch.ones_like(alpha))
+        return torch.where(alpha > 0, grad / safe, torch.zeros_like(grad)), None
 
 
-def binarize_weight(w: torch.Tensor) -> torch.Tensor:
-    """sign(W)·α with α = mean |W| over all dims but the first (one α per output unit or
-    channel); the gradient passes to ``w`` unchanged."""
-    return _BinaryWeightSTE.apply(w)
+def weight_scale(w: torch.Tensor) -> torch.Tensor:
+    """α = mean |W| over all dims but the first (one per output unit or channel), kept as
+    (out, 1, ...), a constant for backward."""
+    return w.detach().abs().mean(dim=tuple(range(1, w.dim())), keepdim=True)
 
 
-def binarize_input(x: torch.Tensor) -> torch.Tensor:
-    """sign(x)·β with β = mean |x| per sample over every dim but the batch; the gradient
-    of sign passes where |x| ≤ 1 (scaled by β)."""
-    beta = x.detach().abs().mean(dim=tuple(range(1, x.dim())), keepdim=True)
-    return _SignSTE.apply(x) * beta
+def input_scale(x: torch.Tensor) -> torch.Tensor:
+    """β = mean |x| per sample over every dim but the batch, kept as (N, 1, ...), a constant
+    for backward."""
+    return x.detach().abs().mean(dim=tuple(range(1, x.dim())), keepdim=True)
+
+
+def binary_forward(layer: nn.Module, x: torch.Tensor, op) -> torch.Tensor:
+    """op(sign(x) or x, sign(W))·α[·β] + bias for a BinaryLinear or BinaryConv2d ``layer``;
+    ``op(x, w)`` is its linear map without bias."""
+    alpha = weight_scale(layer.weight)
+    y = op(_SignSTE.apply(x) if layer.mode == "xnor" else x, _SignWeightSTE.apply(layer.weight, alpha))
+    scale = alpha.reshape(-1, *[1] * (y.dim() - 2))  # α per output channel/unit (dim 1)
+    if layer.mode == "xnor":
+        # One product by α·β (N, C, 1, 1), not by a constant α: onnxruntime folds a constant
+        # factor after a Conv/Gemm into its weights, which makes the sums inexact again.
+        scale = input_scale(x) * scale
+    y = y * scale
+    if layer.bias is not None:
+        y = y + layer.bias.reshape(-1, *[1] * (y.dim() - 2))
+    return y
 
 
 class BinaryLinear(nn.Linear):
@@ -71,9 +100,7 @@ class BinaryLinear(nn.Linear):
         self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "xnor":
-            x = binarize_input(x)
-        return F.linear(x, binarize_weight(self.weight), self.bias)
+        return binary_forward(self, x, F.linear)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", mode={self.mode}"
@@ -91,9 +118,7 @@ class BinaryConv2d(nn.Conv2d):
         self.mode = mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "xnor":
-            x = binarize_input(x)
-        return self._conv_forward(x, binarize_weight(self.weight), self.bias)
+        return binary_forward(self, x, lambda x, w: self._conv_forward(x, w, None))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", mode={self.mode}"

@@ -146,15 +146,25 @@ def _sign_ste(x):
     return clipped + (torch.where(x >= 0, 1.0, -1.0) - clipped).detach()
 
 
-def _binary_weight(w):
-    """α·sign(W), α = mean |W| per output; the gradient reaches W unchanged."""
-    alpha = w.detach().abs().flatten(1).mean(dim=1).reshape(-1, *[1] * (w.dim() - 1))
-    return w + (alpha * torch.where(w >= 0, 1.0, -1.0) - w).detach()
+def _alpha(w):
+    return w.detach().abs().flatten(1).mean(dim=1)
 
 
-def _binary_input(x):
-    beta = x.detach().abs().flatten(1).mean(dim=1).reshape(-1, *[1] * (x.dim() - 1))
-    return beta * _sign_ste(x)
+def _sign_weight(w):
+    """sign(W) whose gradient reaches W as that of α·sign(W), α = mean |W| per output."""
+    alpha = _alpha(w).reshape(-1, *[1] * (w.dim() - 1))
+    scaled = w + (alpha * torch.where(w >= 0, 1.0, -1.0) - w).detach()
+    return scaled / alpha
+
+
+def _binary(op, x, w, bias, xnor):
+    """XNOR-Net (Rastegari et al. 2016, eq. 11): (sign(I) * sign(W)) ⊙ Kα, with K = β the
+    mean |I| per sample; in bwn mode I * sign(W) ⊙ α."""
+    y = op(_sign_ste(x) if xnor else x, _sign_weight(w))
+    y = y * _alpha(w).reshape(-1, *[1] * (y.dim() - 2))
+    if xnor:
+        y = y * x.detach().abs().flatten(1).mean(dim=1).reshape(-1, *[1] * (y.dim() - 1))
+    return y if bias is None else y + bias.reshape(-1, *[1] * (y.dim() - 2))
 
 
 def xnor():
@@ -168,10 +178,10 @@ def xnor():
                          "head": nn.Linear(5, CLASSES)})
 
     def forward(m, x):
-        y = F.conv2d(_binary_input(m["bn"](x)), _binary_weight(m["bc"].weight), m["bc"].bias, padding=1)
+        y = _binary(lambda a, w: F.conv2d(a, w, padding=1), m["bn"](x), m["bc"].weight, m["bc"].bias, True)
         y = F.max_pool2d(y, 2).reshape(len(x), -1)
-        y = F.linear(y, _binary_weight(m["bd"].weight), m["bd"].bias)
-        y = F.linear(_binary_input(y), _binary_weight(m["bd2"].weight))
+        y = _binary(F.linear, y, m["bd"].weight, m["bd"].bias, False)
+        y = _binary(F.linear, y, m["bd2"].weight, None, True)
         return m["head"](y)
     return (_doc((2, 6, 6), nodes, _chain("x", "bn", "bc", "pool", "flat", "bd", "bd2", "head"), "xnor"),
             ref, forward, (2, 6, 6))
