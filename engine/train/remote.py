@@ -186,7 +186,8 @@ def run_job(conn, job: dict) -> None:
         from .settings import resolve_settings
         configure_threads(resolve_settings(doc.training, job.get("overrides"))["threads"])
         trainer = Trainer(doc, dataset=job.get("dataset"), overrides=job.get("overrides"),
-                          callbacks=[controller], nan_policy="pause", gate=controller.gate)
+                          callbacks=[controller], nan_policy="pause", gate=controller.gate,
+                          base_dir=job.get("base_dir"))
         if fork is not None:
             fork.apply(trainer)
         if job.get("record"):
