@@ -3,21 +3,43 @@
 Every SELECT runs as its own read transaction, so a reader always sees the last
 committed transaction of the writer; :meth:`SessionReader.refresh` re-reads the head.
 Every failure (not SQLite, not a session, newer format, damaged or hostile record)
-becomes one SessionError sentence naming the file.
+becomes one SessionError sentence naming the file. A stranger's file is bounded: its
+schema may not define anything that runs (guard.py), every read has a deadline, and the
+memory it can make us hold is limited per record and per file (budget.py, limits.py).
 """
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import records, tree
+from .budget import MemoryBudget, size_text
 from .errors import SessionError
+from .guard import Deadline, check_schema, connect_readonly, translate
+from .limits import MAX_FILE_BYTES, MAX_JSON_BYTES, MAX_META_BYTES, QUERY_SECONDS
 from .schema import FORMAT_NAME, FORMAT_VERSION
+
+_INLINE_BYTES = 1 << 16   # records up to this size come with their query; bigger ones are
+                          # streamed from the file into their array (never held twice)
+_JSON_GROWTH = 24         # parsed JSON can take ~24x its text ('[[],[],...]'): counted so
+_ROW_FETCH = 1024
+_SMALL_QUERY_BYTES = 1 << 20   # a query this small always runs, even with the budget spent
+
+
+def _record_columns(t: str = "") -> str:
+    """The columns every array query ends with (see SessionReader._records); ``t``: a
+    table alias with its dot."""
+    return (f"{t}rowid, {t}dtype, {t}shape, {t}compression, typeof({t}data), length({t}data), "
+            f"CASE WHEN length({t}data) <= {_INLINE_BYTES} THEN {t}data END")
+
+
+_RECORD = _record_columns()
+_RECORD_WIDTH = 7
 
 
 @dataclass(frozen=True)
@@ -39,20 +61,17 @@ class SessionReader:
     commit.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, memory_limit: int = MAX_FILE_BYTES,
+                 query_seconds: float = QUERY_SECONDS):
         self.path = Path(path)
         if not self.path.is_file():
             raise SessionError(f"{self.path} does not exist or is not a file.")
-        uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+        self._identity = _identity(self.path)
+        self._deadline = Deadline(query_seconds)
+        self._budget = MemoryBudget(memory_limit, str(self.path))
+        self._db = connect_readonly(self.path, self._deadline)
         try:
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                       check_same_thread=False)
-            # A stranger's file must not make us run SQL functions from its schema.
-            self._db.execute("PRAGMA trusted_schema=OFF")
-            self._db.execute("PRAGMA query_only=ON")
-        except sqlite3.Error as exc:
-            raise SessionError(f"{self.path} could not be opened ({exc}).") from None
-        try:
+            check_schema(self._db, self.path, self._deadline)
             self._load_meta()
         except BaseException:
             self._db.close()
@@ -61,18 +80,25 @@ class SessionReader:
     # -- head ------------------------------------------------------------------------
     def _load_meta(self) -> None:
         try:
-            rows = self._db.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.DatabaseError as exc:
-            text = str(exc)
-            if "not a database" in text or "no such table" in text:
+            rows = self._all("SELECT key, value FROM meta", sized=True)
+        except SessionError as exc:
+            if "no such table" in str(exc):
                 raise SessionError(f"{self.path} is not a Neurostudio session.") from None
-            raise SessionError(f"{self.path} could not be read ({text}).") from None
+            raise
         raw = {k: v for k, v in rows if isinstance(k, str)}
-        try:
-            meta = {k: json.loads(v) for k, v in raw.items()}
-        except (TypeError, ValueError, RecursionError):
-            raise SessionError(f"{self.path} is a damaged session (its meta table holds "
-                               f"text that is not JSON).") from None
+        total = sum(len(v) for v in raw.values() if isinstance(v, (str, bytes)))
+        if total > MAX_META_BYTES:
+            raise SessionError(f"{self.path} is not a usable session: its meta table holds "
+                               f"{size_text(total)} of text, more than the "
+                               f"{size_text(MAX_META_BYTES)} a session needs.")
+        self._budget.check(_JSON_GROWTH * total, "its meta table")
+        meta = {}
+        for k, v in raw.items():
+            if not isinstance(v, (str, bytes)):
+                raise SessionError(f"{self.path} is a damaged session (its meta table holds "
+                                   f"a value that is not JSON text).")
+            meta[k] = self._json(v, "its meta table", f"{self.path} is a damaged session "
+                                 f"(its meta table holds text that is not JSON).")
         if meta.get("format") != FORMAT_NAME:
             raise SessionError(f"{self.path} is not a Neurostudio session.")
         version = meta.get("format_version")
@@ -106,27 +132,50 @@ class SessionReader:
         self._load_meta()
         return self.meta
 
+    # Meta values come from the file: each has the type its users expect, or none.
     @property
     def graph(self) -> dict:
-        return self._meta.get("graph") or {}
+        return _dict_or(self._meta.get("graph"), {})
 
     @property
     def settings(self) -> dict:
-        return self._meta.get("settings") or {}
+        return _dict_or(self._meta.get("settings"), {})
 
     @property
     def dataset_info(self) -> dict | None:
-        return self._meta.get("dataset_info")
+        return _dict_or(self._meta.get("dataset_info"), None)
 
     @property
     def parent(self) -> dict | None:
-        return self._meta.get("parent")
+        return _dict_or(self._meta.get("parent"), None)
 
     @property
     def size_bytes(self) -> int:
-        """The file plus its write-ahead log, if any."""
-        wal = Path(str(self.path) + "-wal")
-        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        """The file plus its write-ahead log, if any (0 once the file is gone)."""
+        total = 0
+        for name in (str(self.path), str(self.path) + "-wal"):
+            try:
+                total += os.stat(name).st_size
+            except OSError:
+                pass
+        return total
+
+    @property
+    def memory_in_use(self) -> int:
+        """Bytes of arrays this reader handed out that are still alive."""
+        return self._budget.live
+
+    def check_file(self) -> str | None:
+        """None while the path still names the file this reader opened; else a sentence
+        saying it was deleted or replaced. The reader goes on serving the file it opened
+        (its data stay readable until it is closed): open the path again for the new one."""
+        try:
+            now = _identity(self.path)
+        except OSError:
+            return f"{self.path} was deleted while it was open; what is shown was read before."
+        if now != self._identity:
+            return f"{self.path} was replaced by another file while it was open; open it again to see it."
+        return None
 
     # -- scalars ---------------------------------------------------------------------
     def scalar_names(self) -> list[str]:
@@ -144,12 +193,8 @@ class SessionReader:
         rows = [] if sid is None else self._all(
             "SELECT step, value, wall FROM scalars WHERE series = ? AND step >= ? AND step <= ? "
             "ORDER BY step", (sid, start, limit))
-        try:
-            arr = np.array(rows, dtype=np.float64).reshape(len(rows), 3)
-            steps = np.array([r[0] for r in rows], dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):
-            raise SessionError(f"{self.path}: scalar series {name!r} holds values that "
-                               f"are not numbers.") from None
+        arr = self._numbers(rows, 3, f"scalar series {name!r}")
+        steps = self._steps([r[0] for r in rows], f"scalar series {name!r}")
         if with_wall:
             return steps, arr[:, 1].copy(), arr[:, 2].copy()
         return steps, arr[:, 1].copy()
@@ -173,13 +218,11 @@ class SessionReader:
             parts.append("SELECT series, step, value FROM scalars WHERE series = ? AND step >= ? AND step <= ?")
             params += [sid, -(1 << 62) if first is None else int(first), limit]
         rows = self._all(" UNION ALL ".join(parts) + " ORDER BY series, step", params)
-        try:
-            arr = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.float64).reshape(len(rows), 3)
-        except (TypeError, ValueError, OverflowError):
-            raise SessionError(f"{self.path}: a scalar series holds values that are not numbers.") from None
+        arr = self._numbers(rows, 3, "a scalar series")
+        steps = self._steps([r[1] for r in rows], "a scalar series")
         for sid, name in wanted.items():
-            mine = arr[arr[:, 0] == sid]
-            out[name] = (mine[:, 1].astype(np.int64), mine[:, 2].copy())
+            mine = arr[:, 0] == sid
+            out[name] = (steps[mine], arr[mine, 2].copy())
         return out
 
     def scalars_at(self, step: int) -> dict[str, float]:
@@ -187,11 +230,14 @@ class SessionReader:
         rows = self._all(
             "SELECT sr.name, sc.value FROM series sr JOIN scalars sc ON sc.series = sr.id "
             "AND sc.step = (SELECT MAX(step) FROM scalars WHERE series = sr.id AND step <= ?) "
-            "WHERE sr.kind = 'scalar'", (int(step),))
+            "WHERE sr.kind = 'scalar'", (int(step),), sized=True)
         out = {}
         for name, value in rows:
-            if value is not None and not isinstance(value, (int, float)):
-                raise SessionError(f"{self.path}: scalar {name!r} at step {step} is not a number.")
+            if not isinstance(name, str):
+                continue
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise SessionError(f"{self.path}: scalar {records._excerpt(name)} at step {step} "
+                                   f"is not a number.")
             out[name] = float("nan") if value is None else float(value)
         return out
 
@@ -204,7 +250,7 @@ class SessionReader:
         if sid is None:
             return np.zeros(0, np.int64)
         rows = self._all("SELECT step FROM tensors WHERE series = ? ORDER BY step", (sid,))
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        return self._steps([r[0] for r in rows], f"tensor series {name!r}")
 
     def tensor(self, name: str, step: int, exact: bool = False) -> tuple[int, np.ndarray] | None:
         """(actual step, array) of the record of ``name`` at ``step``, or else the latest
@@ -213,67 +259,82 @@ class SessionReader:
         if sid is None:
             return None
         op = "=" if exact else "<="
-        row = self._one(f"SELECT step, dtype, shape, compression, data FROM tensors "
-                        f"WHERE series = ? AND step {op} ? ORDER BY step DESC LIMIT 1",
-                        (sid, int(step)))
-        if row is None:
+        found = self._records("tensors", f"SELECT step, {_RECORD} FROM tensors WHERE series = ? "
+                              f"AND step {op} ? ORDER BY step DESC LIMIT 1", (sid, int(step)),
+                              lambda row: f"record {name!r} at step {row[0]}")
+        if not found:
             return None
-        return row[0], self._decode(f"record {name!r} at step {row[0]}", row[1:])
+        (s,), arr = found[0]
+        return self._step(s, f"record {name!r}"), arr
 
     def tensors_at(self, step: int, prefix: str = "") -> dict[str, tuple[int, np.ndarray]]:
         """name -> (actual step, array) for every tensor series whose name starts with
         ``prefix``, each its latest record at or before ``step``."""
-        rows = self._all(
-            "SELECT sr.name, t.step, t.dtype, t.shape, t.compression, t.data FROM series sr "
+        found = self._records(
+            "tensors",
+            f"SELECT sr.name, t.step, {_record_columns('t.')} FROM series sr "
             "JOIN tensors t ON t.series = sr.id AND t.step = (SELECT MAX(step) FROM tensors "
             "WHERE series = sr.id AND step <= ?) "
             "WHERE sr.kind = 'tensor' AND substr(sr.name, 1, ?) = ?",
-            (int(step), len(prefix), prefix))
-        return {name: (s, self._decode(f"record {name!r} at step {s}", rest))
-                for name, s, *rest in rows}
+            (int(step), len(prefix), prefix),
+            lambda row: f"record {records._excerpt(row[0])} at step {row[1]}")
+        return {name: (self._step(s, f"record {name!r}"), arr)
+                for (name, s), arr in found if isinstance(name, str)}
 
     # -- events, checkpoints, probe ----------------------------------------------------
     def events(self, kinds=None) -> list[Event]:
         """All events in the order written, or only those whose kind is in ``kinds``."""
-        rows = self._all("SELECT step, wall, kind, message, data FROM events ORDER BY id")
+        rows = self._all("SELECT step, wall, kind, message, data FROM events ORDER BY id", sized=True)
         wanted = None if kinds is None else ({kinds} if isinstance(kinds, str) else set(kinds))
+        if wanted is not None:
+            rows = [r for r in rows if r[2] in wanted]
+        self._budget.check(_JSON_GROWTH * sum(len(r[4]) for r in rows if isinstance(r[4], str)),
+                           "its events' data")
         out = []
         for step, wall, kind, message, data in rows:
-            if wanted is not None and kind not in wanted:
-                continue
-            try:
-                value = None if data is None else json.loads(data)
-            except (TypeError, ValueError, RecursionError):
-                raise SessionError(f"{self.path}: event {kind!r} at step {step} has data "
-                                   f"that is not JSON.") from None
-            out.append(Event(step, wall, kind, message, value))
+            what = f"event {records._excerpt(kind)} at step {records._excerpt(step)}"
+            if (type(step) is not int or not isinstance(wall, (int, float))
+                    or not isinstance(kind, str) or not isinstance(message, str)):
+                raise SessionError(f"{self.path}: {what} has fields of the wrong type.")
+            value = None if data is None else self._json(
+                data, what, f"{self.path}: {what} has data that is not JSON.")
+            out.append(Event(step, float(wall), kind, message, value))
         return out
 
     def checkpoint_steps(self) -> list[int]:
-        return [r[0] for r in self._all("SELECT step FROM checkpoints ORDER BY step")]
+        rows = self._all("SELECT step FROM checkpoints ORDER BY step")
+        return self._steps([r[0] for r in rows], "the checkpoints").tolist()
 
     def checkpoint_at_or_before(self, step: int) -> int | None:
         """The step of the last checkpoint at or before ``step`` (where a fork starts), or None."""
         row = self._one("SELECT MAX(step) FROM checkpoints WHERE step <= ?", (int(step),))
-        return row[0] if row else None
+        return None if row is None or row[0] is None else self._step(row[0], "a checkpoint")
 
     def checkpoint(self, step: int) -> tuple[dict[str, np.ndarray], dict | None]:
         """(weights name -> array, optimizer state or None) saved at exactly ``step``."""
-        head = self._one("SELECT optimizer FROM checkpoints WHERE step = ?", (int(step),))
-        if head is None:
-            raise SessionError(f"{self.path} has no checkpoint at step {step} "
-                               f"(checkpoints: {self.checkpoint_steps()[:10]}).")
-        rows = self._all("SELECT part, name, dtype, shape, compression, data "
-                         "FROM checkpoint_tensors WHERE step = ?", (int(step),))
+        self._begin()
+        try:
+            head = self._one("SELECT optimizer FROM checkpoints WHERE step = ?", (int(step),),
+                             sized=True)
+            if head is None:
+                raise SessionError(f"{self.path} has no checkpoint at step {step} "
+                                   f"(checkpoints: {self.checkpoint_steps()[:10]}).")
+            found = self._records("checkpoint_tensors",
+                                  f"SELECT part, name, {_RECORD} FROM checkpoint_tensors WHERE step = ?",
+                                  (int(step),), lambda row: f"checkpoint "
+                                  f"{row[0] if row[0] in ('weights', 'optimizer') else records._excerpt(row[0])} "
+                                  f"{records._excerpt(row[1])} at step {step}")
+        finally:
+            self._end()
         weights, arrays = {}, {}
-        for part, name, *rest in rows:
-            target = weights if part == "weights" else arrays
-            target[name] = self._decode(f"checkpoint {part} {name!r} at step {step}", rest)
+        for (part, name), arr in found:
+            (weights if part == "weights" else arrays)[name] = arr
         optimizer = None
         if head[0] is not None:
             label = f"{self.path}: the optimizer state at step {step}"
+            value = self._json(head[0], "its optimizer state", f"{label} is not valid JSON.")
             try:
-                optimizer = tree.unflatten(json.loads(head[0]), arrays, label)
+                optimizer = tree.unflatten(value, arrays, label)
             except (TypeError, ValueError, RecursionError):
                 raise SessionError(f"{label} is not valid JSON.") from None
         return weights, optimizer
@@ -287,12 +348,12 @@ class SessionReader:
         return self._probe_batch
 
     def _read_probe_batch(self) -> tuple[np.ndarray, np.ndarray] | None:
-        rows = dict((r[0], r[1:]) for r in self._all(
-            "SELECT name, dtype, shape, compression, data FROM probe"))
+        found = self._records("probe", f"SELECT name, {_RECORD} FROM probe WHERE name IN ('x', 'y')",
+                              (), lambda row: f"probe batch {records._excerpt(row[0])}")
+        rows = {name: arr for (name,), arr in found}
         if "x" not in rows or "y" not in rows:
             return None
-        return (self._decode("probe batch 'x'", rows["x"]),
-                self._decode("probe batch 'y'", rows["y"]))
+        return rows["x"], rows["y"]
 
     def record_counts(self) -> dict[str, dict[str, int]]:
         """{'scalar': {name: count}, 'tensor': {name: count}} (scans the indexes)."""
@@ -300,8 +361,9 @@ class SessionReader:
         for kind, table in (("scalar", "scalars"), ("tensor", "tensors")):
             for name, n in self._all(f"SELECT sr.name, COUNT(*) FROM series sr JOIN {table} t "
                                      f"ON t.series = sr.id WHERE sr.kind = ? GROUP BY sr.id",
-                                     (kind,)):
-                out[kind][name] = n
+                                     (kind,), sized=True):
+                if isinstance(name, str):
+                    out[kind][name] = n
         return out
 
     # -- plumbing --------------------------------------------------------------------
@@ -317,24 +379,133 @@ class SessionReader:
     def _series(self, kind: str) -> dict[str, int]:
         if self._names is None:
             names: dict[str, dict[str, int]] = {"scalar": {}, "tensor": {}}
-            for sid, k, name in self._all("SELECT id, kind, name FROM series"):
-                if k in names and isinstance(name, str):
+            for sid, k, name in self._all("SELECT id, kind, name FROM series", sized=True):
+                if k in names and isinstance(name, str) and type(sid) is int:
                     names[k][name] = sid
             self._names = names
         return self._names[kind]
 
-    def _decode(self, label: str, fields) -> np.ndarray:
+    def _records(self, table: str, sql: str, params, label) -> list[tuple[tuple, np.ndarray]]:
+        """Run ``sql``, whose last columns are ``_RECORD``, and decode each row's array:
+        [(the leading columns, array)]. Small records come with the query; big ones are
+        streamed from the file, in one read transaction with the query that found them, so
+        that a writer's commit in between cannot swap them."""
+        rows = self._all(sql, params, sized=True)
+        if any(row[-1] is None for row in rows) and not self._db.in_transaction:
+            self._begin()
+            try:
+                return self._records(table, sql, params, label)
+            finally:
+                self._end()
+        heads = []
+        for row in rows:
+            lead, fields = row[:-_RECORD_WIDTH], row[-_RECORD_WIDTH:]
+            _rowid, dtype, shape, compression, kind, length, _inline = fields
+            what = label(row)
+            if kind != "blob":
+                raise SessionError(f"{self.path}: {what} holds {kind} instead of bytes.")
+            try:
+                header = records.check_header(what, dtype, shape, compression, length)
+            except SessionError as exc:
+                raise SessionError(f"{self.path}: {exc}") from None
+            heads.append((lead, what, header, fields))
+        if heads:
+            self._budget.check(sum(h[2][2] for h in heads),
+                               heads[0][1] if len(heads) == 1 else f"{len(heads)} records")
+        return [(lead, self._decode(table, what, fields, header)) for lead, what, header, fields in heads]
+
+    def _decode(self, table: str, what: str, fields, header) -> np.ndarray:
+        rowid, dtype, shape, compression, _kind, _length, inline = fields
         try:
-            return records.decode(label, *fields)
+            if inline is not None:
+                return records.decode(what, dtype, shape, compression, inline, self._budget, header)
+            try:
+                blob = self._db.blobopen(table, "data", rowid, readonly=True)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path, self._deadline) from None
+            with blob:
+                return records.decode(what, dtype, shape, compression, blob, self._budget, header)
         except SessionError as exc:
-            raise SessionError(f"{self.path}: {exc}") from None
+            text = str(exc)
+            raise SessionError(text if text.startswith(str(self.path)) else f"{self.path}: {text}") from None
 
-    def _all(self, sql: str, params=()) -> list:
+    def _begin(self) -> None:
+        """One read transaction over several queries (nests: only the outermost counts)."""
+        self._depth = getattr(self, "_depth", 0) + 1
+        if self._depth == 1:
+            try:
+                self._db.execute("BEGIN")
+            except sqlite3.Error as exc:
+                self._depth = 0
+                raise translate(exc, self.path, self._deadline) from None
+
+    def _end(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._db.in_transaction:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                pass  # a read transaction has nothing to keep
+
+    def _json(self, text, what: str, bad: str):
+        if len(text) > MAX_JSON_BYTES:
+            raise SessionError(f"{self.path}: {what} holds {size_text(len(text))} of JSON, more "
+                               f"than the {size_text(MAX_JSON_BYTES)} a session needs.")
+        self._budget.check(_JSON_GROWTH * len(text), what)
         try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise SessionError(f"{self.path} could not be read ({exc}).") from None
+            return json.loads(text)
+        except (TypeError, ValueError, RecursionError):
+            raise SessionError(bad) from None
 
-    def _one(self, sql: str, params=()):
-        rows = self._all(sql, params)
+    def _numbers(self, rows: list, width: int, what: str) -> np.ndarray:
+        try:
+            return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        except (TypeError, ValueError, OverflowError):
+            raise SessionError(f"{self.path}: {what} holds values that are not numbers.") from None
+
+    def _steps(self, values: list, what: str) -> np.ndarray:
+        try:
+            return np.array(values, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            raise SessionError(f"{self.path}: {what} holds steps that are not whole numbers.") from None
+
+    def _step(self, value, what: str) -> int:
+        if type(value) is not int:
+            raise SessionError(f"{self.path}: {what} has a step that is not a whole number.")
+        return value
+
+    def _all(self, sql: str, params=(), sized: bool = False) -> list:
+        """Every row of ``sql``, under the deadline; the rows count against the memory
+        budget as they arrive (``sized``: their text and blobs too, not just their number)."""
+        self._deadline.start()
+        try:
+            cursor = self._db.execute(sql, params)
+            rows: list = []
+            cost = 0
+            while True:
+                chunk = cursor.fetchmany(_ROW_FETCH)
+                if not chunk:
+                    return rows
+                cost += len(chunk) * (40 + 40 * len(chunk[0]))
+                if sized:
+                    cost += sum(len(v) for r in chunk for v in r if isinstance(v, (str, bytes)))
+                if cost > _SMALL_QUERY_BYTES and self._budget.live + cost > self._budget.limit:
+                    self._budget.check(cost, f"one query's {len(rows) + len(chunk)}+ rows")
+                rows.extend(chunk)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path, self._deadline) from None
+        finally:
+            self._deadline.stop()
+
+    def _one(self, sql: str, params=(), sized: bool = False):
+        rows = self._all(sql, params, sized)
         return rows[0] if rows else None
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _dict_or(value, default):
+    return value if isinstance(value, dict) else default

@@ -11,6 +11,19 @@ APPLICATION_ID = 0x4E535331  # "NSS1" in the SQLite header, so `file` tools can 
 RESERVED_META = ("format", "format_version", "created", "graph", "settings",
                  "dataset_info", "parent", "last_step")
 
+# The columns every table of version 1 has, in order: a reader checks them when it opens a
+# file (later versions may add columns; none may be computed, see engine/session/guard.py).
+COLUMNS = {
+    "meta": ("key", "value"),
+    "series": ("id", "kind", "name"),
+    "scalars": ("series", "step", "wall", "value"),
+    "tensors": ("id", "series", "step", "wall", "dtype", "shape", "compression", "data"),
+    "events": ("id", "step", "wall", "kind", "message", "data"),
+    "checkpoints": ("step", "wall", "optimizer"),
+    "checkpoint_tensors": ("step", "part", "name", "dtype", "shape", "compression", "data"),
+    "probe": ("name", "dtype", "shape", "compression", "data"),
+}
+
 SCHEMA = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,

@@ -97,7 +97,7 @@ def test_unreadable_shapes(good, shape):
 def test_data_of_the_wrong_sqlite_type_and_unknown_compression(good):
     vandalise(good, "UPDATE tensors SET data = 'text' WHERE series = "
                     "(SELECT id FROM series WHERE name = 'x')")
-    assert "holds str instead of bytes" in message(good, lambda r: r.tensor("x", 5))
+    assert "holds text instead of bytes" in message(good, lambda r: r.tensor("x", 5))
     vandalise(good, "UPDATE tensors SET compression = 'lz4' WHERE series = "
                     "(SELECT id FROM series WHERE name = 'z')")
     assert "uses compression 'lz4'" in message(good, lambda r: r.tensor("z", 5))
@@ -196,3 +196,117 @@ def test_reader_never_writes(good):
         with pytest.raises(SessionError, match="could not be read"):
             r._all("DELETE FROM scalars")
     assert good.read_bytes() == before
+
+
+# ---- schema objects that run, and the bounds on time and memory (issue 22) ----------------
+
+ENDLESS = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+           "SELECT 'format' AS key, '\"neurostudio.session\"' AS value FROM n")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("sql", [
+    # the outside review's hang: a view standing in for the meta table, never finishing
+    ["ALTER TABLE meta RENAME TO meta_old", f"CREATE VIEW meta AS {ENDLESS}"],
+    [f"CREATE VIEW innocent AS {ENDLESS}"],
+    ["CREATE TRIGGER t AFTER INSERT ON meta BEGIN DELETE FROM scalars; END"],
+    ["CREATE VIRTUAL TABLE words USING fts5(body)"],
+    ["ALTER TABLE events RENAME TO events_old",
+     "CREATE TABLE events (id INTEGER PRIMARY KEY, step INTEGER, wall REAL, kind TEXT, "
+     "message TEXT, data TEXT, big BLOB AS (zeroblob(1000000000)) VIRTUAL)"],
+])
+def test_schema_objects_a_session_never_holds_are_refused_unread(good, sql):
+    db = sqlite3.connect(good)
+    for statement in sql:
+        db.execute(statement)
+    db.commit()
+    db.close()
+    text = message(good, lambda r: (r.events(), r.scalar("loss")))
+    assert "is not a plain Neurostudio session" in text and "so it is not read" in text
+
+
+def test_unknown_plain_tables_and_indexes_are_ignored(good):
+    vandalise(good, "CREATE TABLE extra (a, b)")
+    vandalise(good, "CREATE INDEX extra_a ON extra (a)")
+    with SessionReader(good) as r:
+        assert r.scalar("loss")[1].tolist() == [0.5]
+
+
+def test_every_query_has_a_deadline(tmp_path):
+    path = tmp_path / "long.session"
+    with SessionWriter(path, {}, {}) as w:
+        for step in range(20_000):
+            w.scalar("s", step, step)
+    with SessionReader(path, query_seconds=1e-4) as r:
+        with pytest.raises(SessionError) as info:
+            r.record_counts()
+    assert str(info.value) == (f"{path} took longer than 0.0001 s to read, so the read was stopped "
+                               f"(the file is damaged or built to hang readers).")
+
+
+def _records_of(path, count, nbytes, compress):
+    with SessionWriter(path, {}, {}) as w:
+        for k in range(count):
+            w.tensor(f"t{k}", 0, np.zeros(nbytes // 4, np.float32), compress=compress)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_memory_is_bounded_per_file_not_only_per_record(tmp_path, compress):
+    """The review's eight allowed records that together took the window past 3 GB, scaled
+    down: each record fits, the file's limit refuses the one that would pass it."""
+    path = tmp_path / "many.session"
+    _records_of(path, 8, 1 << 20, compress)
+    with SessionReader(path, memory_limit=5 << 20) as r:
+        held = [r.tensor(f"t{k}", 0)[1] for k in range(5)]
+        assert r.memory_in_use == 5 << 20
+        text = str(pytest.raises(SessionError, r.tensor, "t5", 0).value)
+        assert text == (f"{path}: record 't5' at step 0 would need 1.0 MiB, taking the memory "
+                        "this file holds past its 5.0 MiB limit (5.0 MiB in use).")
+        with pytest.raises(SessionError, match="8 records would need 8.0 MiB"):
+            r.tensors_at(0)
+        del held                        # what a view lets go of is given back
+        assert r.memory_in_use == 0
+        assert len(r.tensors_at(0, prefix="t1")) == 1
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_big_record_is_held_once_while_reading(tmp_path, compress):
+    """The review's zlib record that peaked at twice its size in inspect (inflated, then
+    copied): now inflated (or streamed from the file) straight into its array."""
+    import tracemalloc
+    path = tmp_path / "big.session"
+    size = 48 << 20
+    with SessionWriter(path, {}, {}) as w:
+        w.tensor("big", 0, np.arange(size // 4, dtype=np.float32) % 7, compress=compress)
+    with SessionReader(path) as r:
+        tracemalloc.start()
+        try:
+            arr = r.tensor("big", 0)[1]
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert arr.nbytes == size and arr[8] == 1.0
+    stored = 0 if not compress else len(zlib.compress(arr.tobytes(), 1))
+    assert peak < size + stored + (4 << 20), (peak, size, stored)
+
+
+def test_big_meta_and_event_data_are_refused_before_parsing(good):
+    vandalise(good, "INSERT INTO meta VALUES ('notes', ?)", ("[" + "[]," * (12 << 20) + "[]]",))
+    assert "its meta table holds 36.0 MiB of text, more than the 32.0 MiB" in message(good, lambda r: None)
+    vandalise(good, "DELETE FROM meta WHERE key = 'notes'")
+    vandalise(good, "UPDATE events SET data = ?", ("[" + "[]," * (3 << 20) + "[]]",))
+    with SessionReader(good, memory_limit=64 << 20) as r:
+        with pytest.raises(SessionError, match="its events' data would need 216.0 MiB"):
+            r.events()
+
+
+def test_the_reader_says_when_its_file_was_deleted_or_replaced(good, tmp_path):
+    with SessionReader(good) as r:
+        assert r.check_file() is None
+        good.unlink()
+        assert r.check_file() == f"{good} was deleted while it was open; what is shown was read before."
+        assert r.scalar("loss")[1].tolist() == [0.5]   # the open file stays readable
+        good.write_bytes(b"something else")
+        assert "was replaced by another file while it was open" in r.check_file()
+        assert r.tensor("x", 5)[1].shape == (10, 10)
+        assert r.size_bytes == len(b"something else")
