@@ -8,6 +8,7 @@ GRAPH_FILTER = ("Graphs and sessions (*.json *.session);;Neurostudio graphs (*.j
                 "Recorded sessions (*.session);;All files (*)")
 SAVE_FILTER = "Neurostudio graphs (*.json);;All files (*)"
 SESSION_FILTER = "Recorded sessions (*.session);;All files (*)"
+EXPORT_FILTERS = {"png": "PNG pictures (*.png)", "csv": "CSV tables (*.csv)", "svg": "SVG drawings (*.svg)"}
 
 
 class Dialogs:
@@ -54,6 +55,15 @@ class Dialogs:
         return path or None
 
 
+    def export_path(self, parent, suggested: str, kind: str) -> str | None:
+        """Where to write an export of ``kind`` ("png", "csv", "svg")."""
+        path, _ = QFileDialog.getSaveFileName(parent, f"Export {kind.upper()}", suggested,
+                                              EXPORT_FILTERS.get(kind, "All files (*)"))
+        if path and not path.lower().endswith("." + kind):
+            path += "." + kind
+        return path or None
+
+
 class HeadlessDialogs(Dialogs):
     """For --screenshot and scripts: errors go to stderr, every question gets 'no'."""
 
@@ -76,6 +86,9 @@ class HeadlessDialogs(Dialogs):
 
     def open_paths(self, parent, directory: str) -> list[str]:
         return []
+
+    def export_path(self, parent, suggested: str, kind: str) -> str | None:
+        return None
 
     def fork_settings(self, parent, parent_name: str, fork_step: int, parent_settings: dict,
                       last_step: int) -> dict | None:

@@ -12,40 +12,57 @@ from engine.templates import load_template
 from . import settings_store
 from .autosave import Recovery, pending_recoveries
 from .editor.layout import layered_layout, needs_layout
+from .state import OpenDocument
 
 DEFAULT_TEMPLATE = "playground_mlp"
 
 
 class FilesMixin:
-    path: str | None = None
+    # -- what is open (visualizer/state.py holds it) --------------------------------------
+    @property
+    def path(self) -> str | None:
+        doc = self.state.document
+        return doc.path if doc is not None else None
+
+    @property
+    def read_only(self) -> bool:
+        doc = self.state.document
+        return bool(doc is not None and doc.read_only)
 
     # -- replacing the document ----------------------------------------------------------
-    def _install(self, doc: GraphDocument, path: str | None, layout: bool = True) -> None:
-        if self.session_mode == "replay":
-            self.leave_replay()
+    def _install(self, entry: OpenDocument, binding=None, layout: bool = True) -> None:
+        """Open ``entry``; the state binds it to ``binding`` or to its latest run."""
+        doc = entry.doc
         if layout and needs_layout(doc):
             vp = self.view.viewport().size()
             viewport = (max(vp.width(), 900) / 0.9, max(vp.height(), 560) / 0.9)
             for nid, pos in layered_layout(doc, viewport).items():
                 doc.node(nid).pos = pos
-        self.path = path
-        self.model.set_document(doc)
+        self.state.open(entry, binding)
+
+    def _on_document_changed(self, entry: OpenDocument) -> None:
+        self.model.base_dir = str(Path(entry.path).parent) if entry.path else None
+        if entry.doc is not self.model.doc:
+            self.model.set_document(entry.doc)
         self.model.flush_analysis()
+        self.set_read_only(entry.read_only)
+        self.fit_grid()
         self.view.zoom_to_fit()
         self._update_title()
 
     def new_document(self) -> bool:
         if not self.maybe_save():
             return False
-        self._install(GraphDocument(name="untitled"), None)
+        self._install(OpenDocument.new(GraphDocument(name="untitled")))
+        self.set_workspace("build")
         return True
 
     def open_default(self) -> None:
         try:
-            doc = load_template(DEFAULT_TEMPLATE)
+            entry = OpenDocument.from_template(load_template(DEFAULT_TEMPLATE), DEFAULT_TEMPLATE)
         except GraphError:
-            doc = GraphDocument(name="untitled")
-        self._install(doc, None)
+            entry = OpenDocument.new(GraphDocument(name="untitled"))
+        self._install(entry)
 
     def open_template(self, slug: str) -> bool:
         try:
@@ -55,7 +72,8 @@ class FilesMixin:
             return False
         if not self.maybe_save():
             return False
-        self._install(doc, None)
+        self._install(OpenDocument.from_template(doc, slug))
+        self._leave_replay_workspace()
         self.statusBar().showMessage(f"Opened the template '{doc.name}'. Save it to keep your changes.", 6000)
         return True
 
@@ -76,9 +94,14 @@ class FilesMixin:
             return False
         if not self.maybe_save():
             return False
-        self._install(doc, str(Path(path).resolve()))
+        self._install(OpenDocument.from_file(doc, path))
+        self._leave_replay_workspace()
         settings_store.add_recent(path)
         return True
+
+    def _leave_replay_workspace(self) -> None:
+        if self.state.workspace == "replay":
+            self.set_workspace("watch" if self.state.binding is not None else "build")
 
     # -- saving ------------------------------------------------------------------------
     def save(self) -> bool:
@@ -98,7 +121,11 @@ class FilesMixin:
             self.dialogs.error(self, "Cannot save", f"The graph could not be saved to {path}: "
                                f"{exc.strerror or exc}.")
             return False
-        self.path = str(Path(path).resolve())
+        entry = self.state.document
+        self.state.rekey(OpenDocument.from_file(self.model.doc, path) if entry is None else
+                         OpenDocument(f"file:{Path(path).resolve()}", entry.doc, str(Path(path).resolve())))
+        self.model.base_dir = str(Path(self.path).parent)
+        self.model.schedule_analysis()  # relative dataset paths now read from the new folder
         self.model.undo_stack.setClean()
         settings_store.add_recent(self.path)
         self._update_title()
@@ -149,7 +176,8 @@ class FilesMixin:
         return take
 
     def recover(self, rec: Recovery) -> None:
-        self._install(rec.doc, rec.path, layout=False)
+        entry = OpenDocument.from_file(rec.doc, rec.path) if rec.path else OpenDocument.new(rec.doc)
+        self._install(entry, layout=False)
         self.model.undo_stack.resetClean()  # recovered work is unsaved work
         self._update_title()
 

@@ -6,6 +6,13 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from .theme import THEMES
 
+WORKSPACES = (("build", "Build", "Ctrl+1", "Assemble the network: palette, canvas, inspector, training settings"),
+              ("watch", "Watch", "Ctrl+2", "Train and watch: the canvas with its live overlay and the views "
+                                           "that fit the graph"),
+              ("replay", "Replay", "Ctrl+3", "Replay, scrub and compare recorded sessions"))
+PANELS = (("left", "&Side Panel (Layers, Templates, Sessions)"), ("right", "&Inspector Panel"),
+          ("problems", "&Problems"), ("grid", "&Views"), ("run", "&Run Strip"), ("timeline", "&Timeline"))
+
 
 def _action(w, text, slot, shortcut=None, tip=None) -> QAction:
     a = QAction(text, w)
@@ -13,6 +20,7 @@ def _action(w, text, slot, shortcut=None, tip=None) -> QAction:
         a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
     if tip:
         a.setStatusTip(tip)
+        a.setToolTip(tip)
     a.triggered.connect(lambda *_: slot())
     return a
 
@@ -26,9 +34,9 @@ def build(w) -> dict[str, QAction]:
     redo.setShortcuts([K(K.Redo), K("Ctrl+Y")] if K(K.Redo) != K("Ctrl+Y") else [K(K.Redo)])
     a = {
         "new": _action(w, "&New", w.new_document, K.New, "Start an empty graph"),
-        "open": _action(w, "&Open…", w.open_dialog, K.Open, "Open a graph file"),
-        "save": _action(w, "&Save", w.save, K.Save),
-        "save_as": _action(w, "Save &As…", w.save_as, K.SaveAs if not K(K.SaveAs).isEmpty() else "Ctrl+Shift+S"),
+        "open": _action(w, "&Open…", w.open_dialog, K.Open, "Open a graph file or a recorded session"),
+        "save": _action(w, "&Save", w.save, K.Save, "Save the graph"),
+        "save_as": _action(w, "Save &As…", w.save_as, "Ctrl+Shift+S"),
         "quit": _action(w, "&Quit", w.close, K.Quit if not K(K.Quit).isEmpty() else "Ctrl+Q"),
         "undo": undo, "redo": redo,
         "cut": _action(w, "Cu&t", w.cut, K.Cut),
@@ -37,17 +45,28 @@ def build(w) -> dict[str, QAction]:
         "duplicate": _action(w, "D&uplicate", w.duplicate, "Ctrl+D"),
         "delete": _action(w, "&Delete", w.delete_selection, [K(K.Delete), K("Backspace")]),
         "select_all": _action(w, "Select &All", w.select_all, K.SelectAll),
-        "zoom_fit": _action(w, "Zoom to &Fit", w.zoom_to_fit, "Ctrl+0"),
+        "zoom_fit": _action(w, "Zoom to &Fit", w.zoom_to_fit, "Ctrl+0", "Fit the whole graph into the canvas"),
         "zoom_in": _action(w, "Zoom &In", lambda: w.view.set_zoom(w.view.zoom() * 1.25), K.ZoomIn),
         "zoom_out": _action(w, "Zoom &Out", lambda: w.view.set_zoom(w.view.zoom() / 1.25), K.ZoomOut),
         "layout": _action(w, "Auto &Layout", w.auto_layout, "Ctrl+L", "Arrange the graph left to right"),
         "train": _action(w, "▶  Train", w.start_training, "Ctrl+Return", "Train the network"),
+        "presentation": _action(w, "&Presentation Mode", lambda: w.set_presentation(not w.presentation), "F5",
+                                "Larger fonts in every panel, plot and on the canvas, for a projector"),
+        "lock_layout": _action(w, "&Lock Layout", lambda: w.set_layout_locked(not w.grid.locked), None,
+                               "Unlock to pop views out into windows of their own and change the grid"),
     }
-    a["save_as"].setShortcut(K("Ctrl+Shift+S"))
+    for key in ("presentation", "lock_layout"):
+        a[key].setCheckable(True)
     for key in ("cut", "copy", "paste", "duplicate", "delete", "select_all"):
         # canvas-only: in a text field, Ctrl+C and Delete belong to the field
         a[key].setShortcutContext(a[key].shortcutContext().WidgetWithChildrenShortcut)
         w.view.addAction(a[key])
+    group = QActionGroup(w)
+    for name, title, shortcut, tip in WORKSPACES:
+        act = _action(w, title, lambda n=name: w.set_workspace(n), shortcut, f"{tip} ({shortcut})")
+        act.setCheckable(True)
+        group.addAction(act)
+        a[f"workspace_{name}"] = act
 
     bar = w.menuBar()
     w.file_menu = m = bar.addMenu("&File")
@@ -58,37 +77,67 @@ def build(w) -> dict[str, QAction]:
     m.addSeparator()
     m.addAction(a["save"])
     m.addAction(a["save_as"])
+    w.export_menu = m.addMenu("&Export")
     m.addSeparator()
     m.addAction(a["quit"])
     m = bar.addMenu("&Edit")
     for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all"):
         m.addSeparator() if key is None else m.addAction(a[key])
     m = bar.addMenu("&View")
+    for name, *_ in WORKSPACES:
+        m.addAction(a[f"workspace_{name}"])
+    m.addSeparator()
     for key in ("zoom_in", "zoom_out", "zoom_fit", None, "layout"):
         m.addSeparator() if key is None else m.addAction(a[key])
     m.addSeparator()
+    w.panels_menu = m.addMenu("&Panels")
+    w.panels_menu.aboutToShow.connect(lambda: _fill_panels(w))
+    shapes = m.addMenu("&Grid of Views")
+    a["grid_shape"] = shapes.menuAction()
+    from .workbench.panes import SHAPES
+    for label, (rows, cols) in SHAPES.items():
+        shapes.addAction(label, lambda r=rows, c=cols: w.set_grid_shape(r, c))
+    m.addAction(a["lock_layout"])
+    m.addAction(a["presentation"])
     theme_menu = m.addMenu("&Theme")
-    group = QActionGroup(w)
+    tgroup = QActionGroup(w)
     for name in THEMES:
         t = QAction(name.capitalize(), w, checkable=True)
         t.setChecked(name == w.theme.name)
         t.triggered.connect(lambda _=False, n=name: w.set_theme(n))
-        group.addAction(t)
+        tgroup.addAction(t)
         theme_menu.addAction(t)
         a[f"theme_{name}"] = t
-    w.panels_menu = m.addMenu("&Panels")
     w.run_menu = m = bar.addMenu("&Run")
     m.addAction(a["train"])
+    w.runs_menu = bar.addMenu("R&uns")
+    w.runs_menu.aboutToShow.connect(w.fill_runs_menu)
 
     tb = w.addToolBar("Main")
     tb.setObjectName("toolbar_main")
     tb.setMovable(False)
     for key in ("new", "open", "save", None, "undo", "redo", None, "layout", "zoom_fit"):
         tb.addSeparator() if key is None else tb.addAction(a[key])
-    grow = QWidget()
-    grow.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-    tb.addWidget(grow)
+    for stretch in (True, False):
+        grow = QWidget()
+        grow.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+        tb.addWidget(grow)
+        if stretch:
+            for name, *_ in WORKSPACES:
+                tb.addAction(a[f"workspace_{name}"])
+                tb.widgetForAction(a[f"workspace_{name}"]).setObjectName("workspaceButton")
     tb.addAction(a["train"])
     w.train_button = tb.widgetForAction(a["train"])
     w.train_button.setObjectName("trainButton")
     return a
+
+
+def _fill_panels(w) -> None:
+    menu = w.panels_menu
+    menu.clear()
+    parts = w.workbench.visible_parts(w.state.workspace)
+    for part, title in PANELS:
+        act = menu.addAction(title)
+        act.setCheckable(True)
+        act.setChecked(parts[part])
+        act.triggered.connect(lambda checked, p=part: w.set_part_visible(p, checked))

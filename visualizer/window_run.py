@@ -1,18 +1,18 @@
-"""The main window's training and replay side: the run panel, the views in docks, the
-timeline along the bottom, the graph overlay, and opening recorded sessions.
+"""The main window's runs and recorded sessions: the run strip, the views and their grid, the
+timeline along the bottom, the graph overlay, and binding all of them to the run or session
+of the open document.
 
 A live run and a replay share one path: the views read the session file through the
 ViewHub at the timeline's step; live just means the timeline follows the head as the
-worker commits."""
+worker commits. Every run has its own RunController; the state (visualizer/state.py) says
+which one belongs to the open document, and only that one reaches the views."""
 from __future__ import annotations
 
 import re
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QToolBar
-
+from engine.graph.document import GraphDocument
 from engine.graph.errors import GraphError
 from engine.session import SessionError, SessionReader
 from engine.worker import TERMINAL
@@ -21,12 +21,14 @@ from . import settings_store
 from .editor.overlay import apply_overlay
 from .replay.actions import install_replay_ui
 from .replay.session_open import graph_document, open_checked
-from .replay.timeline import Timeline
 from .replay.timeline_bar import TimelineBar
 from .run.controller import RunController
 from .run.run_panel import RunPanel
+from .state import Binding, OpenDocument
 from .views.base import ViewHub
 from .views.registry import VIEWS
+from .workbench.fit import node_to_follow
+from .workbench.panes import ViewGrid
 
 MARKS_REFRESH_S = 1.0  # re-read the event marks at most this often during a live run
 
@@ -37,49 +39,40 @@ def view_key(view_cls) -> str:
 
 class RunMixin:
     reader = None
-    session_path: Path | None = None
-    session_mode: str | None = None  # None (editing), "live" or "replay"
 
     def _setup_run(self) -> None:
-        self.timeline = Timeline(self)
         self.hub = ViewHub(self.timeline, parent=self)
-        self.controller = RunController(self)
-        self.run_panel = RunPanel(self.controller, show_train=False)
+        self._idle = RunController(self)  # what the run strip shows when no run is bound
+        self.run_panel = RunPanel(self._idle, show_train=False)
         self.timeline_bar = TimelineBar(self.timeline)
         self.views = {}
+        self.views_by_title = {}
         for cls in VIEWS:
             view = cls()
-            key = view_key(cls)
-            self.views[key] = view
+            self.views[view_key(cls)] = view
+            self.views_by_title[cls.title] = view
             self.hub.add(view)
             view.node_selected.connect(self.show_node)
-            self._dock(key, cls.title, view, Qt.BottomDockWidgetArea)
-            self.tab_with("problems", key)
-        self._dock("run", "Run", self.run_panel, Qt.TopDockWidgetArea)
-        bar = QToolBar("Timeline", self)
-        bar.setObjectName("toolbar_timeline")
-        bar.addWidget(self.timeline_bar)
-        self.addToolBar(Qt.BottomToolBarArea, bar)
-        self.resizeDocks([self.docks["problems"], self.docks["run"]], [280, 56], Qt.Vertical)
+        self.grid = ViewGrid(self.views_by_title)
+        self.grid.export.connect(self.export_view)
         self._marks_at = 0.0
         install_replay_ui(self)  # drops, compare, fork, sessions library
-
         self._add_run_actions()
-        self.controller.committed.connect(self._on_committed)
-        self.controller.state_changed.connect(self._on_run_state)
         self.run_panel.details_requested.connect(
             lambda msg, details: self.dialogs.details(self, "Training failed", msg, details))
+        self.run_panel.buttons_changed.connect(self._sync_run_actions)
         self.hub.rendered.connect(self._on_rendered)
         self.hub.failed.connect(lambda text: self.statusBar().showMessage(text, 10000))
-        self.scene.selectionChanged.connect(self._follow_selection)
         self.run_panel.set_settings(self.model.doc.training)
         for signal in (self.model.settings_changed, self.model.reset):
             signal.connect(lambda *_: self.run_panel.set_settings(self.model.doc.training))
+        self.state.binding_changed.connect(self._on_binding_changed)
 
     def _add_run_actions(self) -> None:
         """Pause/Resume, Step and Stop in the Run menu with shortcuts, mirroring the panel."""
         from PySide6.QtGui import QAction, QKeySequence
         panel = self.run_panel
+        self._run_buttons = {}
         for key, text, shortcut, button in (("pause", "&Pause / Resume", "Ctrl+P", panel.pause_btn),
                                             ("step", "&Step One Batch", "Ctrl+.", panel.step_btn),
                                             ("stop", "S&top", "Ctrl+Shift+.", panel.stop_btn)):
@@ -87,44 +80,77 @@ class RunMixin:
             action.setShortcut(QKeySequence(shortcut))
             action.triggered.connect(button.click)  # the panel's buttons know the state
             action.setEnabled(False)
-            self.controller.state_changed.connect(
-                lambda *_a, act=action, b=button: act.setEnabled(b.isEnabled()))
             self.run_menu.addAction(action)
             self.actions[f"run_{key}"] = action
+            self._run_buttons[action] = button
+
+    def _sync_run_actions(self) -> None:
+        for action, button in self._run_buttons.items():
+            action.setEnabled(button.isEnabled())
+
+    # -- what is bound ----------------------------------------------------------------------
+    @property
+    def controller(self) -> RunController:
+        """The run of the open document (an idle controller when it has none)."""
+        b = self.state.binding
+        return b.run if b is not None and b.run is not None else self._idle
+
+    @property
+    def session_path(self) -> Path | None:
+        b = self.state.binding
+        return b.session_path if b is not None else None
+
+    @property
+    def session_mode(self) -> str | None:
+        """None (editing), "live" (a run of this document) or "replay"."""
+        b = self.state.binding
+        return b.mode if b is not None else None
 
     # -- training -------------------------------------------------------------------------
     def start_training(self, overrides: dict | None = None, fork: dict | None = None,
                        name: str | None = None) -> Path | None:
         """Train the graph on the canvas; ``overrides`` replace settings, ``fork``
         ({"path", "step"}) starts from a recorded checkpoint (see replay/actions.py)."""
+        if self.read_only:
+            if fork is None:
+                self.statusBar().showMessage("A recorded session is read-only: fork it (Run > Fork from "
+                                             "Here…) to train from one of its checkpoints.", 8000)
+                return None
+            # the child run belongs to an editable copy of the recorded graph
+            self._install(OpenDocument.new(self.model.doc.copy()), layout=False)
         reason = self.train_blocked_reason()
         if reason:
             self.statusBar().showMessage(f"Cannot train yet: {reason}", 8000)
-            return
+            return None
         if self.controller.running:
-            self.statusBar().showMessage("A run is in progress: stop it before starting another.", 6000)
-            return
-        if self.session_mode == "replay":
-            self.leave_replay()
+            self.statusBar().showMessage("This graph's run is in progress: stop it before starting another.", 6000)
+            return None
         doc = self.model.doc
         self.run_panel.set_settings(doc.training)
-        self._set_reader(None)
-        path = self.controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
-                                     probes=self.run_panel.probe_settings(), fork=fork)
-        self.session_path, self.session_mode = path, "live"
-        self.hub.set_growing(True)
-        self.timeline.reset(0, live=True)
-        self.timeline_bar.set_reader(None, live=True)
-        self.docks[view_key(VIEWS[0])].raise_()
-        self.give_views_room()
+        controller = RunController(self)
+        path = controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
+                                probes=self.run_panel.probe_settings(), fork=fork,
+                                base_dir=Path(self.path).parent if self.path else None)
+        binding = Binding(self.state.document.key, path, "live", run=controller, doc=doc.to_dict(),
+                          name=name or doc.name)
+        controller.committed.connect(lambda step, b=binding: self._on_committed(b, step))
+        controller.state_changed.connect(lambda *args, b=binding: self._on_run_state(b, *args))
+        if self.state.workspace == "build":
+            self.set_workspace("watch")
+        if not self.state.selection:  # the per-layer views need a layer to follow
+            node = node_to_follow(doc, self.grid.titles())
+            if node is not None:
+                self.scene.select_nodes([node])
+        self.state.add_run(binding)
         self.statusBar().showMessage(f"Training '{doc.name}': recording to {path.name}", 6000)
-        self._update_train_action()
         return path
 
-    def _on_committed(self, step: int) -> None:
+    def _on_committed(self, binding: Binding, step: int) -> None:
+        if binding is not self.state.binding:
+            return  # a run in the background: its views are not on screen
         if self.reader is None:
             try:
-                self._set_reader(SessionReader(self.session_path))
+                self._set_reader(SessionReader(binding.session_path))
             except SessionError:
                 return  # the file is being created; the next commit opens it
             self.timeline_bar.set_reader(self.reader, live=True)
@@ -136,55 +162,67 @@ class RunMixin:
             self._marks_at = now
             self.timeline_bar.refresh_marks()
 
-    def _on_run_state(self, state: str, message: str, details: str) -> None:
+    def _on_run_state(self, binding: Binding, state: str, message: str, details: str) -> None:
+        current = binding is self.state.binding
         if state in TERMINAL:
-            self.hub.set_growing(False)
-            if self.reader is not None:
-                self.timeline.set_head(self.reader.refresh())
-                self.timeline_bar.refresh_marks()
-                self.hub.mark_dirty()
-            self.statusBar().showMessage(f"Run {state}" + (f": {message}" if message else "."), 10000)
-        self._update_train_action()
+            if current:
+                self.hub.set_growing(False)
+                if self.reader is not None:
+                    self.timeline.set_head(self.reader.refresh())
+                    self.timeline_bar.refresh_marks()
+                    self.hub.mark_dirty()
+            where = "" if current else f" (the run of '{binding.name}', in the background)"
+            self.statusBar().showMessage(f"Run {state}{where}" + (f": {message}" if message else "."), 10000)
+        if current:
+            self._update_train_action()
 
     def _update_train_action(self) -> None:
         action = self.actions["train"]
         blocked = self.train_blocked_reason()
         busy = self.controller.running
-        action.setEnabled(blocked is None and not busy and self.session_mode != "replay")
+        action.setEnabled(blocked is None and not busy and not self.read_only)
         if busy:
-            action.setToolTip("A run is in progress (see the Run panel).")
+            action.setToolTip("This graph's run is in progress (see the run strip).")
+        elif self.read_only:
+            action.setToolTip("A recorded session is read-only: fork it to train from a checkpoint.")
+        elif blocked:
+            n = len(self.model.analysis.problems)
+            more = f" (and {n - 1} more problem{'s' if n > 2 else ''})" if n > 1 else ""
+            action.setToolTip(f"Cannot train yet: {blocked}{more}")
+        else:
+            action.setToolTip("Train the network (Ctrl+Enter)")
+        self.run_panel.set_blocked_reason(blocked)
 
-    # -- lessons ---------------------------------------------------------------------------
-    def open_lesson_template(self, lesson_id: str, slug: str) -> bool:
-        """Open a lesson's template with the lesson's views in front and its node selected."""
-        from engine.lessons import load_lesson
-        try:
-            lesson = load_lesson(lesson_id)
-        except GraphError as err:
-            self.dialogs.error(self, "Cannot open lesson", str(err))
-            return False
-        if not self.maybe_save():
-            return False
-        self._install(lesson.documents[slug].copy(), None)
-        by_title = {cls.title: view_key(cls) for cls in VIEWS}
-        for title in reversed(lesson.views):  # the first listed view ends in front
-            key = by_title.get(title)
-            if key:
-                self.docks[key].show()
-                self.docks[key].raise_()
-        if self.model.doc.has_node(lesson.select):
-            self.show_node(lesson.select)
-        self.statusBar().showMessage(f"Lesson {lesson.lesson.number}: opened '{lesson.documents[slug].name}'. "
-                                     f"Press Train and watch {lesson.views[0]}.", 10000)
-        return True
-
-    # -- views and the canvas -------------------------------------------------------------
-    def give_views_room(self) -> None:
-        """While watching a run the views need over half the height (plots squashed into
-        the editor's short bottom strip are unreadable); the user can drag it back."""
-        dock = self.docks[view_key(VIEWS[0])]
-        if dock.height() < self.height() * 0.45:
-            self.resizeDocks([dock], [int(self.height() * 0.58)], Qt.Vertical)
+    # -- binding the views to the open document's run or session ---------------------------------
+    def _on_binding_changed(self, binding: Binding | None) -> None:
+        self._set_reader(None)
+        self.hub.set_growing(False)
+        self.run_panel.set_controller(binding.run if binding is not None and binding.run is not None
+                                      else self._idle, binding.session_path if binding else None)
+        if binding is None:
+            self.timeline.reset(0, live=True)
+            self.timeline_bar.set_reader(None, live=False)
+            self.grid.set_bound(False)
+        else:
+            live = binding.mode == "live"
+            reader = self._pending_reader if getattr(self, "_pending_reader", None) is not None else None
+            self._pending_reader = None
+            if reader is None:
+                try:
+                    reader = SessionReader(binding.session_path)
+                except SessionError:
+                    reader = None  # a run that has not committed yet: its first commit opens it
+            self._set_reader(reader)
+            head = max(reader.last_step, 0) if reader is not None else 0
+            follow = live and binding.shown_step is None
+            self.timeline.reset(head, live=follow, step=head if binding.shown_step is None else binding.shown_step)
+            self.timeline_bar.set_reader(reader, live=live)
+            self.hub.set_growing(live and binding.run is not None and binding.run.running)
+            self.grid.set_bound(True)
+            self.hub.render_now() if reader is not None else None
+        self._follow_selection()
+        self._update_train_action()
+        self._update_title()
 
     def _set_reader(self, reader) -> None:
         if self.reader is not None and self.reader is not reader:
@@ -195,8 +233,7 @@ class RunMixin:
             apply_overlay(self.scene, None, None)
 
     def _follow_selection(self) -> None:
-        ids = self.scene.selected_node_ids()
-        node_id = ids[0] if len(ids) == 1 else None
+        node_id = self.state.selected_node
         node_type = self.model.doc.node(node_id).type if node_id and self.model.doc.has_node(node_id) else None
         self.hub.set_node(node_id, node_type)
         self.hub.mark_dirty()
@@ -204,57 +241,138 @@ class RunMixin:
     def _on_rendered(self, step: int) -> None:
         apply_overlay(self.scene, self.reader, step)
 
+    # -- runs in the background ------------------------------------------------------------------
+    def fill_runs_menu(self) -> None:
+        menu = self.runs_menu
+        menu.clear()
+        runs = list(self.state.runs.values())
+        for b in runs:
+            ctrl = b.run
+            state = ctrl.state if ctrl is not None else "recorded"
+            step = (ctrl.last_progress.get("step") if ctrl is not None else None)
+            text = f"{b.name or Path(b.session_path).stem} — {state}" + (f", step {step:,}" if step else "")
+            act = menu.addAction(text)
+            act.setCheckable(True)
+            act.setChecked(b is self.state.binding)
+            act.setStatusTip(str(b.session_path))
+            act.triggered.connect(lambda _=False, b=b: self.show_run(b))
+        if not runs:
+            menu.addAction("No runs yet in this window").setEnabled(False)
+
+    def show_run(self, binding: Binding) -> bool:
+        """Open the document a run belongs to (the run comes back bound to it)."""
+        if binding is self.state.binding:
+            return True
+        if not self.maybe_save():
+            return False
+        kind, _, ref = binding.doc_key.partition(":")
+        entry = None
+        if kind == "file" and Path(ref).is_file():
+            try:
+                from engine.graph.document import load_graph
+                entry = OpenDocument(binding.doc_key, load_graph(ref), ref)
+            except GraphError:
+                entry = None
+        if entry is None and kind == "template":
+            from engine.templates import load_template
+            try:
+                entry = OpenDocument(binding.doc_key, load_template(ref))
+            except GraphError:
+                entry = None
+        if entry is None:  # a new document or one that went away: the graph the run started from
+            entry = OpenDocument(binding.doc_key, GraphDocument.from_dict(binding.doc), None,
+                                 read_only=binding.mode == "replay")
+        self._install(entry, layout=False)
+        self.set_workspace("replay" if binding.mode == "replay" else "watch")
+        return True
+
+    # -- lessons ---------------------------------------------------------------------------
+    def open_lesson_template(self, lesson_id: str, slug: str) -> bool:
+        """Open a lesson's template in Watch with the lesson's views in the grid and its node
+        selected."""
+        from engine.lessons import load_lesson
+        try:
+            lesson = load_lesson(lesson_id)
+        except GraphError as err:
+            self.dialogs.error(self, "Cannot open lesson", str(err))
+            return False
+        if not self.maybe_save():
+            return False
+        self._install(OpenDocument(f"lesson:{lesson_id}/{slug}", lesson.documents[slug].copy()))
+        self.set_workspace("watch")
+        shown = [t for t in lesson.views if t in self.views_by_title]
+        self.grid.set_views(shown + [t for t in self.grid.titles() if t not in shown])
+        if self.model.doc.has_node(lesson.select):
+            self.show_node(lesson.select)
+        self.statusBar().showMessage(f"Lesson {lesson.lesson.number}: opened '{lesson.documents[slug].name}'. "
+                                     f"Press Train and watch {lesson.views[0]}.", 10000)
+        return True
+
     # -- recorded sessions -------------------------------------------------------------------
     def open_session(self, path: str) -> bool:
         """Open a recorded run: its graph read-only, every view on the recorded data."""
-        if self.controller.running:  # before reading the file: it would be read for nothing
-            self.dialogs.error(self, "Cannot open session", "A run is in progress: stop it before "
-                               "opening a recorded session.")
-            return False
+        busy = next((b for b in self.state.runs.values() if b.run is not None and b.run.running
+                     and Path(b.session_path).resolve() == Path(path).resolve()), None)
+        if busy is not None:  # a run of this window records into it: show that run instead
+            return self.show_run(busy)
         try:
             reader = open_checked(path)  # a damaged file fails here, before anything changes
             doc = graph_document(reader)
         except (SessionError, GraphError) as err:
             self.dialogs.error(self, "Cannot open session", str(err))
             return False
-        if self.session_mode != "replay" and not self.maybe_save():
+        if not self.maybe_save():
             reader.close()
             return False
-        self._install(doc, None)
-        self.set_read_only(True)
-        self.session_path, self.session_mode = Path(path), "replay"
-        self._set_reader(reader)
-        head = max(reader.last_step, 0)
-        self.timeline.reset(head, live=False)
-        self.timeline.seek(head)
-        self.timeline_bar.set_reader(reader, live=False)
-        self.hub.render_now()
+        entry = OpenDocument.from_session(doc, path)
+        binding = Binding(entry.key, Path(path), "replay", doc=doc.to_dict(), name=Path(path).stem)
+        self._pending_reader = reader
+        self._install(entry, binding)
+        self.set_workspace("replay")
         settings_store.add_recent(path)
-        self._update_title()
-        self._update_train_action()
-        self.docks[view_key(VIEWS[0])].raise_()
         return True
 
     def leave_replay(self) -> None:
         """Back to editing: the replayed graph becomes an editable, unsaved copy."""
-        self.set_read_only(False)
-        self.session_mode = None
-        self._set_reader(None)
-        self.timeline_bar.set_reader(None, live=True)
-        self._update_title()
-        self._update_train_action()
+        if self.session_mode == "replay":
+            self._install(OpenDocument.new(self.model.doc.copy()), layout=False)
+            self.set_workspace("build")
 
     def set_read_only(self, read_only: bool) -> None:
-        self.read_only = read_only
         self.scene.read_only = read_only
         for item in self.scene.node_items.values():
             item.setFlag(item.GraphicsItemFlag.ItemIsMovable, not read_only)
         for key in ("cut", "paste", "duplicate", "delete", "layout"):
             self.actions[key].setEnabled(not read_only)
-        for key in ("palette", "templates", "settings"):
-            self.docks[key].widget().setEnabled(not read_only)
+        for widget in (self.palette, self.templates, self.settings_panel):
+            widget.setEnabled(not read_only)
         self.inspector.setEnabled(not read_only)
 
+    # -- exports -------------------------------------------------------------------------------
+    def export_view(self, title: str, kind: str) -> bool:
+        view = self.views_by_title.get(title)
+        if view is None:
+            return False
+        stem = re.sub(r"[^A-Za-z0-9]+", "-", f"{self.model.doc.name}-{title}").strip("-").lower()
+        suggested = str(Path(self.path).parent / f"{stem}.{kind}") if self.path else f"{stem}.{kind}"
+        path = self.dialogs.export_path(self, suggested, kind)
+        if not path:
+            return False
+        try:
+            ok = view.export_png(path) if kind == "png" else view.export_csv(path)
+        except OSError as exc:
+            self.dialogs.error(self, "Cannot export", f"{title} could not be written to {path}: "
+                               f"{exc.strerror or exc}.")
+            return False
+        if ok is False:
+            self.dialogs.error(self, "Nothing to export", f"{title} has no data to write as CSV yet.")
+            return False
+        self.statusBar().showMessage(f"Exported {title} to {path}", 6000)
+        return True
+
     def shutdown_run(self) -> None:
-        self.controller.shutdown()
+        for b in list(self.state.runs.values()):
+            if b.run is not None:
+                b.run.shutdown()
+        self._idle.shutdown()
         self._set_reader(None)

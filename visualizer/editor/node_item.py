@@ -133,14 +133,22 @@ class NodeItem(QGraphicsItem):
         """Elided strings, computed when the content changes, never in paint()."""
         title, small, mono, fm_title, fm_small, fm_mono = _fonts()
         width = NODE_W - 2 * PAD - 4
-        id_w = min(fm_small.horizontalAdvance(self.node_id), width * 0.45)
+        # The type name comes first: the id takes the room the title leaves, and moves down
+        # to the summary line when that room is too small to read it.
+        title_w = fm_title.horizontalAdvance(self.type_name)
+        full_id = fm_small.horizontalAdvance(self.node_id)
+        id_w = min(full_id, max(0.0, width - title_w - 8))
+        id_in_header = id_w >= min(full_id, 28.0)
+        summary = self.summary if id_in_header else " · ".join(filter(None, [self.node_id, self.summary]))
+        if not id_in_header:
+            id_w = 0.0
         shape = self.problem and "⚠ " + self.problem or self.shape_text or "…"
         self._texts = {
-            "title": (title, fm_title.elidedText(self.type_name, _ELIDE_RIGHT, width - id_w - 8)),
-            "id": (small, fm_small.elidedText(self.node_id, _ELIDE_MIDDLE, id_w)),
+            "title": (title, fm_title.elidedText(self.type_name, _ELIDE_RIGHT, width - (id_w + 8 if id_w else 0))),
+            "id": (small, fm_small.elidedText(self.node_id, _ELIDE_MIDDLE, id_w) if id_w else ""),
             "shape": (mono if not self.problem else small, (fm_mono if not self.problem else fm_small)
                       .elidedText(shape, _ELIDE_RIGHT, width)),
-            "summary": (small, fm_small.elidedText(self.summary, _ELIDE_RIGHT, width)),
+            "summary": (small, fm_small.elidedText(summary, _ELIDE_RIGHT, width)),
             "id_w": id_w,
         }
         self._static = {k: QStaticText(v[1]) for k, v in self._texts.items() if isinstance(v, tuple)}

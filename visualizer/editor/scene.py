@@ -128,8 +128,13 @@ class EditorScene(QGraphicsScene):
             for it in items:
                 it.set_label(fmt_shape(info.out_shape) if info else "")
 
-    def set_theme(self, theme) -> None:
+    def set_theme(self, theme, scale: float = 1.0) -> None:
+        """Colours of every item; ``scale`` > 1 (presentation mode) raises the zoom below
+        which the canvas stops fitting the graph, so node text stays legible on a projector."""
         self.theme = theme
+        for view in self.views():
+            if hasattr(view, "min_readable"):
+                view.min_readable = type(view).min_readable * scale
         self._grid_brush = None
         for item in self.node_items.values():
             item.set_theme(theme)

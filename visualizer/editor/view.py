@@ -46,6 +46,10 @@ class EditorView(QGraphicsView):
         delta = event.angleDelta().y() or event.angleDelta().x()
         self.set_zoom(self.zoom() * (1.0015 ** delta))
 
+    #: below this zoom a node's text is too small to read (title ~6 px): a big graph is
+    #: shown from its input at this zoom, to be panned, rather than fitted as specks
+    min_readable = 0.62
+
     def zoom_to_fit(self, max_scale: float = 1.0) -> None:
         rect = self.scene().nodes_rect()
         if rect.isNull():
@@ -56,6 +60,12 @@ class EditorView(QGraphicsView):
         self.fitInView(rect, Qt.KeepAspectRatio)
         if self.zoom() > max_scale:
             self.set_zoom(max_scale)
+        if self.zoom() < self.min_readable:
+            self.set_zoom(self.min_readable)
+            view = self.mapToScene(self.viewport().rect()).boundingRect()
+            # the top-left of the graph (its input, as the layout runs left to right) in view
+            self.centerOn(rect.left() + view.width() / 2, rect.top() + min(view.height(), rect.height()) / 2)
+            return
         self.centerOn(rect.center())
 
     def _grow_scene_rect(self, rect: QRectF) -> None:

@@ -126,6 +126,10 @@ class LibraryPanel(QWidget):
         lay.addWidget(self.message)
 
     # -- contents ----------------------------------------------------------------------------
+    def showEvent(self, event):  # a run may have finished since the tab was last shown
+        super().showEvent(event)
+        self.refresh()
+
     def refresh(self) -> None:
         keep = self.current_path()
         self.summaries = self._read.of(session_files(self.folder(), self.extra()))

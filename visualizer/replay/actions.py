@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
 from engine.graph.settings import inherited_settings
@@ -34,9 +33,6 @@ def install_replay_ui(window) -> None:
     window.library = LibraryPanel(sessions_dir, lambda: _opened_sessions(window),
                                   lambda p: _is_busy(window, p))
     window.library.open_requested.connect(window.open_file)
-    dock = window._dock("library", "Sessions", window.library, Qt.LeftDockWidgetArea)
-    window.tab_with("palette", "library")
-    dock.visibilityChanged.connect(lambda shown: shown and window.library.refresh())
 
 
 def _opened_sessions(window) -> list[str]:
@@ -44,9 +40,11 @@ def _opened_sessions(window) -> list[str]:
 
 
 def _is_busy(window, path) -> bool:
-    current = window.session_path
-    return current is not None and Path(current).resolve() == Path(path).resolve() \
-        and (window.session_mode is not None)
+    """A run of this window records into ``path``, or it is the session on show."""
+    target = Path(path).resolve()
+    return any(Path(b.session_path).resolve() == target and (b is window.state.binding or
+                                                             (b.run is not None and b.run.running))
+               for b in [*window.state.runs.values(), *filter(None, [window.state.binding])])
 
 
 # -- compare ----------------------------------------------------------------------------------

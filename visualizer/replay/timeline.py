@@ -1,16 +1,18 @@
-"""The timeline: which training step every view shows. Live = follow the head."""
+"""The timeline: which training step every view shows. Live = follow the head.
+
+Qt-free (psygnal signals), so the application state that owns it can be driven and tested
+without a window."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from psygnal import Signal
 
 
-class Timeline(QObject):
+class Timeline:
     step_changed = Signal(int)       # the step views should show
     head_changed = Signal(int)       # the last committed step of the session
     live_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, parent=None):  # parent: accepted for symmetry with Qt objects, unused
         self._step = 0
         self._head = 0
         self._live = True
@@ -26,6 +28,11 @@ class Timeline(QObject):
     @property
     def live(self) -> bool:
         return self._live
+
+    @property
+    def at_head(self) -> bool:
+        """The shown step is the newest one (what "● Live" lights for)."""
+        return self._step >= self._head
 
     def set_head(self, head: int) -> None:
         """A new commit arrived (or a session was opened): extend the range; follow it if live."""
@@ -46,11 +53,13 @@ class Timeline(QObject):
         self._set_live(True)
         self._set_step(self._head)
 
-    def reset(self, head: int = 0, live: bool = True) -> None:
+    def reset(self, head: int = 0, live: bool = True, step: int | None = None) -> None:
+        """A new session: ``head`` steps recorded; follow the head if ``live``, else show
+        ``step`` (default 0)."""
         self._head = head
         self.head_changed.emit(head)
         self._set_live(live)
-        self._set_step(head if live else 0)
+        self._set_step(head if live else max(0, min(step or 0, head)))
 
     def _set_live(self, live: bool) -> None:
         if live != self._live:

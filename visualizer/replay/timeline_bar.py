@@ -15,11 +15,43 @@ MARK_COLOURS = {"nan": "#d62728", "failure": "#d62728", "lr_change": "#9467bd", 
 
 
 class MarkedSlider(QSlider):
-    """A horizontal slider that draws small ticks where events happened."""
+    """A horizontal slider that draws small ticks where events happened. A click or a drag
+    anywhere on it goes to the step under the pointer (a plain QSlider pages by 10)."""
 
     def __init__(self, parent=None):
         super().__init__(Qt.Horizontal, parent)
         self.marks = []
+
+    def value_at(self, x: float) -> int:
+        opt = QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.CC_Slider, opt, QStyle.SC_SliderHandle, self)
+        span = max(1, groove.width() - handle.width())
+        pos = int(round(x - groove.left() - handle.width() / 2))
+        return QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), max(0, min(pos, span)), span)
+
+    def mousePressEvent(self, event):
+        if event.button() == Qt.LeftButton and self.maximum() > self.minimum():
+            self.setSliderDown(True)
+            self.setValue(self.value_at(event.position().x()))
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event):
+        if self.isSliderDown():
+            self.setValue(self.value_at(event.position().x()))
+            event.accept()
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        if self.isSliderDown():
+            self.setSliderDown(False)
+            event.accept()
+        else:
+            super().mouseReleaseEvent(event)
 
     def paintEvent(self, event):
         super().paintEvent(event)
@@ -43,10 +75,8 @@ class TimelineBar(QWidget):
         self.timeline = timeline
         self.reader = None
         self.marks = []
-        icon = self.style().standardIcon
-        self._icons = {"play": icon(QStyle.SP_MediaPlay), "pause": icon(QStyle.SP_MediaPause)}
+        self._icons = {}
         self.play_btn = QToolButton()
-        self.play_btn.setIcon(self._icons["play"])
         self.play_btn.setToolTip("Play / pause the replay (Space)")
         self.speed = QComboBox()
         for label, _ in SPEEDS:
@@ -54,10 +84,8 @@ class TimelineBar(QWidget):
         self.speed.setCurrentIndex(1)
         self.speed.setToolTip("Replay speed (steps per second relative to 50 steps/s at 1×)")
         self.prev_btn = QToolButton()
-        self.prev_btn.setIcon(icon(QStyle.SP_MediaSkipBackward))
         self.prev_btn.setToolTip("Previous event (Shift+Left)")
         self.next_btn = QToolButton()
-        self.next_btn.setIcon(icon(QStyle.SP_MediaSkipForward))
         self.next_btn.setToolTip("Next event (Shift+Right)")
         self.slider = MarkedSlider()
         self.slider.setRange(0, 0)
@@ -66,9 +94,10 @@ class TimelineBar(QWidget):
         self.event_label = QLabel("")
         self.event_label.setStyleSheet("color: gray;")
         self.live_btn = QToolButton()
-        self.live_btn.setText("● Live")
+        self.live_btn.setObjectName("liveButton")
+        self.live_btn.setText("Live")
         self.live_btn.setCheckable(True)
-        self.live_btn.setToolTip("Follow the newest step")
+        self.live_btn.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(6, 2, 6, 2)
         for w in (self.play_btn, self.speed, self.prev_btn, self.next_btn):
@@ -89,8 +118,29 @@ class TimelineBar(QWidget):
         self.live_btn.clicked.connect(self._on_live)
         timeline.step_changed.connect(self._sync)
         timeline.head_changed.connect(self._on_head)
-        timeline.live_changed.connect(self.live_btn.setChecked)
-        self.live_btn.setChecked(timeline.live)
+        timeline.live_changed.connect(self._show_live)
+        from ..theme import LIGHT
+        self.set_theme(LIGHT)
+
+    def set_theme(self, theme) -> None:
+        from ..icons import themed_icon
+        self.theme = theme
+        self._icons = {name: themed_icon(name, theme) for name in ("play", "pause", "previous", "next")}
+        self._icons["live"] = themed_icon("live", theme, theme.error)
+        self._icons["not_live"] = themed_icon("live", theme, theme.muted)
+        self.play_btn.setIcon(self._icons["pause" if self._play.isActive() else "play"])
+        self.prev_btn.setIcon(self._icons["previous"])
+        self.next_btn.setIcon(self._icons["next"])
+        self._show_live()
+
+    def _show_live(self, *_args) -> None:
+        """The Live light: on only while the views follow the newest step."""
+        on = self.timeline.live and self.timeline.at_head
+        self.live_btn.setChecked(on)
+        self.live_btn.setIcon(self._icons["live" if on else "not_live"])
+        self.live_btn.setText("Live" if on else "Go live")
+        self.live_btn.setToolTip("Showing the newest step as it is recorded" if on else
+                                 "Showing an earlier step: click (or End) to follow the newest step again")
 
     def set_reader(self, reader, live: bool) -> None:
         self.reader = reader
@@ -156,6 +206,7 @@ class TimelineBar(QWidget):
             self.timeline.go_live()
         else:
             self.timeline.seek(self.timeline.step)
+        self._show_live()
 
     def _on_head(self, head: int) -> None:
         self.slider.blockSignals(True)
@@ -167,4 +218,5 @@ class TimelineBar(QWidget):
         self.slider.blockSignals(True)
         self.slider.setValue(step)
         self.slider.blockSignals(False)
-        self.step_label.setText(f"step {step} / {self.timeline.head}")
+        self.step_label.setText(f"step {step:,} / {self.timeline.head:,}")
+        self._show_live()

@@ -25,8 +25,11 @@ def fmt_eta(seconds) -> str:
 
 
 class RunPanel(QWidget):
+    """Bound to one RunController at a time: the run of the open document, or an idle one
+    (``set_controller``); commands go to the bound run only."""
     train_requested = Signal()
     details_requested = Signal(str, str)  # message, traceback
+    buttons_changed = Signal()            # which buttons are enabled changed (menus mirror them)
 
     def __init__(self, controller, parent: QWidget | None = None, show_train: bool = True):
         super().__init__(parent)
@@ -114,27 +117,56 @@ class RunPanel(QWidget):
         self.train_btn.clicked.connect(self.train_requested)
         self.train_btn.setVisible(show_train)  # the main window has Train on its toolbar
         self.pause_btn.clicked.connect(self._toggle_pause)
-        self.step_btn.clicked.connect(controller.step)
-        self.stop_btn.clicked.connect(controller.stop)
-        self.lr.editingFinished.connect(lambda: controller.set_lr(self.lr.value()))
+        self.step_btn.clicked.connect(lambda: self.controller.step())
+        self.stop_btn.clicked.connect(lambda: self.controller.stop())
+        self.lr.editingFinished.connect(lambda: self.controller.set_lr(self.lr.value()))
         self.clip_on.toggled.connect(self._send_clip)
         self.clip.editingFinished.connect(self._send_clip)
         self.stats_every.editingFinished.connect(
-            lambda: controller.set_probes(stats_every=self.stats_every.value()))
+            lambda: self.controller.set_probes(stats_every=self.stats_every.value()))
         self.heavy_rate.editingFinished.connect(self._send_heavy)
         self.heavy_unit.currentIndexChanged.connect(self._heavy_unit_changed)
-        controller.log.connect(self._show_note)
-        controller.probes_changed.connect(self._show_probes)
         self.details_btn.clicked.connect(
-            lambda: self.details_requested.emit(controller.message, controller.details))
-        controller.state_changed.connect(self.on_state)
-        controller.progress.connect(self.on_progress)
-        controller.started.connect(self._show_session)
-        self.on_state("idle", "Ready: press Train to start.", "")
+            lambda: self.details_requested.emit(self.controller.message, self.controller.details))
+        self.controller = None
+        self.set_controller(controller)
+
+    _SIGNALS = (("log", "_show_note"), ("probes_changed", "_show_probes"), ("state_changed", "on_state"),
+                ("progress", "on_progress"), ("started", "_show_session"))
+
+    def set_controller(self, controller, session_path=None) -> None:
+        """Show and steer ``controller`` (a run, or an idle controller: nothing bound)."""
+        if controller is self.controller and session_path is None:
+            return
+        if self.controller is not None and self.controller is not controller:
+            for sig, slot in self._SIGNALS:
+                getattr(self.controller, sig).disconnect(getattr(self, slot))
+        if controller is not self.controller:
+            for sig, slot in self._SIGNALS:
+                getattr(controller, sig).connect(getattr(self, slot))
+        self.controller = controller
+        self.note.setText("")
+        self.stats.setText("")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("idle")
+        if controller.last_progress:
+            self.on_progress(controller.last_progress)
+        if controller.state == "idle":
+            self.on_state("idle", "Ready: press Train to start.", "")
+        else:
+            self.on_state(controller.state, controller.message, controller.details)
+        path = controller.session_path or session_path
+        if path is None:
+            self.session_label.setText("")
+            self.session_label.setToolTip("")
+        else:
+            self._show_session(str(path))
 
     def _show_session(self, path: str) -> None:
         from pathlib import Path
-        self.session_label.setText(f"Recording to {Path(path).name}")
+        recording = self.controller is not None and self.controller.running
+        self.session_label.setText(f"{'Recording to' if recording else 'Session'} {Path(path).name}")
         self.session_label.setToolTip(path)
 
     def set_settings(self, training: dict) -> None:
@@ -177,9 +209,12 @@ class RunPanel(QWidget):
         self.note.setText(text if len(text) <= 70 else text[:69] + "…")
         self.note.setToolTip(text)
 
-    def set_train_enabled(self, enabled: bool, reason: str = "") -> None:
-        self._train_allowed = enabled
-        self._train_reason = reason
+    def set_blocked_reason(self, reason: str | None) -> None:
+        """Why Train is disabled (shown in the strip while no run is going), or None."""
+        self._train_allowed = reason is None
+        self._train_reason = reason or ""
+        if self.controller.state == "idle":
+            self.on_state("idle", f"Cannot train yet: {reason}" if reason else "Ready: press Train to start.", "")
         self._update_buttons()
 
     def _toggle_pause(self) -> None:
@@ -233,3 +268,4 @@ class RunPanel(QWidget):
         self.pause_btn.setText("Resume" if state == "paused" else "Pause")
         self.step_btn.setEnabled(active and state == "paused")
         self.stop_btn.setEnabled(active)
+        self.buttons_changed.emit()

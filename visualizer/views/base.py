@@ -90,6 +90,10 @@ class View(QWidget):
             for item in view.scene().items():
                 if isinstance(item, pg.AxisItem) and item.cacheMode() != QGraphicsItem.DeviceCoordinateCache:
                     item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        style = getattr(self, "_style", None)  # plots built after a theme change get it too
+        if style is not None:
+            from .restyle import restyle
+            restyle(self, *style)
 
     def paint_now(self) -> None:
         """Paint what the last update changed, now. Qt defers it by two posted-event

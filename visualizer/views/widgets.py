@@ -23,7 +23,7 @@ class HintStack(QStackedWidget):
         self.label.setAlignment(Qt.AlignCenter)
         self.label.setWordWrap(True)
         self.label.setMargin(16)
-        self.label.setStyleSheet("color: #777; font-size: 13px;")
+        self.label.setObjectName("hint")
         self.addWidget(self.label)
         self.addWidget(content)
 

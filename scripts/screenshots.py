@@ -1,0 +1,106 @@
+"""Screenshots of the real window for docs/images/, taken under an X server.
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python scripts/screenshots.py \
+        --size 1280x720 --theme dark --out docs/images
+
+For each scene it opens a template (or a recorded session), trains it for real where the
+scene watches a run, and saves the whole window. Scenes: build (LeNet), watch_lenet,
+watch_lstm (a^n b^n), watch_mlp (spiral), replay (the a^n b^n run, scrubbed back).
+Preferences go to a temporary folder, so the user's own are never touched."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SCENES = {  # name: (template, workspace, node to follow, training steps)
+    "build": ("lenet", "build", "c1", 0),
+    "watch_lenet": ("lenet", "watch", "c1", 400),
+    "watch_lstm": ("anbn_lstm", "watch", "lstm", 1500),
+    "watch_mlp": ("playground_mlp", "watch", "fc2", 1500),
+    "replay": ("anbn_lstm", "replay", "lstm", 1500),
+}
+
+
+def wait(app, seconds: float, until=None) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (until and until()):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", default="1280x720")
+    p.add_argument("--theme", choices=("light", "dark"), default="light")
+    p.add_argument("--out", default=str(ROOT / "docs" / "images"))
+    p.add_argument("--scenes", default=",".join(SCENES))
+    p.add_argument("--presentation", action="store_true")
+    args = p.parse_args()
+    tmp = tempfile.mkdtemp(prefix="neurostudio-shots-")
+    os.environ["NEUROSTUDIO_CONFIG_DIR"] = os.path.join(tmp, "config")
+    os.environ["NEUROSTUDIO_DATA_DIR"] = os.path.join(tmp, "data")
+
+    from PySide6.QtWidgets import QApplication
+
+    from visualizer import settings_store
+    from visualizer.dialogs import HeadlessDialogs
+    from visualizer.editor import edits
+    from visualizer.main_window import MainWindow
+    from visualizer.theme import THEMES, apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    settings_store.set_theme_name(args.theme)
+    apply_theme(app, THEMES[args.theme])
+    w, h = (int(v) for v in args.size.split("x"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    recorded: dict[str, Path] = {}
+    for scene in args.scenes.split(","):
+        template, workspace, node, steps = SCENES[scene]
+        window = MainWindow(dialogs=HeadlessDialogs(), restore_layout=False)
+        window.show()
+        window.setGeometry(0, 0, w, h)
+        if args.presentation:
+            window.set_presentation(True)
+        wait(app, 0.5)
+        if workspace == "replay":
+            path = recorded.get(template)
+            if path is None:
+                print(f"{scene}: record the watch scene of {template} first", file=sys.stderr)
+                continue
+            window.open_file(str(path))
+            wait(app, 0.5)
+            window.scene.select_nodes([node])
+            window.timeline.seek(int(window.timeline.head * 0.6))
+        else:
+            window.open_template(template)
+            window.set_workspace(workspace)
+            window.scene.select_nodes([node])
+            if steps:
+                edits.set_training(window.model, "steps", steps)
+                window.start_training()
+                wait(app, 240, until=lambda: window.controller.state in ("finished", "failed", "stopped"))
+                recorded[template] = window.session_path
+        window.hub.render_now()
+        wait(app, 1.0)
+        window.zoom_to_fit()
+        wait(app, 0.3)
+        name = f"{scene}-{args.size}-{args.theme}{'-presentation' if args.presentation else ''}.png"
+        window.grab().save(str(out / name))
+        print(out / name)
+        window.model.undo_stack.setClean()
+        window.close()
+        window.deleteLater()
+        wait(app, 0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
