@@ -134,7 +134,7 @@ QTreeWidget::item:selected, QListWidget::item:selected {{ background: {t.accent}
 QHeaderView::section {{ background: {t.panel}; color: {t.text}; border: none; border-bottom: 1px solid {t.border};
     padding: 3px 6px; }}
 QTabWidget::pane {{ border: none; background: {t.panel}; }}
-QTabBar::tab {{ background: {t.window}; color: {t.muted}; padding: 5px 10px; border: none;
+QTabBar::tab {{ background: {t.window}; color: {t.muted}; padding: 5px 7px; border: none;
     border-bottom: 2px solid transparent; }}
 QTabBar::tab:selected {{ color: {t.text}; border-bottom-color: {t.accent}; }}
 QTabBar::tab:hover {{ color: {t.text}; }}

@@ -32,6 +32,8 @@ def build(w) -> dict[str, QAction]:
     undo.setShortcut(K.Undo)
     redo = stack.createRedoAction(w, "&Redo")
     redo.setShortcuts([K(K.Redo), K("Ctrl+Y")] if K(K.Redo) != K("Ctrl+Y") else [K(K.Redo)])
+    for act, word in ((undo, "Undo"), (redo, "Redo")):  # the toolbar keeps one word; the menu names the edit
+        act.setIconText(word)
     a = {
         "new": _action(w, "&New", w.new_document, K.New, "Start an empty graph"),
         "open": _action(w, "&Open…", w.open_dialog, K.Open, "Open a graph file or a recorded session"),

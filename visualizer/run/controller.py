@@ -60,10 +60,13 @@ class RunController(QObject):
 
     def start(self, graph: dict, name: str = "run", overrides: dict | None = None,
               session_path: str | Path | None = None, start_paused: bool = False,
-              probes: dict | None = None, fork: dict | None = None, base_dir: str | Path | None = None) -> Path:
+              probes: dict | None = None, fork: dict | None = None, base_dir: str | Path | None = None,
+              data_dirs=()) -> Path:
         """Start a worker on ``graph`` (a graph document dict), recording to a new session;
         ``probes``: ProbeSettings values (rates) for the recorded probes; ``base_dir``: the
-        graph file's folder, which relative data paths are read from (as the CLI does)."""
+        graph file's folder, which relative data paths are read from (as the CLI does);
+        ``data_dirs``: folders the user chose (a file dialog), where data may be read too.
+        Any other data path is refused by the worker (engine/data/paths.py)."""
         if self.running:
             raise RuntimeError("A run is already in progress; stop it first.")
         self.session_path = Path(session_path) if session_path else new_session_path(name)
@@ -71,6 +74,7 @@ class RunController(QObject):
                "start_paused": start_paused, "progress_interval": 0.1, "probes": dict(probes or {})}
         if base_dir is not None:
             job["base_dir"] = str(base_dir)
+        job["data_dirs"] = [str(d) for d in data_dirs]
         if fork:  # {"path", "step"}: start from a recorded checkpoint (engine/train/fork.py)
             job["fork"] = dict(fork)
         self.handle = WorkerHandle(job)

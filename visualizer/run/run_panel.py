@@ -234,6 +234,8 @@ class RunPanel(QWidget):
             self.state_label.setText(f"<b style='color:{colour}'>{state.capitalize()}</b>"
                                      + (f" — {message}" if message else ""))
         self.details_btn.setVisible(bool(details))
+        if self.controller is not None and self.controller.session_path is not None:
+            self._show_session(str(self.controller.session_path))
         if state in TERMINAL:
             self.bar.setFormat(f"{state} · step {self.controller.last_progress.get('step', 0)}")
         self._update_buttons()

@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout
 
 from .base import View
-from .widgets import NO_DATA, HintStack, class_names, set_label
+from .widgets import NO_DATA, HintStack, class_names, legend_title, set_label, set_title
 
 # Class colours (Playground's blue and orange first), as float RGB in [0, 1].
 CLASS_RGB = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -52,7 +52,6 @@ class DecisionBoundaryView(View):
         self.graphics.addItem(self.bar, row=0, col=1)
         self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen((30, 30, 30), width=0.8))
         self.plot.addItem(self.points)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
         self.note = QLabel(" ")
         self.note.setWordWrap(True)
         self.stack = HintStack(self.graphics)
@@ -71,7 +70,7 @@ class DecisionBoundaryView(View):
         self._points_loaded = False
         self.image.clear()
         self.points.setData([])
-        self.legend.clear()
+        set_title(self.plot, "Class probabilities")
 
     def show_step(self, step: int) -> None:
         self.step = step
@@ -118,10 +117,9 @@ class DecisionBoundaryView(View):
         xy, y = pts[1], labels[1].astype(int)
         brushes = [pg.mkBrush(*(CLASS_RGB[k % len(CLASS_RGB)] * 255).astype(int)) for k in range(len(names))]
         self.points.setData(x=xy[:, 0], y=xy[:, 1], brush=[brushes[k % len(brushes)] for k in y])
-        self.legend.clear()
-        for k, name in enumerate(names):
-            sample = pg.ScatterPlotItem(size=8, brush=brushes[k], pen=pg.mkPen((30, 30, 30)))
-            self.legend.addItem(sample, f"class {name}")
+        keys = [(f"class {name}", tuple(int(v) for v in CLASS_RGB[k % len(CLASS_RGB)] * 255))
+                for k, name in enumerate(names)]
+        set_title(self.plot, legend_title("Class probabilities", keys).replace("━", "●"))
         self._points_loaded = True
 
     def table(self):

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import (NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, node_type, probe_picker,
-                      range_levels, symmetric_levels, units_by_time)
+from .widgets import (NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, legible_height, node_type,
+                      probe_picker, range_levels, symmetric_levels, units_by_time)
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
@@ -104,6 +104,8 @@ class GradientsThroughTimeView(View):
             k = min(self.sample.value(), grad.shape[0] - 1)
             m = units_by_time(grad[k])
             self.units.set(m, rect=(-0.5, -0.5, m.shape[1], m.shape[0]), levels=symmetric_levels(m))
+            # every row of both maps at least ROW_PX tall: a small pane scrolls instead
+            self.stack.set_min_height(legible_height(m.shape[1]) + legible_height(m.shape[0]) + 170)
         kind = node_type(self.reader, self.node_id) or ""
         first, last = self.current[1][0], self.current[1][-1]
         ratio = f"‖dL/dh₀‖ / ‖dL/dh_T‖ = {first / last:.2g}" if last > 0 else ""

@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from .base import View
-from .style import plot_pen
-from .widgets import follow_x, forget_ranges, hold_range
+from .style import SERIES, plot_pen
+from .widgets import Legible, follow_x, forget_ranges, hold_range, legend_title
 
 # (plot title, y label, [(series name, legend, colour key)])
 PANELS = (
@@ -18,6 +18,8 @@ PANELS = (
     ("Gradient norm", "‖∇‖₂", (("grad_norm", "global", "accent"),)),
 )
 SMOOTHED = ("train/loss", "train/accuracy", "grad_norm")  # noisy per-step series
+PLOT_HEIGHT = 180  # the least a plot needs to be read; a smaller pane scrolls
+MIN_HEIGHT = 2 * PLOT_HEIGHT
 
 
 def ema(values: np.ndarray, weight: float, state: tuple[float, float] = (0.0, 0.0)):
@@ -74,7 +76,9 @@ class CurvesView(View):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
-        lay.addWidget(self.layout_widget, 1)
+        self.legible = Legible(self.layout_widget, MIN_HEIGHT)
+        lay.addWidget(self.legible, 1)
+        self.columns = 2
         lay.addWidget(self.readout)
 
         self.plots: dict[str, pg.PlotItem] = {}
@@ -82,15 +86,15 @@ class CurvesView(View):
         self.series: dict[str, Series] = {}
         self.cursors: list[pg.InfiniteLine] = []
         for i, (title, ylabel, series) in enumerate(PANELS):
-            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=title)
+            # the lines are named in the title: a legend inside the plot sits on the data
+            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2, title=legend_title(
+                title, [(legend, SERIES[colour]) for _, legend, colour in series]) if len(series) > 1 else title)
             plot.setLabel("bottom", "step")
             plot.setLabel("left", ylabel)
             # No grid: a grid is painted by the axes over the whole plot, so every new
             # point would repaint them (half of this view's paint time live).
             plot.showGrid(x=False, y=False)
             plot.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" reads badly
-            if len(series) > 1:
-                plot.addLegend(offset=(-10, 10))
             for name, legend, colour in series:
                 # Per-step series in 1 px lines: wider ones are stroked as polygons, which
                 # made them 2.5x slower to paint live; the sparse validation points stand out.
@@ -108,6 +112,19 @@ class CurvesView(View):
         self.smooth.valueChanged.connect(lambda _v: self._resmooth())
         self._mouse = pg.SignalProxy(self.layout_widget.scene().sigMouseMoved, rateLimit=30,
                                      slot=self._on_mouse)
+
+    def resizeEvent(self, event):
+        # Two columns of plots where they fit side by side, else one under the other.
+        super().resizeEvent(event)
+        cols = 2 if event.size().width() >= 620 else 1
+        if cols != self.columns:
+            self.columns = cols
+            ci = self.layout_widget.ci
+            for plot in self.plots.values():
+                ci.removeItem(plot)
+            for i, plot in enumerate(self.plots.values()):
+                ci.addItem(plot, row=i // cols, col=i % cols)
+        self.legible.set_min_height(PLOT_HEIGHT * ((len(self.plots) + self.columns - 1) // self.columns))
 
     @property
     def raw(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:

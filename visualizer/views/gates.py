@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, class_names, forget_ranges, hold_range, node_type, probe_picker,
-                      set_ticks, set_title, symbol_label, symmetric_levels, units_by_time)
+from .widgets import (NO_DATA, legible_height, HeatMap, HintStack, class_names, forget_ranges, hold_range, legend_title, node_type,
+                      probe_picker, set_ticks, set_title, symbol_label, symmetric_levels, units_by_time)
 
 HINT = "Select an LSTM, GRU or ConvLSTM layer on the canvas to see its gates."
 # record prefix -> [(gate, title, levels or None for symmetric, diverging colours)]
@@ -68,6 +68,7 @@ class GatesView(View):
         lay.addWidget(self.stack, 1)
         lay.addWidget(self.note)
         self.kind: str | None = None       # record prefix of the built layout
+        self.columns = 3
         self.maps: dict[str, HeatMap] = {}
         self.markers: list[pg.InfiniteLine] = []
         self.traces: dict[str, pg.PlotDataItem] = {}
@@ -82,7 +83,7 @@ class GatesView(View):
         self.maps, self.traces, self.markers = {}, {}, []
         g = self.graphics.ci
         gates = GATES[kind]
-        cols = 3
+        cols = self.columns = 3 if self.width() >= 640 else 2
         for k, (gate, title, levels, div) in enumerate(gates):
             hm = HeatMap(g, k // cols, k % cols, title, "time step t (input symbol)", "unit", gate,
                          diverging() if div else "viridis")
@@ -94,14 +95,19 @@ class GatesView(View):
             self.markers.append(marker)
         rows = (len(gates) + cols - 1) // cols
         self.trace_plot = g.addPlot(row=rows, col=0, colspan=cols, title="Gates of the chosen unit")
+        self.trace_plot.getAxis("left").enableAutoSIPrefix(False)  # "value (x0.001)" misreads
         self.trace_plot.setLabel("bottom", "time step t (input symbol)")
         self.trace_plot.setLabel("left", "value")
         self.trace_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.trace_plot.addLegend(offset=(10, 5), colCount=len(gates))
         for gate, title, _, _ in gates:
             self.traces[gate] = self.trace_plot.plot(name=gate, pen=pg.mkPen(TRACE_COLOURS[gate], width=2))
         self.kind = kind
         self.cache_axes()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self.kind is not None and self.reader is not None and self.columns != (3 if self.width() >= 640 else 2):
+            self.show_step(self.step)  # rebuilt with as many columns as now fit
 
     def reset(self) -> None:
         self.shown = {}
@@ -135,8 +141,9 @@ class GatesView(View):
             else:
                 self.stack.hint(HINT if t is None else f"'{self.node_id}' ({t}) has no gates. {HINT}")
             return
-        if kind != self.kind:
+        if kind != self.kind or self.columns != (3 if self.width() >= 640 else 2):
             self._build(kind)
+            self._forget()
         first = f"{kind}/{self.node_id}/{GATES[kind][0][0]}"
         if self.already_drawn((kind, self.latest_record(first, step), self.sample.value())):
             return
@@ -165,6 +172,8 @@ class GatesView(View):
         self.shown_step = next(iter(recs.values()))[0]
         n_units, n_t = next(iter(self.shown.values())).shape
         self.unit.setMaximum(n_units - 1)
+        rows = (len(GATES[kind]) + self.columns - 1) // self.columns
+        self.stack.set_min_height(rows * legible_height(n_units) + 190)  # a small pane scrolls
         self._set_symbols(k, n_t)
         self._draw_traces()
         where = "channels, averaged over pixels" if kind == "convlstm" else "units"
@@ -198,7 +207,8 @@ class GatesView(View):
         for marker in self.markers:
             marker.setValue(u)
         if self.trace_plot is not None:
-            set_title(self.trace_plot, f"Gates and cell state of unit {u}")
+            keys = [(gate, TRACE_COLOURS[gate]) for gate in self.shown]
+            set_title(self.trace_plot, legend_title(f"Unit {u}:", keys))
 
     def _clicked(self, event) -> None:
         pos = event.scenePos()

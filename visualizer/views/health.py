@@ -144,6 +144,14 @@ class LayerHealthView(View):
         self._shown_events: list = []
         self.stack.hint(NO_DATA)
 
+    def resizeEvent(self, event):
+        # Table and diagnostics side by side in a wide pane, one above the other in a narrow one.
+        super().resizeEvent(event)
+        wide = event.size().width() > 1.5 * event.size().height() and event.size().width() > 700
+        orientation = Qt.Horizontal if wide else Qt.Vertical
+        if self.split.orientation() != orientation:
+            self.split.setOrientation(orientation)
+
     def reset(self) -> None:
         self._events_head = None
         self.model.update([], [])

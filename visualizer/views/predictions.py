@@ -13,8 +13,10 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout
 
 from .base import View
 from .style import SERIES, plot_pen
-from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, class_names, image_plot, loss_type, set_text,
+from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, class_names, image_plot, legend_title, loss_type, set_text,
                       set_ticks, set_title, symbol_label)
+
+SEQUENCE_KEYS = [("input", SERIES["muted"]), ("target ●", SERIES["train"]), ("prediction ×", SERIES["val"])]
 
 GOOD, BAD = (44, 160, 44), (214, 39, 40)
 MAX_IMAGES = 16
@@ -46,10 +48,9 @@ class PredictionsView(View):
         self.samples_image = pg.ImageItem(axisOrder="row-major")
         self.samples_plot.addItem(self.samples_image)
         self.labels: list[pg.TextItem] = []
-        self.series_plot = g.addPlot(row=2, col=0, title="Probe sequence")
+        self.series_plot = g.addPlot(row=2, col=0, title=legend_title("Probe sequence", SEQUENCE_KEYS))
         self.series_plot.setLabel("bottom", "time step t")
         self.series_plot.setLabel("left", "value")
-        self.series_plot.addLegend(offset=(10, 5))
         self.input_curve = self.series_plot.plot(name="input", pen=plot_pen("muted", 1.4))
         self.target_curve = self.series_plot.plot(name="target", pen=None, symbol="o",
                                                   symbolBrush=pg.mkBrush(*SERIES["train"]), symbolSize=9)
@@ -216,7 +217,7 @@ class PredictionsView(View):
         self.target_curve.setData(after, target)
         self.pred_curve.setData(after, guess)
         self.predicted = guess
-        set_title(self.series_plot, f"Probe sequence 0: input, target and prediction (step {pred[0]})")
+        set_title(self.series_plot, legend_title(f"Probe sequence 0 at step {pred[0]}:", SEQUENCE_KEYS))
 
     def _sequence_text(self, probe, pred, names: list[str]) -> str:
         """Per-step symbols: input, target, prediction (wrong predictions in red)."""

@@ -7,25 +7,57 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget, QWidget
 
 from .style import colormap
 
 NO_DATA = "No data recorded yet."
 
 
-class HintStack(QStackedWidget):
-    """Either a centred hint sentence or the view's content."""
+ROW_PX = 6  # the thinnest heat-map row still read as a row
 
-    def __init__(self, content: QWidget, parent: QWidget | None = None):
+
+def legible_height(rows: int) -> int:
+    """The height a heat map of ``rows`` rows needs, with its title and axis."""
+    return ROW_PX * rows + 75
+
+
+class Legible(QScrollArea):
+    """Content that keeps the height it needs to be read (no heat-map row under ~6 px, no
+    plot squashed flat): a pane smaller than that scrolls instead of shrinking it."""
+
+    def __init__(self, content: QWidget, min_height: int = 0, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.NoFrame)
+        self.setWidget(content)
+        self.set_min_height(min_height)
+
+    def set_min_height(self, height: int) -> None:
+        content = self.widget()
+        content.setMinimumHeight(int(height))
+        layout = getattr(content, "ci", None)  # a plot grid cannot be narrower than its plots' titles and axes
+        if layout is not None:
+            content.setMinimumWidth(int(layout.minimumWidth()))
+
+
+class HintStack(QStackedWidget):
+    """Either a centred hint sentence or the view's content (kept legible: it scrolls in a
+    pane too small for it, see ``set_min_height``)."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None, min_height: int = 0):
         super().__init__(parent)
         self.label = QLabel()
         self.label.setAlignment(Qt.AlignCenter)
         self.label.setWordWrap(True)
         self.label.setMargin(16)
         self.label.setObjectName("hint")
+        self.scroll = Legible(content, min_height)
         self.addWidget(self.label)
-        self.addWidget(content)
+        self.addWidget(self.scroll)
+
+    def set_min_height(self, height: int) -> None:
+        self.scroll.set_min_height(height)
 
     def hint(self, text: str) -> None:
         self.label.setText(text)
@@ -288,6 +320,13 @@ def set_text(item: pg.TextItem, text: str, color) -> None:
     """TextItem.setText, skipped when unchanged (HTML is laid out again on each call)."""
     if _changed(item, "_shown", (text, color)):
         item.setText(text, color=color)
+
+
+def legend_title(title: str, entries) -> str:
+    """A plot title that names its lines in their colours: a legend inside the plot sits
+    on the data. ``entries``: (label, (r, g, b)) pairs."""
+    keys = "&nbsp;&nbsp;".join(f"<span style='color: rgb{tuple(c)}'>━ {label}</span>" for label, c in entries)
+    return f"{title}&nbsp;&nbsp;&nbsp;{keys}" if title else keys
 
 
 def set_title(plot: pg.PlotItem, text: str) -> None:

@@ -44,7 +44,8 @@ def graph_kind(doc: GraphDocument) -> str:
 def default_views(kind: str, available: list[str], panes: int = PANES) -> list[str]:
     """View titles for a grid of ``panes``, in reading order, each at most once."""
     out: list[str] = []
-    for title in (ALWAYS, *SPECIFIC.get(kind, ()), *FILLERS):
+    # the kind's own views first: on a small screen the grid has only two panes
+    for title in (*SPECIFIC.get(kind, ()), ALWAYS, *FILLERS):
         if title in available and title not in out:
             out.append(title)
     out += [t for t in available if t not in out]

@@ -35,11 +35,11 @@ class Spec:
 
 
 SPECS = {
-    "build": Spec(True, True, True, False, False, False, None, (0.18, 0.58, 0.0, 0.24), (2, 2)),
-    "watch": Spec(False, False, False, True, True, True, None, (0.0, 0.36, 0.64, 0.0), (2, 2)),
+    "build": Spec(True, True, True, False, False, False, None, (0.2, 0.56, 0.0, 0.24), (2, 2)),
+    "watch": Spec(False, False, False, True, True, True, None, (0.0, 0.3, 0.7, 0.0), (2, 2)),
     "replay": Spec(True, False, False, True, False, True, "library", (0.17, 0.28, 0.55, 0.0), (2, 2)),
 }
-MIN_SIDE = 200
+MIN_SIDE = 250
 
 
 class SideTabs(QTabWidget):
@@ -151,7 +151,11 @@ class Workbench(QWidget):
         self.split.setSizes(sizes)
         height = max(self.centre.height(), 400)
         self.centre.setSizes([int(height * 0.8), int(height * 0.2)])
-        self.grid.set_shape(*spec.shape)
+        # A 2 x 2 grid where four panes can each be read; two side by side on a small screen
+        rows, cols = spec.shape
+        if sizes[2] < 1000 or self.split.height() < 640:
+            rows = 1
+        self.grid.set_shape(rows, cols)
         self.grid.even_out()
 
     # -- saving ----------------------------------------------------------------------------------
