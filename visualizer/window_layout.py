@@ -138,9 +138,9 @@ class LayoutMixin:
             self.presentation = bool(state.get("presentation", False))
             workspace = state.get("workspace")
             self.workbench.name = None  # the defaults taken before the restore are not a state
-            self.workbench.enter(self.state.workspace)
             if workspace in ("build", "watch"):  # Replay needs a session: it is entered by opening one
-                self.set_workspace(workspace)
+                self.state.workspace = workspace
+            self._enter_workspace(self.state.workspace)
         else:
             self.set_layout_locked(True)
         self._restyle()

@@ -16,6 +16,7 @@ from ..data.base import DataError, DatasetInfo
 from .catalogue import CATALOGUE, fmt_shape
 from .document import GraphDocument
 from .errors import GraphError
+from .shapes import KEEPS_SHAPE
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,22 @@ def _vocabulary(doc: GraphDocument, info: DatasetInfo, ds: str) -> list[DataProb
     return out
 
 
+def _sizing_node(doc: GraphDocument, node_id: str) -> str:
+    """The node whose params set the size of ``node_id``'s output: itself, or the first
+    node upstream through layers that keep their input's shape (an activation, dropout)."""
+    seen = set()
+    while node_id not in seen:
+        seen.add(node_id)
+        params = {p.name for p in CATALOGUE[doc.node(node_id).type].params}
+        if params & {"units", "channels"}:
+            return node_id
+        feeding = [e.src for e in doc.edges if e.dst == node_id]
+        if len(feeding) != 1 or doc.node(node_id).type not in KEEPS_SHAPE:
+            return node_id
+        node_id = feeding[0]
+    return node_id
+
+
 def _size_fix(doc: GraphDocument, node_id: str, value: int) -> Fix | None:
     params = {p.name for p in CATALOGUE[doc.node(node_id).type].params}
     for name in ("units", "channels"):
@@ -138,7 +155,7 @@ def _targets(doc: GraphDocument, analysis, info: DatasetInfo, ds: str, loss) -> 
     feeding = [e.src for e in doc.edges if e.dst == loss.id]
     if facts is None or not facts.in_shapes or not feeding:
         return []
-    src = feeding[0]
+    src = _sizing_node(doc, feeding[0])
     got = tuple(int(d) for d in facts.in_shapes[0])
     target = tuple(info.target_shape)
     kind = CATALOGUE[loss.type].target

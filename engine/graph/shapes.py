@@ -52,7 +52,7 @@ _TAKES_IDS = _ID_PASSTHROUGH | {"Embedding"}
 # meta forward is skipped for these, as torch runs e.g. BatchNorm's Python decomposition on
 # meta tensors (~4 ms a node, most of a 1,000-node analysis). Their module is still built,
 # for its weights and FLOPs.
-_KEEPS_SHAPE = ("ReLU", "LeakyReLU", "ELU", "SELU", "Sigmoid", "Tanh", "SiLU", "GELU", "Softmax",
+KEEPS_SHAPE = _KEEPS_SHAPE = ("ReLU", "LeakyReLU", "ELU", "SELU", "Sigmoid", "Tanh", "SiLU", "GELU", "Softmax",
                 "Dropout", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "Add", "Multiply")
 _SHAPE_RULES = {name: (lambda p, s: tuple(s[0])) for name in _KEEPS_SHAPE}
 _SHAPE_RULES["Concat"] = lambda p, s: (*s[0][:p["dim"] - 1], sum(x[p["dim"] - 1] for x in s), *s[0][p["dim"]:])

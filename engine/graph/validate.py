@@ -137,7 +137,9 @@ def find_problems(doc: GraphDocument):
             if (n.id, port.name) not in fed:
                 yield GraphError(f"Node '{n.id}' ({spec.name}) has nothing connected to its input "
                                  f"'{port.name}'.", node=n.id)
-    if len(losses) == 1:
+    # A loss with nothing connected is the one problem to show: every other node "does not
+    # lead to the loss" only because of it (the whole graph turned red).
+    if len(losses) == 1 and any(e.dst == losses[0].id for e in doc.edges):
         loss_id = losses[0].id
         reach = nx.ancestors(to_networkx(doc), loss_id) | {loss_id}
         for n in doc.nodes:

@@ -5,6 +5,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 
 from engine.graph.document import GraphDocument
+from visualizer.editor import edits
 from visualizer.editor.port_item import PortItem
 
 
@@ -53,9 +54,29 @@ def test_build_a_network_by_drops_and_port_drags(window, qtbot):
         end = items[b].inputs["in"].scenePos()
         drag(window, start, end + QPointF(6, 4), qtbot)  # near the port is close enough
     assert [(e.src, e.dst) for e in doc.edges] == list(zip(ids, ids[1:]))
+    # The shapes are sound, but the check before Train wants a dataset, and then the
+    # 64 outputs of the Dense cannot score the 2 classes of the spiral: one sentence each,
+    # pinned to the one node that must change, Train disabled, and a one-click fix.
     analysis = window.model.flush_analysis()
-    assert analysis.ok, analysis.problems
-    assert window.actions["train"].isEnabled()
+    assert [(p.node, str(p)) for p in analysis.problems] == [
+        (ids[0], "The graph has no dataset: choose one under Data & training.")]
+    assert not window.actions["train"].isEnabled()
+    assert "no dataset" in window.actions["train"].toolTip()
+    edits.set_dataset(window.model, {"name": "spiral", "params": {}})
+    analysis = window.model.flush_analysis()
+    expected = f"Dense '{ids[1]}' gives 64 class scores, but Dataset 'spiral' has 2 classes (ids 0..1)."
+    assert [(p.node, str(p)) for p in analysis.problems] == [(ids[1], expected)]
+    assert [nid for nid, it in items.items() if it.problem] == [ids[1]]  # only the offending node is red
+    assert not window.actions["train"].isEnabled()
+    [fix] = window.problems.fix_buttons
+    assert fix.text() == "Fix: set its units to 2"
+    fix.click()
+    assert window.model.doc.node(ids[1]).params["units"] == 2
+    assert window.model.flush_analysis().ok and window.actions["train"].isEnabled()
+    window.model.undo_stack.undo()  # the fix was one undo step
+    assert "units" not in window.model.doc.node(ids[1]).params  # back to the default, 64
+    window.model.undo_stack.undo()  # and so was choosing the dataset
+    window.model.flush_analysis()
     assert "(N, 64)" in items[ids[1]].shape_text
     edge_items = window.scene.edge_items
     assert [it.label for e in doc.edges for it in edge_items[e]] == ["(N, 2)", "(N, 64)", "(N, 64)"]

@@ -40,9 +40,11 @@ def label(window) -> str:
 
 
 def show_view(window, key: str):
-    window.docks[key].raise_()
+    view = window.views[key]
+    window.show_view(view.title)
     window.hub.render_now()
-    return window.views[key]
+    assert view.isVisible()
+    return view
 
 
 def test_a_live_run_draws_what_the_session_records(qtbot, window):

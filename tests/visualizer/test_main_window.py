@@ -172,18 +172,47 @@ def test_autosave_and_recovery_after_a_crash(qtbot, tmp_path):
     assert list(recovery_dir().glob("*.json")) == []
 
 
-def test_window_layout_and_theme_are_remembered(qtbot, dialogs):
+def test_each_workspace_layout_and_the_theme_are_remembered_exactly(qtbot, dialogs):
     from visualizer.main_window import MainWindow
 
     w = MainWindow(dialogs=dialogs, restore_layout=False)
+    w.show()
+    w.resize(1280, 720)
+    qtbot.wait(50)
+    w.open_template("anbn_lstm")
     w.set_theme("dark")
-    w.docks["problems"].hide()
+    w.set_part_visible("problems", False)
+    wb = w.workbench
+    wb.split.setSizes([330, 620, 0, 320])
+    build = wb.split.sizes()
+    w.set_workspace("watch")
+    assert not wb.left.isVisible() and wb.grid.isVisible() and w.run_panel.isVisible()
+    w.set_grid_shape(2, 3)
+    pane = w.grid.panes[0]
+    pane.view_chosen.emit(pane, "Predictions")  # the user's choice for this kind of graph
+    watch_titles = w.grid.titles()
+    wb.split.setSizes([0, 400, 870, 0])
+    watch = wb.split.sizes()
+    w.set_workspace("build")
+    assert wb.split.sizes() == build and not w.problems_box.isVisible()
+    w.set_workspace("watch")
+    assert wb.split.sizes() == watch and w.grid.titles() == watch_titles and w.grid.shape == (2, 3)
     w.model.undo_stack.setClean()
     assert w.close()
     assert settings_store.theme_name() == "dark"
+
     w2 = MainWindow(dialogs=dialogs)
-    assert w2.theme.name == "dark"
-    assert w2.docks["problems"].isHidden()
+    w2.resize(1280, 720)  # the offscreen screen is 800 x 600: restoreGeometry clamped the size to it
+    w2.show()
+    qtbot.wait(50)
+    assert w2.theme.name == "dark" and w2.state.workspace == "watch"
+    w2.open_template("anbn_lstm")
+    # to the pixel, but for the width of the one splitter handle Qt shows or hides lazily
+    assert all(abs(a - b) <= 3 for a, b in zip(w2.workbench.split.sizes(), watch)), (w2.workbench.split.sizes(), watch)
+    assert w2.grid.shape == (2, 3) and w2.grid.titles() == watch_titles
+    w2.set_workspace("build")
+    assert all(abs(a - b) <= 3 for a, b in zip(w2.workbench.split.sizes(), build)), (w2.workbench.split.sizes(), build)
+    assert not w2.problems_box.isVisible()
     w2.set_theme("light")
     w2.close()
     assert Path(os.environ["NEUROSTUDIO_CONFIG_DIR"], "neurostudio.ini").is_file()

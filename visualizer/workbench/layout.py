@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from .panes import SHAPES, ViewGrid
@@ -95,6 +95,7 @@ class Workbench(QWidget):
         lay.addWidget(self.split, 1)
         lay.addWidget(timeline)
         self.name: str | None = None
+        self._on_show: str | None = None  # a workspace entered while hidden, arranged again when shown
         self.saved: dict[str, dict] = {}   # workspace -> state, as state() returns it
         self.overrides: dict[str, dict] = {}  # workspace -> {"left": bool, ...} the user's panel toggles
         for s in (self.split, self.centre):
@@ -113,7 +114,7 @@ class Workbench(QWidget):
 
     def enter(self, name: str) -> None:
         """Arrange the widgets for workspace ``name``: its saved state, else its defaults."""
-        if self.name is not None:
+        if self.name is not None and self.isVisible():  # sizes taken off screen are not the user's
             self.saved[self.name] = self.state()
         self.name = name
         parts = self.visible_parts(name)
@@ -128,9 +129,23 @@ class Workbench(QWidget):
             self._apply(saved)
         else:
             self.fit_defaults()
+        # Sizes set before the window is on screen are scaled when it gets its real size:
+        # set them again once it has (the saved sizes are exact for the same window size).
+        self._on_show = None if self.isVisible() else name
         spec = SPECS[name]
         if spec.left_tab:
             self.left.show_tab(spec.left_tab)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._on_show is not None:
+            QTimer.singleShot(0, self._settle)
+
+    def _settle(self) -> None:
+        if self._on_show == self.name:
+            saved = self.saved.get(self.name)
+            self._apply(saved) if saved else self.fit_defaults()
+        self._on_show = None
 
     def set_part_visible(self, part: str, visible: bool) -> None:
         """The user shows or hides a panel in the current workspace (remembered)."""
