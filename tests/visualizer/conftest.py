@@ -37,6 +37,9 @@ class ScriptedDialogs:
     def save_path(self, parent, suggested):
         return self._next("save_path", suggested)
 
+    def export_path(self, parent, suggested, kind):
+        return self._next("export_path", suggested)
+
     def errors(self):
         return [t for k, t in self.asked if k == "error"]
 

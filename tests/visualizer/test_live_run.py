@@ -207,6 +207,17 @@ def test_a_dataset_that_fails_in_the_worker_shows_its_message_and_details(qtbot,
     bad.write_bytes(b"this is not a zip file")
     window.open_template("playground_mlp")
     edits.set_dataset(window.model, {"path": str(bad), "format": "npz"})
+    # The check before Train reads the file first: one sentence on the Input, no worker.
+    problems = window.model.flush_analysis().problems
+    assert [p.node for p in problems] == ["x"] and "broken.npz" in str(problems[0])
+    assert window.start_training() is None and window.controller.handle is None
+    # A file that was fine when checked and broke before the worker read it: the worker's
+    # failure reaches the run strip.
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    np.savez(bad, x=x, y=(x[:, 0] > 0).astype(np.int64))
+    window.model.schedule_analysis()
+    assert window.model.flush_analysis().ok
+    bad.write_bytes(b"this is not a zip file")
     window.start_training()
     wait_state(qtbot, window, "failed", timeout=SPAWN_S)
     assert "Failed" in label(window) and "broken.npz" in label(window)
