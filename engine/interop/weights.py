@@ -62,7 +62,7 @@ def session_weights(path: str | Path, step: int | None = None) -> tuple[GraphDoc
 def check_fit(doc: GraphDocument, weights: GraphWeights) -> None:
     """InteropError unless ``weights`` has exactly the compiled graph's names and shapes."""
     with torch.device("meta"):
-        own = {k: tuple(v.shape) for k, v in compile_graph(doc).model.state_dict().items()}
+        own = {k: tuple(v.shape) for k, v in compile_graph(doc, "meta").model.state_dict().items()}
     missing = sorted(set(own) - set(weights.weights))
     extra = sorted(set(weights.weights) - set(own))
     if missing or extra:
