@@ -85,7 +85,9 @@ def _read_image(f: Path):
     pixels are decoded (a 150 KB PNG can declare 12000 x 12000)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns from 89 M pixels and refuses from 179 M; the size is checked here
+            # against a far lower limit, with a sentence of our own.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(f) as im:
                 width, height = im.size
                 if width * height > MAX_IMAGE_PIXELS:
@@ -95,8 +97,11 @@ def _read_image(f: Path):
                 return im.convert("RGB"), im.mode in _GRAY_MODES
     except DataError:
         raise
+    except Image.DecompressionBombError:
+        raise DataError(f"Image {f} declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; an image may "
+                        f"have at most {MAX_IMAGE_PIXELS:,} pixels (4096x4096), so it is not read.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error,
-            Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
+            MemoryError) as exc:
         reason = "not an image Pillow can read" if isinstance(exc, UnidentifiedImageError) else _reason(exc)
         raise DataError(f"Cannot read image {f}: {reason}.") from None
 
