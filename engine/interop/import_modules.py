@@ -125,8 +125,8 @@ def _embedding(m: nn.Embedding) -> list[Layer]:
 def _recurrent(m: nn.RNNBase) -> list[Layer]:
     kind = type(m).__name__
     if not m.batch_first:
-        raise Unsupported(f"reads (T, N, features) (batch_first=False); set batch_first=True: the "
-                          f"recurrent layers here read (N, T, features)")
+        raise Unsupported("reads (T, N, features) (batch_first=False); set batch_first=True: the "
+                          "recurrent layers here read (N, T, features)")
     if not m.bias or getattr(m, "proj_size", 0) or getattr(m, "nonlinearity", "tanh") != "tanh":
         raise Unsupported("has bias=False, a projection or a ReLU nonlinearity, which the recurrent layers "
                           "here do not")

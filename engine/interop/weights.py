@@ -22,7 +22,7 @@ import torch
 from ..graph.compile import compile_graph
 from ..graph.document import GraphDocument
 from ..graph.settings import TRAINING_DEFAULTS
-from ..session import SessionError, SessionReader
+from ..session import SessionReader
 from .errors import InteropError
 
 
