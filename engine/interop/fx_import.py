@@ -92,7 +92,7 @@ def import_module(module: nn.Module, input_shape, *, input_dtype: str = "auto", 
     dtype, vocab = _input_dtype(gm, input_dtype)
     example = _example(shape, dtype, vocab, batch=2)
     _propagate(gm, module, example, cls_name)
-    builder = Builder(gm, shape, dtype)
+    builder = Builder(gm, shape, dtype, cls_name)
     builder.walk()
     doc = builder.document(name or cls_name, loss)
     problems = analyse(doc).problems
@@ -154,18 +154,32 @@ def _example(shape, dtype, vocab, batch, seed=0) -> torch.Tensor:
     return torch.randn((batch, *shape), generator=gen)
 
 
+class _NodeFailed(Exception):
+    def __init__(self, node, cause):
+        super().__init__(str(cause))
+        self.node, self.cause = node, cause
+
+
+class _Shapes(ShapeProp):
+    def run_node(self, n):
+        try:
+            return super().run_node(n)
+        except Exception as exc:  # noqa: BLE001 - ShapeProp wraps the cause; keep it and the node
+            raise _NodeFailed(n, exc.__cause__ or exc) from None
+
+
 def _propagate(gm, module, example, cls_name) -> None:
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(example)
-    except Exception as exc:  # noqa: BLE001
-        frame = user_frame(traceback.extract_tb(exc.__traceback__))
+            _Shapes(gm).propagate(example)
+    except _NodeFailed as exc:
+        frame = exc.node.meta.get("frame")
         where = f" at line {frame.lineno} (`{(frame.line or '').strip()}`)" if frame else ""
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc.cause).strip().splitlines()[0] if str(exc.cause).strip() else type(exc.cause).__name__
         raise InteropError(f"Running {cls_name} on an example input of shape {tuple(example.shape)} failed{where}: "
-                           f"{first}; check the input shape.") from None
+                           f"{text}; check the input shape.", line=frame.lineno if frame else None) from None
     finally:
         module.train(was_training)
 

@@ -217,7 +217,8 @@ def describe(op: str, target) -> str:
     if module.startswith("torch.nn.functional"):
         return f"F.{name}"
     if module == "_operator":
-        return {"getitem": "indexing x[...]", "truediv": "division", "sub": "subtraction",
-                "matmul": "matrix product @", "pow": "a power"}.get(name, f"the operator {name}")
+        return {"getitem": "indexing x[...]", "truediv": "division /", "sub": "subtraction -",
+                "matmul": "the matrix product @", "pow": "a power **", "add": "addition +", "iadd": "addition +=",
+                "mul": "multiplication *", "imul": "multiplication *=", "neg": "negation -"}.get(name, f"the operator {name}")
     return f"torch.{name}" if module.startswith("torch") else name
 

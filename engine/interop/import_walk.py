@@ -69,8 +69,8 @@ def _sanitize(text: str) -> str:
 
 
 class Builder:
-    def __init__(self, gm: fx.GraphModule, shape, dtype):
-        self.gm, self.shape, self.dtype = gm, shape, dtype
+    def __init__(self, gm: fx.GraphModule, shape, dtype, cls_name: str):
+        self.gm, self.shape, self.dtype, self.cls_name = gm, shape, dtype, cls_name
         self.nodes: list[Node] = []
         self.edges: list[Edge] = []
         self.keys: dict[str, str] = {}         # module state-dict name -> compiled name
@@ -111,7 +111,7 @@ class Builder:
     def fail(self, n: fx.Node, what: str) -> InteropError:
         o = self.origin(n)
         where = f"line {o.line} of {Path(o.file).name} (`{o.code}`)" if o.line is not None else f"'{n.name}'"
-        return InteropError(f"{where}: {what}.", line=o.line)
+        return InteropError(f"{self.cls_name} cannot be imported: {where}: {what}.", line=o.line)
 
     # -- the walk ----------------------------------------------------------------------
     def walk(self) -> None:
@@ -123,6 +123,10 @@ class Builder:
                 self.add(self.input_id, "Input", {}, [], Origin("", ""))
                 self.vals[n] = _Val(self.input_id, (2, *self.shape))
             elif n.op == "output":
+                value = self.vals.get(n.args[0]) if isinstance(n.args[0], fx.Node) else None
+                if not isinstance(value, (_Val, _Rec)):
+                    raise InteropError(f"{self.cls_name}'s forward returns {_what(n.args[0])}; a graph "
+                                       f"here has one output: return one tensor computed from the input.")
                 self.output = self.tensor(n, n.args[0])
             elif n.op == "get_attr":
                 self.vals[n] = None
@@ -302,6 +306,14 @@ class Builder:
         for key, compiled in self.keys.items():
             out[compiled] = state[key].detach().cpu().numpy().copy()
         return out
+
+
+def _what(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return f"{len(value)} values"
+    if isinstance(value, dict):
+        return "a dict"
+    return "a value that does not depend on the input"
 
 
 _getitem = __import__("operator").getitem
