@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from ..graph.catalogue import CATALOGUE
 from ..graph.compile import compile_graph
@@ -160,12 +159,24 @@ class _NodeFailed(Exception):
         self.node, self.cause = node, cause
 
 
-class _Shapes(ShapeProp):
+@dataclass(frozen=True)
+class TensorShape:
+    shape: tuple
+    dtype: torch.dtype
+
+
+class _Shapes(fx.Interpreter):
+    """Runs the traced module once, keeping each node's tensor shapes in meta["tensor_meta"]
+    (a TensorShape, or a tuple of them for a recurrent layer's outputs)."""
+
     def run_node(self, n):
         try:
-            return super().run_node(n)
-        except Exception as exc:  # noqa: BLE001 - ShapeProp wraps the cause; keep it and the node
-            raise _NodeFailed(n, exc.__cause__ or exc) from None
+            result = super().run_node(n)
+        except Exception as exc:  # noqa: BLE001 - the user's module may raise anything
+            raise _NodeFailed(n, exc) from None
+        n.meta["tensor_meta"] = fx.node.map_aggregate(
+            result, lambda v: TensorShape(tuple(v.shape), v.dtype) if isinstance(v, torch.Tensor) else None)
+        return result
 
 
 def _propagate(gm, module, example, cls_name) -> None:
@@ -173,7 +184,7 @@ def _propagate(gm, module, example, cls_name) -> None:
     module.eval()
     try:
         with torch.no_grad():
-            _Shapes(gm).propagate(example)
+            _Shapes(gm).run(example)
     except _NodeFailed as exc:
         frame = exc.node.meta.get("frame")
         where = f" at line {frame.lineno} (`{(frame.line or '').strip()}`)" if frame else ""
