@@ -86,8 +86,9 @@ def _read_image(f: Path):
     try:
         with warnings.catch_warnings():
             # Pillow warns from 89 M pixels and refuses from 179 M; the size is checked here
-            # against a far lower limit, with a sentence of our own.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # against a far lower limit, with a sentence of our own. Its other warnings
+            # (damaged TIFF tags, EXIF) are noise: a file it cannot read raises.
+            warnings.simplefilter("ignore")
             with Image.open(f) as im:
                 width, height = im.size
                 if width * height > MAX_IMAGE_PIXELS:

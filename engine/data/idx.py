@@ -58,7 +58,8 @@ def _read(f, path: Path, gzipped: bool) -> np.ndarray:
     expected = count * dtype.itemsize
     shape = "x".join(map(str, dims))
     said = f"IDX file {path} says its data is {shape} values of {dtype.itemsize} byte(s) ({expected} bytes)"
-    check_data_bytes(count * max(4, dtype.itemsize), f"IDX file {path} ({shape} values)")
+    # zero dims do not make the others harmless: numpy refuses such shapes outright
+    check_data_bytes(math.prod(max(d, 1) for d in dims) * max(4, dtype.itemsize), f"IDX file {path} ({shape} values)")
     if not gzipped:
         held = path.stat().st_size - 4 - 4 * ndim
         if held != expected:

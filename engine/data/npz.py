@@ -85,7 +85,7 @@ def _header(archive, info, path: Path, key: str):
 def _float_bytes(header) -> int:
     """What the trainer will hold: inputs become float32 (at least), labels int64."""
     shape, _f, dtype, _n, _o = header
-    return math.prod(shape) * max(4, dtype.itemsize)
+    return math.prod(max(d, 1) for d in shape) * max(4, dtype.itemsize)  # zero dims excuse no others
 
 
 def _read(archive, info, header, path: Path, key: str) -> np.ndarray:
