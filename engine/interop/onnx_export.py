@@ -17,6 +17,7 @@ import contextlib
 import importlib.util
 import io
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,18 @@ def _export(model, example, opset, input_name, output_name):
                                  dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
 
 
+def _reason(exc: Exception) -> str:
+    """The first line of an exporter error, without the colour codes it prints."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    missing = re.search(r"No ONNX function found for <OpOverload\(op='([^']+)'", text)
+    if missing:
+        return f"its operation {missing.group(1)} has no ONNX form in torch's exporter."
+    summary = re.search(r"## Exception summary\s+<class '[^']+'>: ([^\n]+)", text)
+    if summary:
+        text = summary.group(1)
+    return text.splitlines()[0][:200].rstrip(".") + "." if text else type(exc).__name__ + "."
+
+
 def _explain(doc, compiled, exc) -> InteropError:
     """Export each node's module on its own to name the first one ONNX cannot express."""
     by_id = {n.id: n for n in doc.nodes}
@@ -148,11 +161,9 @@ def _explain(doc, compiled, exc) -> InteropError:
                 torch.onnx.export(compiled.module_of(node_id).eval(), inputs, None, dynamo=True,
                                   opset_version=OPSET, verbose=False)
         except Exception as node_exc:  # noqa: BLE001
-            reason = str(node_exc).strip().splitlines()[0][:200] if str(node_exc).strip() else type(node_exc).__name__
-            return InteropError(f"Node '{node_id}' ({by_id[node_id].type}) cannot be exported to ONNX: {reason}",
-                                node=node_id)
-    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    return InteropError(f"The graph '{doc.name}' could not be exported to ONNX: {reason}")
+            return InteropError(f"Node '{node_id}' ({by_id[node_id].type}) cannot be exported to ONNX: "
+                                f"{_reason(node_exc)}", node=node_id)
+    return InteropError(f"The graph '{doc.name}' could not be exported to ONNX: {_reason(exc)}")
 
 
 def _check(path: Path, model, example: torch.Tensor) -> float:
