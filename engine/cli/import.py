@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
 
 def parse_shape(text: str) -> tuple[int, ...] | None:
     try:
-        shape = tuple(int(v) for v in text.replace("x", ",").replace(" ", "").strip("()[]").split(",") if v)
+        shape = tuple(int(v) for v in text.replace("x", ",").replace(" ", "").strip("()[]").split(","))
     except ValueError:
         return None
     return shape if shape and all(v >= 1 for v in shape) else None

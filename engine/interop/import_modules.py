@@ -44,17 +44,23 @@ def _same_keys(m: nn.Module, mapping=None) -> dict[str, str]:
     return {k: (mapping(k) if mapping else k) for k in m.state_dict()}
 
 
+def _padding_param(padding, kernel: int):
+    """The catalogue's padding param for a module's padding: a 1x1 kernel needs none, which
+    its default "same" says; no padding otherwise is "valid"."""
+    if padding in (0, "valid"):
+        return "same" if kernel == 1 else "valid"
+    return padding
+
+
 def _conv(m: nn.Conv1d | nn.Conv2d, kind: str) -> list[Layer]:
     if m.padding_mode != "zeros":
         raise Unsupported(f"pads with '{m.padding_mode}'; {kind} pads with zeros")
     k = _square(m.kernel_size, "kernel", kind)
     padding = m.padding if isinstance(m.padding, str) else _square(m.padding, "padding", kind)
     params = {"channels": m.out_channels, "kernel": k, "stride": _square(m.stride, "stride", kind),
-              "padding": "valid" if padding == 0 else padding,
+              "padding": _padding_param(padding, k),
               "dilation": _square(m.dilation, "dilation", kind), "groups": m.groups,
               "bias": m.bias is not None}
-    if params["padding"] == "same" and params["stride"] != 1:
-        raise Unsupported("uses padding='same' with a stride")
     return [Layer(kind, params, _same_keys(m))]
 
 
@@ -155,7 +161,7 @@ def _ours_binary(m) -> list[Layer]:
     (mode,) = _attrs(m, "mode")
     if isinstance(m, nn.Conv2d):
         padding = m.padding if isinstance(m.padding, str) else _square(m.padding, "padding", "BinaryConv2d")
-        padding = "valid" if padding == 0 else padding
+        padding = _padding_param(padding, _square(m.kernel_size, "kernel", "BinaryConv2d"))
         return [Layer("BinaryConv2d", {"channels": m.out_channels, "kernel": _square(m.kernel_size, "kernel", "BinaryConv2d"),
                                        "stride": _square(m.stride, "stride", "BinaryConv2d"), "padding": padding,
                                        "mode": mode, "bias": m.bias is not None}, _same_keys(m))]
