@@ -16,7 +16,9 @@ the child imports torch itself. Messages from the child are small dicts:
 A job is a dict: {"graph": graph document dict, "overrides": {setting: value},
 "record": session path or None, "start_paused": bool, "dataset": an ArrayDataset or None
 (None: built from the graph's dataset entry), "progress_interval": seconds,
-"probes": {ProbeSettings field: value} for the recorded run's probes}.
+"probes": {ProbeSettings field: value} for the recorded run's probes, "base_dir": the graph
+file's folder and "data_dirs": folders the user chose, the only places data is read from
+(engine/data/paths.py)}.
 """
 from __future__ import annotations
 

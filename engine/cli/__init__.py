@@ -13,7 +13,8 @@ COMMANDS = {
     "datasets": "List the built-in datasets.",
     "train": "Train a graph document headlessly.",
     "inspect": "Summarise a recorded session file.",
-    "export": "Export data from a recorded session file.",
+    "export": "Export a session's data, or a network as PyTorch code, ONNX or weights.",
+    "import": "Import a PyTorch nn.Module class as a graph document.",
 }
 
 

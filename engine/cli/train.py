@@ -28,6 +28,9 @@ def add_arguments(parser) -> None:
                         help="start from the parent run's checkpoint at or before STEP (default: its last)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                         help="edit a training setting, e.g. --set clip_norm=1.0 (repeatable)")
+    parser.add_argument("--allow-data", action="append", metavar="DIR", default=[],
+                        help="also read data files inside DIR (repeatable); without it a graph's "
+                        "dataset path must lie in the graph's own folder (docs/security.md)")
 
 
 def _load_doc(ref: str):
@@ -138,9 +141,13 @@ def run(args) -> int:
             doc, base_dir = _load_doc(args.graph)
         from ..train.device import configure_threads
         from ..train.settings import resolve_settings
-        configure_threads(resolve_settings(doc.training, overrides)["threads"])
+        settings = resolve_settings(doc.training, overrides)
+        configure_threads(settings["threads"])
+        from ..data.paths import DataAccess
+        from ..graph.footprint import check_training_memory
+        check_training_memory(doc, settings)  # before the trainer allocates the weights
         trainer = Trainer(doc, overrides=overrides, callbacks=[_make_progress_bar(sys.stderr)],
-                          base_dir=base_dir)
+                          base_dir=DataAccess(base_dir, tuple(Path(d) for d in args.allow_data)))
         if fork is not None:
             fork.apply(trainer)
         if args.record:

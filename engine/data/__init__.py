@@ -4,7 +4,8 @@ from .augment import augment_batch
 from .base import ArrayDataset, DataError, DatasetInfo
 from .compat import check_compatible
 from .load import load_dataset
+from .paths import DataAccess
 from .registry import DATASETS, DatasetSpec, describe, generate, resolve_params
 
-__all__ = ["ArrayDataset", "DATASETS", "DataError", "DatasetInfo", "DatasetSpec", "augment_batch",
+__all__ = ["ArrayDataset", "DATASETS", "DataAccess", "DataError", "DatasetInfo", "DatasetSpec", "augment_batch",
            "check_compatible", "describe", "generate", "load_dataset", "resolve_params"]

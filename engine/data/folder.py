@@ -1,12 +1,15 @@
 """A folder of images with one sub-folder per class, read with Pillow."""
 from __future__ import annotations
 
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .base import DataError
+from .limits import MAX_IMAGE_PIXELS, check_data_bytes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
@@ -24,10 +27,13 @@ def _size_option(size, path: Path) -> tuple[int, int] | None:
     return int(size[0]), int(size[1])
 
 
-def load_folder(path: Path, size=None, channels=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def load_folder(path: Path, size=None, channels=None, access=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(x float in [0, 1] of shape (N, C, H, W), y class ids, class names = sub-folder names).
     Images are resized to ``size`` (height, width), by default the first image's size;
-    ``channels`` 1 or 3, by default 1 when every image is grayscale."""
+    ``channels`` 1 or 3, by default 1 when every image is grayscale. ``access`` (a
+    DataAccess) refuses an image whose link leads outside the allowed folders. Every
+    image's size is read from its header and checked before it is decoded, and the whole
+    set's size before the images are read."""
     if not path.is_dir():
         raise DataError(f"Image folder {path} does not exist or is not a folder.")
     hw = _size_option(size, path)
@@ -37,30 +43,71 @@ def load_folder(path: Path, size=None, channels=None) -> tuple[np.ndarray, np.nd
     if len(classes) < 2:
         raise DataError(f"Image folder {path} has {len(classes)} class sub-folder(s); it needs one "
                         "sub-folder per class, at least two.")
-    images: list[np.ndarray] = []
-    labels: list[int] = []
-    all_gray = True
+    listing = []
     for label, folder in enumerate(classes):
         files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
         if not files:
             raise DataError(f"Class folder {folder} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-        for f in files:
-            try:
-                with Image.open(f) as im:
-                    im.load()
-                    all_gray &= im.mode in _GRAY_MODES
-                    rgb = im.convert("RGB")
-            except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-                reason = "not an image Pillow can read" if isinstance(exc, UnidentifiedImageError) else str(exc)
-                raise DataError(f"Cannot read image {f}: {reason}.") from None
-            if hw is None:
-                hw = (rgb.height, rgb.width)
-            if (rgb.height, rgb.width) != hw:
-                rgb = rgb.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
-            images.append(np.asarray(rgb, dtype=np.uint8))
-            labels.append(label)
-    x = np.stack(images).transpose(0, 3, 1, 2)
+        listing += [(label, f) for f in files]
+    if hw is not None:
+        _check_total(path, len(listing), hw)
+    images = np.empty(0, dtype=np.uint8)
+    all_gray = True
+    for k, (label, f) in enumerate(listing):
+        if access is not None:
+            access.check_inside(f, "Image")
+        rgb, gray = _read_image(f)
+        all_gray &= gray
+        if hw is None:
+            hw = (rgb.height, rgb.width)
+            _check_total(path, len(listing), hw)
+        if (rgb.height, rgb.width) != hw:
+            rgb = rgb.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
+        if k == 0:
+            images = np.empty((len(listing), hw[0], hw[1], 3), dtype=np.uint8)
+        images[k] = np.asarray(rgb, dtype=np.uint8)
+    labels = [label for label, _f in listing]
+    x = images.transpose(0, 3, 1, 2)
     if (channels or (1 if all_gray else 3)) == 1:
         # ITU-R 601 luma, as Pillow's own "L" conversion uses.
-        x = (x[:, :1] * 0.299 + x[:, 1:2] * 0.587 + x[:, 2:3] * 0.114)
-    return (x / 255.0).astype(np.float32), np.array(labels, dtype=np.int64), tuple(d.name for d in classes)
+        x = (x[:, :1] * np.float32(0.299) + x[:, 1:2] * np.float32(0.587) + x[:, 2:3] * np.float32(0.114))
+    return (x / np.float32(255.0)).astype(np.float32), np.array(labels, dtype=np.int64), tuple(d.name for d in classes)
+
+
+def _check_total(path: Path, count: int, hw: tuple[int, int]) -> None:
+    # uint8 RGB while reading, then float32 (N, 3, H, W) at most
+    check_data_bytes(count * hw[0] * hw[1] * 3 * 5, f"Image folder {path} ({count} images of "
+                     f"{hw[0]}x{hw[1]} pixels)")
+
+
+def _read_image(f: Path):
+    """(RGB image, whether it was grayscale); the size in its header is checked before the
+    pixels are decoded (a 150 KB PNG can declare 12000 x 12000)."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 M pixels and refuses from 179 M; the size is checked here
+            # against a far lower limit, with a sentence of our own. Its other warnings
+            # (damaged TIFF tags, EXIF) are noise: a file it cannot read raises.
+            warnings.simplefilter("ignore")
+            with Image.open(f) as im:
+                width, height = im.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise DataError(f"Image {f} is {width}x{height} pixels; an image may have at most "
+                                    f"{MAX_IMAGE_PIXELS:,} pixels (4096x4096), so it is not read.")
+                im.load()
+                return im.convert("RGB"), im.mode in _GRAY_MODES
+    except DataError:
+        raise
+    except Image.DecompressionBombError:
+        raise DataError(f"Image {f} declares more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; an image may "
+                        f"have at most {MAX_IMAGE_PIXELS:,} pixels (4096x4096), so it is not read.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error,
+            MemoryError) as exc:
+        reason = "not an image Pillow can read" if isinstance(exc, UnidentifiedImageError) else _reason(exc)
+        raise DataError(f"Cannot read image {f}: {reason}.") from None
+
+
+def _reason(exc: Exception) -> str:
+    """Pillow's message, short and printable (it can quote bytes of the file)."""
+    text = "".join(c if c.isprintable() else "?" for c in str(exc)[:81]) or type(exc).__name__
+    return text[:80] + ("…" if len(text) > 80 else "")

@@ -8,6 +8,7 @@ import numpy as np
 from .augment import check_augment_options
 from .base import ArrayDataset, DataError, DatasetInfo
 from .files import load_file
+from .paths import DataAccess
 from .registry import generate
 
 # Kinds whose float inputs are standardised; one-hot/ids sequences, text and [0, 1] video
@@ -16,12 +17,14 @@ NORMALISED_KINDS = ("points2d", "curve1d", "image", "table")
 
 
 def load_dataset(ref: dict, seed: int = 0, val_fraction: float = 0.2,
-                 base_dir: str | Path | None = None) -> ArrayDataset:
+                 base_dir: str | Path | DataAccess | None = None) -> ArrayDataset:
     """Load ``{"name": builtin, "params": {...}}`` or ``{"path": file, "format": ..., ...}``.
 
     The split into training and validation samples is a permutation drawn from ``seed``;
     float inputs are normalised with the training split's mean and std (per channel for
-    images, per feature for tables). Relative paths are taken from ``base_dir``.
+    images, per feature for tables). ``base_dir`` is the document's folder, or a
+    DataAccess that also names the folders the user allowed: relative paths start at the
+    document's folder, and a path outside every allowed folder is refused (paths.py).
     """
     if not isinstance(ref, dict) or not (isinstance(ref.get("name"), str) or isinstance(ref.get("path"), str)):
         raise DataError('The dataset reference names no dataset: expected {"name": ...} or {"path": ...}.')
@@ -34,7 +37,7 @@ def load_dataset(ref: dict, seed: int = 0, val_fraction: float = 0.2,
                             f"'{sorted(extra)[0]}'; it takes name, params and augment.")
         x, y, info = generate(ref["name"], ref.get("params"), seed)
     else:
-        x, y, info = load_file(ref, Path(base_dir) if base_dir is not None else None)
+        x, y, info = load_file(ref, DataAccess.of(base_dir))
     augment = check_augment_options(ref.get("augment"), info)
     x_train, y_train, x_val, y_val = split(x, y, seed, val_fraction, info)
     mean = std = None

@@ -17,7 +17,34 @@ from .errors import GraphError
 
 FORMAT_NAME = "neurostudio.graph"
 FORMAT_VERSION = 1
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+# What a graph file may make us spend (a stranger's file is bounded before it is built):
+MAX_FILE_BYTES = 32 << 20   # the JSON text
+MAX_DEPTH = 32              # nesting of objects and lists (a document needs about 5)
+MAX_NODES = 10_000          # shape analysis takes ~2 ms a node cold: 20 s at the limit
+MAX_EDGES = 50_000
+
+
+def excerpt(value, limit: int = 40) -> str:
+    """A value from a file, quoted for a message: printable and cut short, so an error never
+    carries more than a short excerpt of what a file holds."""
+    text = "".join(c if c.isprintable() else "?" for c in str(value)[:limit + 1])
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
+
+
+def _depth_problem(data: Any) -> bool:
+    """True if ``data`` nests deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+    return False
 
 
 @dataclass
@@ -110,13 +137,16 @@ class GraphDocument:
         """Build a document from parsed JSON. Raises GraphError with one sentence."""
         if not isinstance(data, dict):
             raise GraphError(f"{source} is not a graph document: expected a JSON object at the top level.")
+        if _depth_problem(data):
+            raise GraphError(f"{source} nests its values more than {MAX_DEPTH} levels deep; "
+                             f"a graph document needs far fewer.")
         fmt = data.get("format")
         if fmt != FORMAT_NAME:
-            raise GraphError(f"{source} is not a Neurostudio graph: its format is {fmt!r}, "
+            raise GraphError(f"{source} is not a Neurostudio graph: its format is {excerpt(fmt)}, "
                              f"expected {FORMAT_NAME!r}.")
         version = data.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
-            raise GraphError(f"{source} has no valid format version (got {version!r}).")
+            raise GraphError(f"{source} has no valid format version (got {excerpt(version) if isinstance(version, (str, list, dict)) else repr(version)}).")
         if version > FORMAT_VERSION:
             raise GraphError(f"{source} uses graph format version {version}, newer than this "
                              f"Neurostudio understands (up to {FORMAT_VERSION}); please update Neurostudio.")
@@ -129,6 +159,9 @@ class GraphDocument:
             raise GraphError(f"{source} has no list of nodes.")
         if not isinstance(edges_raw, list):
             raise GraphError(f"{source} has an edges entry that is not a list.")
+        if len(nodes_raw) > MAX_NODES or len(edges_raw) > MAX_EDGES:
+            raise GraphError(f"{source} has {len(nodes_raw)} nodes and {len(edges_raw)} edges; a graph "
+                             f"may have at most {MAX_NODES} nodes and {MAX_EDGES} edges.")
         nodes = [_node_from(raw, i) for i, raw in enumerate(nodes_raw)]
         edges = [_edge_from(raw, i) for i, raw in enumerate(edges_raw)]
         dataset = data.get("dataset") or {}
@@ -149,12 +182,24 @@ class GraphDocument:
 
     @classmethod
     def from_json(cls, text: str, source: str = "the graph", validate: bool = True) -> "GraphDocument":
+        if len(text) > MAX_FILE_BYTES:
+            raise GraphError(f"{source} is {len(text)} characters long; a graph document may be "
+                             f"at most {MAX_FILE_BYTES} (32 MiB).")
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise GraphError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, "
                              f"column {exc.colno}.") from None
+        except RecursionError:
+            raise GraphError(f"{source} nests its values more than {MAX_DEPTH} levels deep; "
+                             f"a graph document needs far fewer.") from None
+        except ValueError as exc:  # a number with thousands of digits, NaN or Infinity
+            raise GraphError(f"{source} is not valid JSON: {str(exc)[:80]}.") from None
         return cls.from_dict(data, validate=validate, source=source)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _migrate(data: dict, version: int) -> dict:
@@ -166,9 +211,10 @@ def _node_from(raw: Any, index: int) -> Node:
     if not isinstance(raw, dict):
         raise GraphError(f"Node #{index + 1} is not an object.")
     node_id = raw.get("id")
-    if not isinstance(node_id, str) or not _ID.match(node_id):
-        raise GraphError(f"Node #{index + 1} has an invalid id {node_id!r}: ids are letters, digits "
-                         f"and underscores, starting with a letter.", node=node_id if isinstance(node_id, str) else None)
+    if not isinstance(node_id, str) or not _ID.fullmatch(node_id):
+        raise GraphError(f"Node #{index + 1} has an invalid id {excerpt(node_id)}: ids are up to 100 letters, "
+                         f"digits and underscores, starting with a letter.",
+                         node=node_id[:100] if isinstance(node_id, str) else None)
     ntype = raw.get("type")
     if not isinstance(ntype, str):
         raise GraphError(f"Node '{node_id}' has no layer type.", node=node_id)
@@ -177,15 +223,15 @@ def _node_from(raw: Any, index: int) -> Node:
         raise GraphError(f"Node '{node_id}' has params that are not an object.", node=node_id)
     pos = raw.get("pos", [0, 0])
     if (not isinstance(pos, (list, tuple)) or len(pos) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
-        raise GraphError(f"Node '{node_id}' has an invalid position {pos!r}: expected [x, y].", node=node_id)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9 for v in pos)):
+        raise GraphError(f"Node '{node_id}' has an invalid position {excerpt(pos)}: expected [x, y].", node=node_id)
     return Node(id=node_id, type=ntype, params=dict(params), pos=(float(pos[0]), float(pos[1])))
 
 
 def _split_end(text: Any, what: str, index: int) -> tuple[str, str]:
-    if not isinstance(text, str) or text.count(".") != 1:
-        raise GraphError(f"Edge #{index + 1} has an invalid '{what}' end {text!r}: expected \"node.port\".",
-                         edge=str(text))
+    if not isinstance(text, str) or text.count(".") != 1 or len(text) > 201:
+        raise GraphError(f"Edge #{index + 1} has an invalid '{what}' end {excerpt(text)}: expected \"node.port\".",
+                         edge=str(text)[:200])
     node, port = text.split(".")
     return node, port
 
@@ -205,6 +251,9 @@ def load_graph(path: str | Path, validate: bool = True) -> GraphDocument:
     leaves the graph's own problems to ``analyse()``, which lists them all (the check CLI)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise GraphError(f"Graph file {path} is {path.stat().st_size} bytes; a graph document "
+                             f"may be at most {MAX_FILE_BYTES} (32 MiB).")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GraphError(f"Graph file {path} does not exist.") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import networkx as nx
 
 from .catalogue import CATALOGUE
-from .document import GraphDocument
+from .document import GraphDocument, excerpt
 from .errors import GraphError
 from .settings import TRAINING_PARAMS
 
@@ -15,7 +15,7 @@ def check_params(node_id: str, type_name: str, params: dict) -> None:
     for key in params:
         if spec.param(key) is None:
             known = ", ".join(p.name for p in spec.params) or "none"
-            raise GraphError(f"Node '{node_id}' ({type_name}) has an unknown param '{key}' "
+            raise GraphError(f"Node '{node_id}' ({type_name}) has an unknown param {excerpt(key)} "
                              f"(known params: {known}).", node=node_id)
     for p in spec.params:
         if p.name not in params:
@@ -25,7 +25,13 @@ def check_params(node_id: str, type_name: str, params: dict) -> None:
             continue
         problem = p.problem(params[p.name])
         if problem:
-            raise GraphError(f"Node '{node_id}' ({type_name}): param '{p.name}' {problem}.", node=node_id)
+            raise GraphError(f"Node '{node_id}' ({type_name}): param '{p.name}' {_short(problem)}.",
+                             node=node_id)
+
+
+def _short(problem: str, limit: int = 160) -> str:
+    """A problem sentence quotes the value it got: keep a long value from flooding it."""
+    return problem if len(problem) <= limit else problem[:limit] + "…"
 
 
 def resolved_params(type_name: str, params: dict) -> dict:
@@ -92,7 +98,7 @@ def find_problems(doc: GraphDocument):
             continue
         seen.add(n.id)
         if n.type not in CATALOGUE:
-            yield GraphError(f"Node '{n.id}' has an unknown layer type '{n.type}'.", node=n.id)
+            yield GraphError(f"Node '{n.id}' has an unknown layer type {excerpt(n.type)}.", node=n.id)
             continue
         known[n.id] = n.type
         try:
@@ -150,11 +156,11 @@ def find_problems(doc: GraphDocument):
     for key, value in doc.training.items():
         p = next((p for p in TRAINING_PARAMS if p.name == key), None)
         if p is None:
-            yield GraphError(f"Training setting '{key}' is unknown.")
+            yield GraphError(f"Training setting {excerpt(key)} is unknown.")
             continue
         problem = p.problem(value)
         if problem:
-            yield GraphError(f"Training setting '{key}' {problem}.")
+            yield GraphError(f"Training setting '{key}' {_short(problem)}.")
     if doc.dataset and not isinstance(doc.dataset.get("name", doc.dataset.get("path")), str):
         yield GraphError("The dataset entry names no dataset: expected {\"name\": ...} or {\"path\": ...}.")
 

@@ -108,7 +108,8 @@ def _fused(m, p, s, o):
         code.call, code.note = ("{self}({x}%s)[0][:, -1]" % state,), "h_t at the last step"
     else:
         h_n = "[1][0]" if cls == "LSTM" else "[1]"
-        code.call = ("{self}({x}%s)%s" % (state, h_n), "torch.cat([{x}[-2], {x}[-1]], dim=1)")
+        code.call = ("{self}({x}%s)%s  # h_n: (directions, N, H)" % (state, h_n),
+                     "torch.cat([{x}[-2], {x}[-1]], dim=1)")
         code.note = "the final state of each direction"
     return code
 
@@ -219,7 +220,7 @@ def init_lines(target: str, params: dict, module: nn.Module, exported_name, gate
                     "kaiming": 'nn.init.kaiming_normal_({}, nonlinearity="relu")',
                     "orthogonal": "nn.init.orthogonal_({})",
                     "small": "nn.init.normal_({}, 0.0, 0.01)"}[scheme]
-            if gates:
+            if gates > 1:
                 lines.append(f"for block in {ref}.data.chunk({gates}):  # each gate's block on its own")
                 lines.append("    " + stmt.format("block"))
             else:

@@ -22,7 +22,7 @@ import torch
 from ..graph.compile import compile_graph
 from ..graph.document import GraphDocument
 from ..graph.settings import TRAINING_DEFAULTS
-from ..session import SessionError, SessionReader
+from ..session import SessionReader
 from .errors import InteropError
 
 
@@ -62,7 +62,7 @@ def session_weights(path: str | Path, step: int | None = None) -> tuple[GraphDoc
 def check_fit(doc: GraphDocument, weights: GraphWeights) -> None:
     """InteropError unless ``weights`` has exactly the compiled graph's names and shapes."""
     with torch.device("meta"):
-        own = {k: tuple(v.shape) for k, v in compile_graph(doc).model.state_dict().items()}
+        own = {k: tuple(v.shape) for k, v in compile_graph(doc, "meta").model.state_dict().items()}
     missing = sorted(set(own) - set(weights.weights))
     extra = sorted(set(weights.weights) - set(own))
     if missing or extra:

@@ -10,18 +10,23 @@ statistics, nothing updated). When the graph has recurrent layers the pass keeps
 autograd graph and one ``torch.autograd.grad`` of the training loss with respect to the
 recurrent layers' outputs gives the direct terms ∂L/∂y_t; the optimizer's gradients
 (``p.grad``) are never touched. Every hook is registered in ``try`` and removed in
-``finally``; what is kept is detached and, on the way out, copied to the CPU.
+``finally``; what is kept is detached. Histograms are computed on the device and cross
+to the host together, in one transfer.
 
-Results are full-precision tensors keyed by record name (see docs/probes.md); the
-recorder decides how they are rounded for the store.
+:meth:`ProbeCapture.run` returns full-precision tensors keyed by record name (see
+docs/probes.md); :func:`stored` rounds them for the store. The same code runs inline on
+the training model or, off the training path, on a copy of its weights (:mod:`.offpath`).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..graph.catalogue import CATALOGUE
 from . import loops, recurrent
 from .histograms import HistRange, histogram
+
+FLOAT16_MAX = 65504.0
 
 
 class ProbeCapture:
@@ -34,6 +39,18 @@ class ProbeCapture:
         self.weight_ranges = {n: HistRange() for n in targets.weight_hist}
         self.act_ranges = {n: HistRange(CATALOGUE[targets.type_of(n)].output_range)
                            for n in targets.activation}
+
+    def ranges(self) -> dict:
+        """The histogram ranges reached so far (JSON-able), to hand over to another
+        capturer so that it goes on exactly where this one stopped."""
+        return {"act": {n: r.reach for n, r in self.act_ranges.items()},
+                "weight": {n: r.reach for n, r in self.weight_ranges.items()}}
+
+    def load_ranges(self, state: dict) -> None:
+        for key, ranges in (("act", self.act_ranges), ("weight", self.weight_ranges)):
+            for node, reach in (state.get(key) or {}).items():
+                if node in ranges:
+                    ranges[node].reach = reach
 
     def run(self) -> dict[str, torch.Tensor]:
         t, model = self.t, self.t.model
@@ -69,12 +86,13 @@ class ProbeCapture:
         for node, fm in feature.items():
             out[f"feature_maps/{node}"] = fm[:, :self.max_channels]
         with torch.no_grad():
-            for node, a in acts.items():
-                out[f"act_hist/{node}"] = self._histogram(self.act_ranges[node], a)
+            hists = [(f"act_hist/{node}", self.act_ranges[node], a) for node, a in acts.items()]
             for node in t.recurrent:
                 if node in seen:
                     out.update(self._recurrent(node, *seen[node], grads[node]))
-            out.update(self._weights())
+            out.update(self._filters())
+            hists += self._weight_values()
+            out.update(self._histograms(hists))
         return out
 
     @staticmethod
@@ -112,24 +130,63 @@ class ProbeCapture:
                 rec[f"{prefix}/{node}/{gate}"] = s[gate]
         return rec
 
-    def _weights(self) -> dict[str, torch.Tensor]:
+    def _filters(self) -> dict[str, torch.Tensor]:
         out = {}
         for node in self.t.filters:
             w = getattr(self.t.module(node), "weight", None)
             if torch.is_tensor(w):
                 out[f"filters/{node}"] = w.detach()[:self.max_channels]
+        return out
+
+    def _weight_values(self) -> list:
+        out = []
         for node in self.t.weight_hist:
             flat = [p.detach().reshape(-1) for name, p in self.t.module(node).named_parameters()
                     if name.rsplit(".", 1)[-1].startswith("weight")]
-            if not flat:
-                continue
-            out[f"weight_hist/{node}"] = self._histogram(self.weight_ranges[node], torch.cat(flat))
+            if flat:
+                out.append((f"weight_hist/{node}", self.weight_ranges[node], torch.cat(flat)))
         return out
 
-    def _histogram(self, rng: HistRange, x: torch.Tensor) -> torch.Tensor:
-        """(2, bins + 1) float64 on the CPU: row 0 the edges; row 1 the counts, then the
+    def _histograms(self, items) -> dict[str, torch.Tensor]:
+        """Every histogram of the capture on the device, then one transfer: each a
+        (2, bins + 1) float64 CPU tensor, row 0 the edges, row 1 the counts, then the
         number of non-finite values."""
-        lo, hi = rng.bounds(x)
-        h = histogram(x, lo, hi, self.bins).double().cpu()
-        rng.observe(float(h[-1]))
-        return torch.stack([torch.linspace(lo, hi, self.bins + 1, dtype=torch.float64), h[:-1]])
+        if not items:
+            return {}
+        bounds = [rng.bounds(x) for _, rng, x in items]
+        h = torch.stack([histogram(x, lo, hi, self.bins) for (_, _, x), (lo, hi) in zip(items, bounds)])
+        h = h.double().cpu()
+        out = {}
+        for (name, rng, _), (lo, hi), row in zip(items, bounds, h):
+            rng.observe(float(row[-1]))
+            edges = torch.linspace(lo, hi, self.bins + 1, dtype=torch.float64)
+            out[name] = torch.stack([edges, row[:-1]])
+        return out
+
+
+def stored(rec: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """How a capture is kept in the store, as numpy arrays of their own: histograms
+    float64 (exact counts), gradients, predictions and filters float32, everything else
+    float16 when it fits (float32 when a finite value is beyond float16's range).
+    The float16 conversions and their overflow checks run on the device, in bulk."""
+    out: dict[str, np.ndarray] = {}
+    halves = []
+    for name, v in rec.items():
+        if name.startswith(("act_hist/", "weight_hist/")):
+            out[name] = v.double()
+        elif not v.is_floating_point():
+            out[name] = v
+        elif name.startswith(("bptt/", "predictions", "filters/")):
+            out[name] = v.float()
+        else:
+            h = v.half()
+            out[name] = h
+            halves.append((name, v, h))
+    if halves:
+        # A finite value at or beyond float16's largest: that record is kept in float32.
+        over = torch.stack([((h.abs() >= FLOAT16_MAX) & torch.isfinite(v)).any()
+                            for _, v, h in halves]).tolist()
+        for (name, v, _), bad in zip(halves, over):
+            if bad:
+                out[name] = v.float()
+    return {name: v.detach().cpu().numpy().copy() for name, v in out.items()}

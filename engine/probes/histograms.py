@@ -55,12 +55,11 @@ def histogram(x: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
     x = x.detach().reshape(-1)
     if not x.is_floating_point():
         x = x.float()
-    finite = torch.isfinite(x)
-    clean = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    nan = float("nan")
+    # Every non-finite value becomes NaN, which histc leaves out; clamping puts values
+    # outside the range into the end bins.
+    clean = torch.nan_to_num(x, nan=nan, posinf=nan, neginf=nan)
     counts = torch.histc(clean.clamp(lo, hi), bins, lo, hi)
-    # histc counted each non-finite value as a 0; take them out again.
-    bad = (~finite).sum().to(counts.dtype)
-    if lo <= 0 <= hi:
-        zero_bin = min(int((0 - lo) / (hi - lo) * bins), bins - 1)
-        counts[zero_bin] -= bad
-    return torch.cat([counts, bad.reshape(1), clean.abs().amax().to(counts.dtype).reshape(1)])
+    bad = x.numel() - counts.sum()
+    top = clean.abs().nan_to_num_(0.0).amax().to(counts.dtype)
+    return torch.cat([counts, bad.reshape(1), top.reshape(1)])

@@ -62,12 +62,13 @@ class OutputCaptures:
                 "boundary/points": x[idx].numpy().astype(np.float32),
                 "boundary/labels": y[idx].long().numpy()}
 
+    @property
+    def grid_x(self) -> torch.Tensor | None:
+        """The (G·G, 2) grid points the boundary is drawn on, once :meth:`once` ran."""
+        return self._grid_x if self.boundary else None
+
     def heavy(self) -> dict[str, torch.Tensor]:
-        if not self.boundary or self._grid_x is None:
-            return {}
-        with _eval(self.trainer.model) as model, torch.no_grad():
-            p = _probabilities(model(self._grid_x).float())
-        return {"boundary/probs": p.reshape(self.grid, self.grid, -1).cpu()}
+        return boundary_probs(self.trainer.model, self.grid_x, self.grid)
 
     def validation(self, metrics: dict) -> dict[str, np.ndarray]:
         out = {}
@@ -88,6 +89,15 @@ class OutputCaptures:
                 made.append(nxt)
                 window = torch.cat([window[:, 1:], nxt.reshape(1, 1).to(window.dtype)], dim=1)
         return torch.cat([source[0].cpu(), torch.cat(made).cpu()]).long()
+
+
+def boundary_probs(model, grid_x: torch.Tensor | None, grid: int) -> dict[str, torch.Tensor]:
+    """``boundary/probs`` (G, G, C) of ``model`` over the grid (empty without a grid)."""
+    if grid_x is None:
+        return {}
+    with _eval(model) as m, torch.no_grad():
+        p = _probabilities(m(grid_x).float())
+    return {"boundary/probs": p.reshape(grid, grid, -1)}
 
 
 class _eval:

@@ -3,14 +3,23 @@
 Record names, shapes, units and rates: docs/probes.md. Committing is the worker's job
 (it commits every ~0.2 s); the ProbeSet only buffers records in the writer.
 
+Nothing here makes the training loop wait on a step without a capture: a step's
+statistics are written once their one transfer has arrived (:mod:`.pending`), and heavy
+captures run beside training where there is room (:mod:`.offpath`), their records
+written when they come back. The session says where captures ran ("capture_mode" events).
+
 A failing probe must not end a training run: its error becomes one "probe_error" event
 and that group of probes (statistics or captures) is switched off for the rest of the run.
 """
 from __future__ import annotations
 
+import time
+from collections import deque
+
 import torch
 
 from ..train.callbacks import Callback
+from . import offpath
 from .capture import ProbeCapture
 from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
@@ -18,7 +27,11 @@ from .settings import ProbeSettings, Schedule
 from .stats import StepStats
 from .targets import Targets
 
-FLOAT16_MAX = 65504.0
+_MODE_TEXT = {
+    "inline": "Heavy captures run inline, in the training loop ({reason}).",
+    "process": "Heavy captures run in a helper process on a spare CPU core, beside training.",
+    "stream": "Heavy captures run on a second CUDA stream, beside training.",
+}
 
 
 class ProbeSet(Callback):
@@ -27,8 +40,9 @@ class ProbeSet(Callback):
     ``settings`` (ProbeSettings) sets the rates; :meth:`configure` changes them while the
     run goes on. ``basic_scalars=False`` leaves train/loss, train/accuracy, lr, step_time,
     samples_per_s and val/* to another recorder (engine.train.recorder.SessionRecorder
-    writes them too). ``last_capture`` holds the latest heavy capture at full precision
-    (name -> CPU tensor), before the rounding the store applies.
+    writes them too). ``last_capture`` holds the latest inline heavy capture at full
+    precision (name -> CPU tensor), before the rounding the store applies.
+    ``capture_mode`` is where captures run now ("inline", "process" or "stream").
     """
 
     def __init__(self, writer, settings: ProbeSettings | None = None,
@@ -47,19 +61,28 @@ class ProbeSet(Callback):
         self.last_capture: dict[str, torch.Tensor] = {}
         self.diagnostics: list = []   # every Diagnostic emitted, in order
         self.errors: list[str] = []   # probe failures (also written as "probe_error" events)
+        self.capture_mode = "inline"
+        self.captured: dict[str, int] = {"inline": 0, "process": 0, "stream": 0}
+        self._inline: offpath.InlineCaptures | None = None
+        self._offpath = None          # ProcessCaptures / StreamCaptures while in use
+        self._give_ranges = True      # the histogram ranges are here, not (yet) beside training
+        self._give_sizes = False      # max_channels / hist_bins changed since the last capture
+        self._pending: deque = deque()  # (step, loss, layout, pending values) of statistics
         self._last_heavy_step = -1
         self._step = 0
-        self._stats_seconds = 0.0
+        self._running = False
         self._stats_ok = self._heavy_ok = True
 
     # -- rate control ----------------------------------------------------------------------
     def configure(self, **changes) -> dict:
-        """Change settings now (e.g. ``heavy_hz=2``, ``stats_every=10``); raises
-        ProbeSettingsError for an unknown name or a bad value. Returns all settings."""
+        """Change settings now (e.g. ``heavy_every=20``, ``stats_every=10``); raises
+        ProbeSettingsError for an unknown name or a bad value. Returns all settings.
+        A rate changed while running starts exactly on its multiples (no dense start)."""
         self.settings = self.settings.changed(**changes)
-        self.schedule.settings = self.settings
+        self.schedule.reconfigure(self.settings, changes, self._running)
         if self.capture is not None:
             self.capture.max_channels, self.capture.bins = self.settings.max_channels, self.settings.hist_bins
+        self._give_sizes = True
         return self.settings.to_dict()
 
     # -- trainer callbacks -------------------------------------------------------------------
@@ -70,39 +93,45 @@ class ProbeSet(Callback):
         self.writer.probe_batch(x.cpu().numpy().copy(), y.cpu().numpy().copy())
         s = self.settings
         self.capture = ProbeCapture(t, x, y, trainer.loss_fn, s.max_channels, s.hist_bins)
-        self.stats = StepStats(t)
+        mode, reason = offpath.choose_mode(s.capture_mode, trainer.device,
+                                           trainer.total_steps - trainer.step)
+        self.stats = StepStats(t, side_allowed=trainer.device.type == "cpu" and offpath.spare_cores() >= 1)
         self.stats.attach()
         sizes = {n: sum(p.numel() for p in t.params(n)) for n in t.order}
         self.diagnostician = Diagnostician(t.order, sizes, self.thresholds)
         self.outputs = OutputCaptures(trainer)  # decision boundary, confusion, text sample
         self._guard("captures", self._write, trainer.step, self.outputs.once)
-        self._heavy(trainer.step, count=False)  # the state before any update
+        self._inline = offpath.InlineCaptures(self.capture, trainer.model, self.outputs)
+        self._guard("captures", self._start_offpath, mode, reason, doc, trainer, x, y)
+        self._running = True
+        self._heavy(trainer.step)  # the state before any update
         self._arm(trainer.step + 1)
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self._stats_ok and self.stats.armed:
-            start = self.schedule.now()
             self._guard("statistics", self.stats.after_backward, True)
-            self._stats_seconds = self.schedule.now() - start
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
         w = self.writer
         loss = metrics.get("loss")
-        dt = metrics.get("step_time")
         if self.basic_scalars:
-            w.scalar("train/loss", step, loss)
-            w.scalar("lr", step, metrics.get("lr", trainer.lr))
-        if self.basic_scalars and dt:
-            w.scalar("step_time", step, dt)
-            w.scalar("samples_per_s", step, metrics.get("batch_size", self.stats.batch_size or 0) / dt)
+            dt = metrics.get("step_time")
+            basic = {"train/loss": loss, "lr": metrics.get("lr", trainer.lr)}
+            if dt:
+                basic["step_time"] = dt
+                basic["samples_per_s"] = metrics.get("batch_size", self.stats.batch_size or 0) / dt
+            w.scalars(step, basic)
         if self._stats_ok and self.stats.armed:
-            start, hooks = self.schedule.now(), self.stats.seconds
-            self._guard("statistics", self._write_stats, trainer, step, loss)
-            self.schedule.stats_taken(self.schedule.now() - start + hooks + self._stats_seconds)
-            self._stats_seconds = 0.0
+            start = time.perf_counter()
+            self._guard("statistics", self._finish_stats, trainer, step, loss)
+            self.schedule.stats_taken(time.perf_counter() - start)
         if self._heavy_ok and self.schedule.heavy_due(step):
             self._heavy(step)
+        if self._pending:
+            self._guard("statistics", self._drain_stats, False)
+        if self._offpath is not None:
+            self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
@@ -120,20 +149,149 @@ class ProbeSet(Callback):
         # the NaN started.
         if kind == "nan" and self.stats is not None and self._stats_ok and self.settings.diagnostics:
             values = self.stats.collect()
-            loss = float("nan")
-            self._report(step, self.diagnostician.check_nan(step, loss, values))
+            self._report(step, self.diagnostician.check_nan(step, float("nan"), values))
 
     def on_end(self, trainer, summary: dict) -> None:
         try:
+            self.flush()
             if self._heavy_ok and self._last_heavy_step != trainer.step and trainer.step > 0:
                 self._heavy(trainer.step)  # the final state, for replay
+            self.flush()
         finally:
             self.close()
 
+    def flush(self, timeout: float = offpath.READY_TIMEOUT) -> None:
+        """Wait for every statistic and capture still on its way and write it (the worker
+        calls this before it pauses; the end of the run does it too)."""
+        if self._pending:
+            self._guard("statistics", self._drain_stats, True)
+        if self._offpath is not None:
+            self._guard("captures", self._collect, self._offpath.wait_all(timeout))
+
     def close(self) -> None:
-        """Remove every hook (also done by on_end)."""
+        """Remove every hook and stop helpers (also done by on_end)."""
+        self._running = False
         if self.stats is not None:
             self.stats.detach()
+        if self._offpath is not None:
+            runner, self._offpath = self._offpath, None
+            runner.close()
+
+    # -- statistics ------------------------------------------------------------------------------
+    def _finish_stats(self, trainer, step: int, loss) -> None:
+        extra = {}
+        if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
+            from ..train.metrics import predicted_classes
+            pred, target = trainer._last_pred, trainer._last_target
+            extra["train/accuracy"] = (predicted_classes(pred) == target).float().mean()
+        layout, pending = self.stats.finish(extra)
+        self._pending.append((step, loss, layout, pending))
+
+    def _drain_stats(self, wait: bool) -> None:
+        while self._pending and (wait or self._pending[0][3].ready()):
+            step, loss, layout, pending = self._pending.popleft()
+            values = self.stats.named(layout, pending.values())
+            self.writer.scalars(step, values)
+            if self.settings.diagnostics:
+                self._report(step, self.diagnostician.check_step(step, loss, values))
+
+    def _arm(self, step: int) -> None:
+        if self.stats is not None:
+            self.stats.armed = self._stats_ok and self.schedule.stats_due(step)
+
+    # -- heavy captures ----------------------------------------------------------------------------
+    def _start_offpath(self, mode: str, reason: str, doc, trainer, x, y) -> None:
+        s, grid_x = self.settings, self.outputs.grid_x
+        if mode == "stream":
+            self._offpath = offpath.StreamCaptures(doc, trainer.model, x, y, s.max_channels, s.hist_bins,
+                                                   grid_x, self.outputs.grid)
+        elif mode == "process":
+            threads = torch.get_num_threads()
+            if s.capture_mode == "auto":
+                threads = max(1, min(threads, offpath.spare_cores()))
+            self._offpath = offpath.ProcessCaptures(doc, trainer.model, x, y, s.max_channels, s.hist_bins,
+                                                    grid_x, self.outputs.grid, self.capture.ranges(), threads)
+            if s.capture_mode == "process" and not self._offpath.wait_ready():
+                reason = self._offpath.gone or "the helper process did not start in time"
+                self._drop_offpath(trainer.step, reason)
+                return
+        self._announce(trainer.step, mode, reason)
+
+    def _announce(self, step: int, mode: str, reason: str) -> None:
+        if mode == "process" and not self._offpath.ready:
+            message = "Heavy captures run inline until the helper process on a spare CPU core has started."
+        else:
+            message = _MODE_TEXT[mode].format(reason=reason)
+            self.capture_mode = mode
+        self.writer.event("capture_mode", step, message, {"mode": mode, "reason": reason,
+                                                          "ready": mode != "process" or self._offpath.ready})
+
+    def _drop_offpath(self, step: int, why: str) -> None:
+        runner, self._offpath = self._offpath, None
+        self.capture_mode = "inline"
+        if runner is not None:
+            try:
+                runner.close()
+            except Exception:
+                pass
+        self.writer.event("capture_mode", step, f"Heavy captures run inline, in the training loop "
+                          f"({why}).", {"mode": "inline", "reason": why, "ready": True})
+
+    def _heavy(self, step: int) -> None:
+        start = self.schedule.now()
+        self._guard("captures", self._capture, step)
+        self.schedule.taken(start, count=step > 0)
+
+    def _capture(self, step: int) -> None:
+        self._step = step
+        self._last_heavy_step = step
+        runner = self._offpath
+        if runner is not None and not runner.ready and runner.mode == "process":
+            runner.poll()
+            if runner.gone:
+                self._drop_offpath(step, runner.gone)
+            elif runner.ready:
+                self.capture_mode = "process"
+                self.writer.event("capture_mode", step, _MODE_TEXT["process"],
+                                  {"mode": "process", "reason": "the helper process is ready", "ready": True})
+        runner = self._offpath
+        if runner is not None and runner.ready:
+            handover = {}
+            if self._give_ranges:
+                handover["ranges"] = self.capture.ranges()
+            if self._give_sizes or self._give_ranges:
+                handover.update(max_channels=self.settings.max_channels, bins=self.settings.hist_bins)
+            self._give_ranges = self._give_sizes = False
+            try:
+                self._collect(runner.submit(step, handover))
+                return
+            except offpath.HelperGone as exc:
+                self._drop_offpath(step, str(exc))
+        result = self._inline.run(step)
+        self._give_ranges = True
+        self.last_capture = result.full
+        self._collect([result])
+
+    def _collect(self, results) -> None:
+        for r in results:
+            if r.error:
+                raise RuntimeError(f"capture at step {r.step}: {r.error}")
+            self.captured[r.mode] += 1
+            if r.mode != "inline" and r.ranges:
+                self.capture.load_ranges(r.ranges)  # so that inline can take over exactly
+            w = self.writer
+            for name, row in r.rows.items():
+                w.encoded_tensor(name, r.step, row)
+            for name, arr in (r.arrays or {}).items():
+                w.tensor(name, r.step, arr)
+            if self.settings.diagnostics:
+                for node in self.targets.recurrent:
+                    norm_t = r.array(f"bptt/{node}/grad_norm_t")
+                    if norm_t is not None:
+                        self._report(r.step, self.diagnostician.check_time(r.step, node, norm_t.tolist()))
+        runner = self._offpath
+        if runner is not None and runner.mode == "process" and runner.gone and self._running:
+            self._drop_offpath(self._step, runner.gone)
 
     # -- internals -----------------------------------------------------------------------------
     def _probe_batch(self, trainer):
@@ -145,39 +303,6 @@ class ProbeSet(Callback):
         k = min(self.settings.probe_size, len(x))
         idx = torch.linspace(0, len(x) - 1, k).round().long().unique().to(x.device)
         return x.index_select(0, idx), y.index_select(0, idx)
-
-    def _arm(self, step: int) -> None:
-        if self.stats is not None:
-            self.stats.armed = self._stats_ok and self.schedule.stats_due(step)
-
-    def _write_stats(self, trainer, step: int, loss) -> None:
-        values = self.stats.collect()
-        acc = trainer.batch_accuracy() if self.basic_scalars and hasattr(trainer, "batch_accuracy") else None
-        if acc is not None:
-            values["train/accuracy"] = acc
-        for name, v in values.items():
-            self.writer.scalar(name, step, v)
-        if self.settings.diagnostics:
-            self._report(step, self.diagnostician.check_step(step, loss, values))
-
-    def _heavy(self, step: int, count: bool = True) -> None:
-        start = self.schedule.now()
-        self._guard("captures", self._capture, step)
-        self.schedule.taken(start, count)
-
-    def _capture(self, step: int) -> None:
-        self._step = step
-        rec = {k: v.detach().cpu() for k, v in self.capture.run().items()}
-        rec.update(self.outputs.heavy())
-        self.last_capture = rec
-        self._last_heavy_step = step
-        for name, v in rec.items():
-            self.writer.tensor(name, step, _stored(name, v).numpy())
-        if self.settings.diagnostics:
-            for node in self.targets.recurrent:
-                norm_t = rec.get(f"bptt/{node}/grad_norm_t")
-                if norm_t is not None:
-                    self._report(step, self.diagnostician.check_time(step, node, norm_t.tolist()))
 
     def _write(self, step: int, make, *args) -> None:
         for name, v in make(*args).items():
@@ -194,25 +319,17 @@ class ProbeSet(Callback):
         except Exception as exc:  # a probe bug must not end the user's training run
             if what == "statistics":
                 self._stats_ok = False
+                self._pending.clear()
                 if self.stats is not None:
                     self.stats.armed = False
             else:
                 self._heavy_ok = False
+                if self._offpath is not None:
+                    runner, self._offpath = self._offpath, None
+                    try:
+                        runner.close()
+                    except Exception:
+                        pass
             msg = f"The {what} probes failed and were switched off for this run: {exc}"
             self.errors.append(msg)
             self.writer.event("probe_error", self._step, msg, {"what": what, "error": type(exc).__name__})
-
-
-def _stored(name: str, v: torch.Tensor) -> torch.Tensor:
-    """How a capture is rounded for the store: histograms float64 (exact counts),
-    gradients, predictions and filters float32, everything else float16 when it fits."""
-    if name.startswith(("act_hist/", "weight_hist/")):
-        return v.double()
-    if not v.is_floating_point():
-        return v
-    if name.startswith(("bptt/", "predictions", "filters/")):
-        return v.float()
-    finite = v[torch.isfinite(v)]
-    if finite.numel() and float(finite.abs().max()) >= FLOAT16_MAX:
-        return v.float()
-    return v.half()

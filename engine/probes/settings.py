@@ -1,25 +1,38 @@
-"""How often the probes measure, and the clock that decides when.
+"""How often the probes measure: a schedule by step, so that two runs with the same
+settings and seed record the same steps.
 
 Two rates, both changeable while a run goes on (the worker forwards the user's command
 to :meth:`engine.probes.ProbeSet.configure`):
 
 - cheap statistics (per-layer scalars, gradient and weight norms) every ``stats_every``
-  training steps, but no more than ``stats_budget`` of the wall time (on a network whose
-  activations are large next to its compute, they are taken every few steps instead);
+  training steps;
 - heavy captures on the fixed probe batch (feature maps, recurrent internals, gradients
-  through time, predictions, histograms) ``heavy_hz`` times per second of wall time, but
-  never more than ``heavy_budget`` of the wall time (a capture that took 20 ms with a
-  5 % budget waits at least 0.4 s for the next: slow steps or a big network lower the
-  rate instead of the training speed); or every ``heavy_every`` steps when that is set
-  (exact, no budget: a step count makes captures reproducible).
+  through time, predictions, histograms) every ``heavy_every`` steps.
+
+Both start dense: every step for the first ``2 * dense`` steps, then ``dense`` evenly
+spaced steps per doubling of the step count (every 2nd step up to 4·dense, every 4th up
+to 8·dense, ...) until the spacing reaches the rate. The first points of every curve
+arrive at once, and the early, fast-changing part of training is seen in detail.
+Changing a rate while running ends its dense start: from then on it is exactly every k.
+
+Where heavy captures run (``capture_mode``): "auto" runs them beside training when there
+is room (a helper process on a spare CPU core, a second CUDA stream), else inline in the
+training loop; "inline", "process" and "stream" force one (see :mod:`.offpath`).
+
+Wall-clock rates remain for those who ask for them: ``heavy_every=None`` takes
+``heavy_hz`` captures per second within ``heavy_budget`` of the wall time, and a
+``stats_budget`` below 1 skips statistics to stay within that fraction of the wall time.
+Neither is reproducible from run to run, so neither is the default.
 """
 from __future__ import annotations
 
 import math
 import time
 from collections import deque
-from statistics import median
 from dataclasses import asdict, dataclass, fields, replace
+from statistics import median
+
+CAPTURE_MODES = ("auto", "inline", "process", "stream")
 
 
 class ProbeSettingsError(ValueError):
@@ -28,11 +41,13 @@ class ProbeSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    stats_every: int = 2            # cheap statistics every k training steps (0: never)
-    stats_budget: float = 0.02      # at most this fraction of wall time in cheap statistics (1: no limit)
-    heavy_hz: float = 5.0           # heavy captures per second of wall time (0: never)
-    heavy_every: int | None = None  # or every k steps (overrides heavy_hz when set)
-    heavy_budget: float = 0.03      # at most this fraction of wall time in heavy captures
+    stats_every: int = 5            # cheap statistics every k training steps (0: never)
+    heavy_every: int | None = 50    # heavy captures every k steps (None: heavy_hz per second)
+    dense: int = 2                  # both start dense: steps per doubling of the step count (0: off)
+    capture_mode: str = "auto"      # where heavy captures run: auto, inline, process, stream
+    stats_budget: float = 1.0       # at most this fraction of wall time in statistics (1: no limit)
+    heavy_hz: float = 5.0           # with heavy_every None: captures per second of wall time
+    heavy_budget: float = 0.03      # with heavy_every None: at most this fraction of wall time
     probe_size: int = 16            # samples in the fixed probe batch (chosen at start)
     hist_bins: int = 64             # bins of activation and weight histograms
     max_channels: int = 32          # feature maps: at most this many channels per layer
@@ -58,13 +73,15 @@ class ProbeSettings:
         return asdict(self)
 
 
-_LIMITS = {"stats_every": (0, 1_000_000), "heavy_every": (1, 1_000_000),
+_LIMITS = {"stats_every": (0, 1_000_000), "heavy_every": (1, 1_000_000), "dense": (0, 10_000),
            "probe_size": (1, 256), "hist_bins": (2, 4096), "max_channels": (1, 4096)}
 
 
 def _problem(name: str, value) -> str | None:
     if name == "diagnostics":
         return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if name == "capture_mode":
+        return None if value in CAPTURE_MODES else f"must be one of {', '.join(CAPTURE_MODES)}, got {value!r}"
     if name == "heavy_hz":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return f"must be a number of captures per second, got {value!r}"
@@ -81,20 +98,69 @@ def _problem(name: str, value) -> str | None:
     return None if lo <= value <= hi else f"must be between {lo} and {hi}, got {value!r}"
 
 
+def parse_probe_edits(items) -> dict:
+    """``["heavy_every=20", "capture_mode=inline"]`` -> {"heavy_every": 20, ...}, each
+    value checked (ProbeSettingsError naming the setting); ``null``/``none`` clears."""
+    import json
+    known = {f.name: f for f in fields(ProbeSettings)}
+    out = {}
+    for item in items or ():
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise ProbeSettingsError(f"probe setting {item!r} is not NAME=VALUE with a known name "
+                                     f"(known: {', '.join(sorted(known))})")
+        text = text.strip()
+        if text.lower() == "none":
+            text = "null"
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    ProbeSettings().changed(**out)  # every value checked here
+    return out
+
+
+def dense_due(step: int, every: int, dense: int) -> bool:
+    """Whether ``step`` (>= 1) is on the schedule "every ``every`` steps, starting dense"."""
+    if every <= 0:
+        return False
+    gap = every
+    if dense > 0:
+        # The spacing doubles each time the step count doubles: `dense` steps per octave.
+        gap = min(every, 1 << max(0, (step // dense).bit_length() - 1))
+    return step % gap == 0
+
+
+def schedule_steps(upto: int, every: int, dense: int) -> list[int]:
+    """Every step in 1..upto that :func:`dense_due` selects (for docs, tests and views)."""
+    return [s for s in range(1, upto + 1) if dense_due(s, every, dense)]
+
+
 class Schedule:
     """Decides, step by step, whether cheap statistics and a heavy capture are due."""
 
     def __init__(self, settings: ProbeSettings, clock=time.perf_counter):
-        self.settings = settings
         self._clock = clock
         self._last_heavy: float | None = None
         self._stats_at: float | None = None
         self._stats_cost = 0.0
         self._costs: deque = deque(maxlen=3)  # the median of the last 3 ignores a one-off hiccup
+        self._dense_stats = self._dense_heavy = settings.dense
+        self.settings = settings
+
+    def reconfigure(self, settings: ProbeSettings, changes: dict, running: bool) -> None:
+        """New settings; a rate changed while running drops its dense start."""
+        if "dense" in changes:
+            self._dense_stats = self._dense_heavy = settings.dense
+        if running and "stats_every" in changes:
+            self._dense_stats = 0
+        if running and ("heavy_every" in changes or "heavy_hz" in changes):
+            self._dense_heavy = 0
+        self.settings = settings
 
     def stats_due(self, step: int) -> bool:
-        k = self.settings.stats_every
-        if k <= 0 or step % k:
+        if not dense_due(step, self.settings.stats_every, self._dense_stats):
             return False
         if self._stats_at is None or self.settings.stats_budget >= 1:
             return True  # a budget of 1 (all the time) means no limit
@@ -102,13 +168,18 @@ class Schedule:
 
     def stats_taken(self, seconds: float) -> None:
         """Statistics of one step cost ``seconds``; the next wait at least seconds / budget."""
-        self._stats_at = self._clock()
-        self._stats_cost = seconds
+        if self.settings.stats_budget < 1:
+            self._stats_at = self._clock()
+            self._stats_cost = seconds
+
+    @property
+    def by_step(self) -> bool:
+        return self.settings.heavy_every is not None
 
     def heavy_due(self, step: int) -> bool:
         s = self.settings
         if s.heavy_every is not None:
-            return step % s.heavy_every == 0
+            return dense_due(step, s.heavy_every, self._dense_heavy)
         if s.heavy_hz <= 0:
             return False
         cost = median(self._costs) if self._costs else 0.0

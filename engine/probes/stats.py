@@ -1,5 +1,5 @@
 """Cheap statistics of a training step, computed with torch on the training device and
-moved to the CPU in one transfer per step (no ``.item()`` per layer).
+moved to the host in one transfer per step, which nothing waits for (:mod:`.pending`).
 
 - Activations (forward hooks on the layers whose catalogue entry lists "activation"):
   mean and population std over the whole batch output; for ReLU ("dead_units") the
@@ -12,31 +12,54 @@ moved to the CPU in one transfer per step (no ``.item()`` per layer).
 - Weights: the L2 norm of every layer's parameters (after the step) and the update ratio
   ‖W_after − W_before‖ / ‖W_before‖ of this step.
 
-The hooks stay registered for the whole run (removed by :meth:`StepStats.detach`) and do
-nothing unless armed, and only for training-mode forwards, so validation passes and the
-probe-batch captures never disturb the step's numbers. (Histograms are heavy captures:
-:mod:`.capture`.)
+The hooks only keep a reference to the layer's output (nothing in the model changes an
+output in place); the reductions run once the step is done, as a handful of ops per layer
+plus one fused ``torch._foreach_norm`` per group of parameter tensors. The weights before
+the update go into a buffer allocated once, with one fused copy. Per-tensor norms are
+summed per layer on the host. On a CPU with a spare core, a network with big activations
+has its activation reductions done on a side thread (:class:`.pending.SideThread`):
+torch releases the GIL inside those kernels, so they cost the training thread nothing.
+
+Hooks stay registered for the whole run (removed by :meth:`StepStats.detach`), do nothing
+unless armed, and only for training-mode forwards, so validation passes and the
+probe-batch captures never disturb the step's numbers.
 """
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
+from .pending import SideThread, fetch
+
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
+# A step's activations above this many elements go to the side thread when one is allowed:
+# below it the reductions take microseconds and a thread would only add hand-over costs.
+SIDE_MIN_ELEMENTS = 200_000
 
 
 class StepStats:
-    def __init__(self, targets):
+    def __init__(self, targets, side_allowed: bool = False):
         self.t = targets
-        self.armed = False        # compute activation statistics in the next training forward
-        self._acts: dict[str, torch.Tensor] = {}
+        self.armed = False        # keep activations of the next training forward
+        self.side_allowed = side_allowed
+        self.side: SideThread | None = None
+        self._outs: dict[str, torch.Tensor] = {}
         self._handles: list = []
-        self._grads: torch.Tensor | None = None
-        self._before: list[torch.Tensor] | None = None
-        self.seconds = 0.0  # time spent in the activation hooks since the last collect
+        self._gnorms: list[torch.Tensor] | None = None
+        self._gpresent: list[int] = []
+        self._before: list[torch.Tensor] | None = None   # persistent buffer
+        self._have_before = False
         self.batch_size: int | None = None
+        self._kinds = {n: (n in self.t.dead_units,
+                           SATURATION.get(self.t.type_of(n)) if n in self.t.saturation else None)
+                       for n in self.t.activation}
+        self._names = {n: (f"layer/{n}/act_mean", f"layer/{n}/act_std", f"layer/{n}/dead_frac",
+                           f"layer/{n}/saturated_frac") for n in self.t.activation}
+        self._pnames = {n: (f"layer/{n}/grad_norm", f"layer/{n}/weight_norm", f"layer/{n}/update_ratio")
+                        for n in self.t.param_layers}
+        self._flat = [p for n in self.t.param_layers for p in self.t.params(n)]
+        self._layer_of = [k for k, n in enumerate(self.t.param_layers) for _ in self.t.params(n)]
 
     # -- hooks ---------------------------------------------------------------------------
     def attach(self) -> None:
@@ -53,118 +76,179 @@ class StepStats:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        if self.side is not None:
+            self.side.close()
+            self.side = None
 
     def _batch_hook(self, model, args):
         if model.training and args and torch.is_tensor(args[0]):
             self.batch_size = args[0].shape[0]
 
     def _hook(self, node: str):
-        kind = self.t.type_of(node)
-        dead = node in self.t.dead_units
-        sat = SATURATION.get(kind) if node in self.t.saturation else None
-
         def hook(module, args, out):
-            if not self.armed or not module.training or not torch.is_tensor(out) \
-                    or not out.is_floating_point():
-                return
-            start = time.perf_counter()
-            x = out.detach()
-            # Two passes (mean, then the norm of the deviations): exact, and on CPU ~10x
-            # faster than torch.std_mean's Welford loop.
-            mean = x.mean()
-            std = torch.linalg.vector_norm(x - mean) / math.sqrt(max(1, x.numel()))
-            vals = [mean, std]
-            if dead and x.dim() >= 2:
-                # ReLU outputs are >= 0: a unit is dead when its largest value is 0.
-                others = [d for d in range(x.dim()) if d != 1]
-                vals.append((x.amax(dim=others) == 0).to(x.dtype).mean())
-            if sat:
-                # Count |y − centre| > half-width with float ops (bool tensors are slow here).
-                centre, half = (sat[0] + sat[1]) / 2, (sat[1] - sat[0]) / 2
-                vals.append((x - centre).abs_().sub_(half).clamp_(min=0).sign_().mean())
-            if len(vals) < 2 + dead + bool(sat):
-                vals.append(torch.full((), float("nan"), dtype=x.dtype, device=x.device))
-            self._acts[node] = torch.stack(vals)
-            self.seconds += time.perf_counter() - start
+            if self.armed and module.training and torch.is_tensor(out) and out.is_floating_point():
+                self._outs[node] = out.detach()
         return hook
 
     # -- gradients and weights -------------------------------------------------------------
-    # torch._foreach_norm (what clip_grad_norm_ uses) takes every tensor's norm in one call:
-    # the per-step cost stays flat however many parameter tensors a layer has.
     def after_backward(self, with_update_ratio: bool) -> None:
-        """Gradient norms now; a copy of the weights for this step's update ratio."""
-        flat = self._flat()
-        present = [(i, p.grad.detach()) for i, p in enumerate(flat) if p.grad is not None]
-        self._grads = None
-        if present:
-            index = torch.tensor([self._layer_of[i] for i, _ in present], device=self.t.device)
-            self._grads = self._per_layer([g for _, g in present], index)
-        self._before = [p.detach().clone() for p in flat] if with_update_ratio else None
+        """Gradient norms now (before clipping); the weights before the update."""
+        flat = self._flat
+        present = [i for i, p in enumerate(flat) if p.grad is not None]
+        self._gpresent = present
+        self._gnorms = _norms([flat[i].grad.detach() for i in present]) if present else None
+        self._have_before = False
+        if with_update_ratio and flat:
+            if self._before is None:
+                self._before = [torch.empty_like(p, memory_format=torch.preserve_format) for p in flat]
+            with torch.no_grad():
+                torch._foreach_copy_(self._before, [p.detach() for p in flat])
+            self._have_before = True
 
-    def _flat(self) -> list[torch.Tensor]:
-        if not hasattr(self, "_flat_params"):
-            self._flat_params = [p for n in self.t.param_layers for p in self.t.params(n)]
-            self._layer_of = [k for k, n in enumerate(self.t.param_layers) for _ in self.t.params(n)]
-            self._index = torch.tensor(self._layer_of, device=self.t.device)
-        return self._flat_params
-
-    def _per_layer(self, tensors: list[torch.Tensor], index: torch.Tensor) -> torch.Tensor:
-        """Sum of squares per layer (L,) of ``tensors``, each belonging to layer index[k]."""
-        wide = tensors[0].dtype in (torch.float16, torch.bfloat16)
-        norms = torch._foreach_norm(tensors, 2, dtype=torch.float32) if wide else torch._foreach_norm(tensors)
-        sq = torch.stack(norms)
-        sq = sq * sq
-        return torch.zeros(len(self.t.param_layers), dtype=sq.dtype, device=sq.device).index_add_(0, index, sq)
-
-    def collect(self) -> dict[str, float]:
-        """Everything measured since the last call: scalar name -> value (one transfer)."""
-        parts, names = [], []
+    # -- a step's numbers --------------------------------------------------------------------
+    def finish(self, extra: dict[str, torch.Tensor] | None = None):
+        """Everything measured this step: (names, pending values) where the pending
+        object's ``values()`` is a flat list that :meth:`named` turns into a dict. The
+        weight numbers are computed now (the next update changes the weights); the
+        activation reductions now or on the side thread."""
+        acts, self._outs = self._outs, {}
+        small: list[torch.Tensor] = []
+        layout = {"acts": [], "grads": None, "weights": False, "before": False, "extra": []}
+        if self._gnorms is not None:
+            small += self._gnorms
+            layout["grads"] = list(self._gpresent)
+        flat = [p.detach() for p in self._flat]
+        if flat:
+            with torch.no_grad():
+                small += _norms(flat)
+                layout["weights"] = True
+                if self._have_before:
+                    small += _norms(self._before)
+                    torch._foreach_sub_(self._before, flat)  # W_before − W_after, in place
+                    small += _norms(self._before)
+                    layout["before"] = True
+        for name, v in (extra or {}).items():
+            small.append(v)
+            layout["extra"].append(name)
+        self._gnorms, self._have_before = None, False
+        entries = []
         for node in self.t.activation:
-            v = self._acts.get(node)
-            if v is None:
-                continue
-            parts.append(v)
-            names += [f"layer/{node}/act_mean", f"layer/{node}/act_std"]
-            if node in self.t.dead_units:
-                names.append(f"layer/{node}/dead_frac")
-            if node in self.t.saturation and self.t.type_of(node) in SATURATION:
-                names.append(f"layer/{node}/saturated_frac")
-        if self._grads is not None:
-            parts += [self._grads, self._grads.sum().reshape(1)]
-            names += [f"layer/{n}/grad_norm" for n in self.t.param_layers] + ["grad_norm"]
-        wsq = dsq = None
-        if self.t.param_layers:
-            flat = [p.detach() for p in self._flat()]
-            wsq = self._per_layer(flat, self._index)
-            parts.append(wsq)
-            if self._before is not None:
-                dsq = self._per_layer(torch._foreach_sub(flat, self._before), self._index)
-                bsq = self._per_layer(self._before, self._index)
-                parts += [dsq, bsq]
-        dtype = torch.float64 if any(p.dtype == torch.float64 for p in parts) else torch.float32
-        values = torch.cat([p.reshape(-1).to(dtype) for p in parts]).cpu().tolist() if parts else []
-        out = dict(zip(names, values[:len(names)]))
-        pos = len(names)
-        for key in ("grad_norm", *(f"layer/{n}/grad_norm" for n in self.t.param_layers)):
-            if key in out:
-                out[key] = out[key] ** 0.5
-        if wsq is not None:
-            w = values[pos:pos + len(self.t.param_layers)]
-            pos += len(w)
-            for node, v in zip(self.t.param_layers, w):
-                out[f"layer/{node}/weight_norm"] = v ** 0.5
-            if dsq is not None:
-                d = values[pos:pos + len(w)]
-                b = values[pos + len(w):pos + 2 * len(w)]
-                for node, dv, bv in zip(self.t.param_layers, d, b):
-                    out[f"layer/{node}/update_ratio"] = _ratio(dv, bv)
-        self._acts.clear()
-        self._grads = self._before = None
-        self.seconds = 0.0
+            x = acts.get(node)
+            if x is not None:
+                dead, sat = self._kinds[node]
+                entries.append((node, x, dead and x.dim() >= 2, dead, sat))
+                layout["acts"].append((node, x.numel(), x.shape[1] if x.dim() >= 2 else 0,
+                                       dead, sat is not None))
+        head = _stack(small) if small else None
+        big = sum(e[1].numel() for e in entries)
+        if self.side_allowed and big >= SIDE_MIN_ELEMENTS:
+            if self.side is None:
+                self.side = SideThread()
+            return layout, self.side.submit(lambda: _gather(entries, head).tolist())
+        return layout, fetch(_gather(entries, head))
+
+    def collect(self, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """Everything measured since the last call, at once: record name -> value."""
+        layout, pending = self.finish(extra)
+        return self.named(layout, pending.values())
+
+    def named(self, layout: dict, values: list[float]) -> dict[str, float]:
+        """Host side of :meth:`finish`: the flat values as record name -> value."""
+        out: dict[str, float] = {}
+        pos = 0
+        for node, n, units, dead, sat in layout["acts"]:
+            names = self._names[node]
+            mean, norm = values[pos], values[pos + 1]
+            pos += 2
+            out[names[0]] = mean
+            out[names[1]] = norm / math.sqrt(max(1, n))
+            if dead:
+                if units:
+                    out[names[2]] = values[pos] / units
+                    pos += 1
+                else:
+                    out[names[2]] = math.nan
+            if sat:
+                out[names[3]] = values[pos] / max(1, n)
+                pos += 1
+        nl = len(self.t.param_layers)
+        if layout["grads"] is not None:
+            sq = [0.0] * nl
+            for i, v in zip(layout["grads"], values[pos:pos + len(layout["grads"])]):
+                sq[self._layer_of[i]] += v * v
+            pos += len(layout["grads"])
+            for node, s in zip(self.t.param_layers, sq):
+                out[self._pnames[node][0]] = math.sqrt(s)
+            out["grad_norm"] = math.sqrt(sum(sq))
+        if layout["weights"]:
+            count = len(self._flat)
+            after = self._per_layer(values[pos:pos + count])
+            pos += count
+            for node, s in zip(self.t.param_layers, after):
+                out[self._pnames[node][1]] = math.sqrt(s)
+            if layout["before"]:
+                before = self._per_layer(values[pos:pos + count])
+                delta = self._per_layer(values[pos + count:pos + 2 * count])
+                pos += 2 * count
+                for node, b, d in zip(self.t.param_layers, before, delta):
+                    out[self._pnames[node][2]] = _ratio(d, b)
+        for name in layout["extra"]:
+            out[name] = values[pos]
+            pos += 1
         return out
+
+    def _per_layer(self, norms: list[float]) -> list[float]:
+        sq = [0.0] * len(self.t.param_layers)
+        for k, v in zip(self._layer_of, norms):
+            sq[k] += v * v
+        return sq
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """L2 norm of every tensor in one fused call (what clip_grad_norm_ uses)."""
+    if tensors[0].dtype in (torch.float16, torch.bfloat16):
+        return list(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+    return list(torch._foreach_norm(tensors))
+
+
+def _stack(scalars: list[torch.Tensor]) -> torch.Tensor:
+    dtype = torch.float64 if any(s.dtype == torch.float64 for s in scalars) else torch.float32
+    return torch.stack([s.to(dtype) for s in scalars]) if any(s.dtype != dtype for s in scalars) \
+        else torch.stack(scalars)
+
+
+def _act_values(x: torch.Tensor, dead: bool, sat) -> torch.Tensor:
+    """[mean, ‖x − mean‖, (dead units), (saturated values)] of one output, on its device.
+    Two passes (mean, then the norm of the deviations): exact where a one-pass sum of
+    squares would cancel (outputs far from 0 with a small spread, e.g. saturated units)."""
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+    mean = x.mean(dtype=acc)
+    vals = [mean, torch.linalg.vector_norm(x - mean, dtype=acc)]
+    if dead:
+        # ReLU outputs are >= 0: a unit is dead when its largest value is 0.
+        others = [d for d in range(x.dim()) if d != 1]
+        vals.append((x.amax(dim=others) == 0).sum(dtype=acc))
+    if sat:
+        centre, half = (sat[0] + sat[1]) / 2, (sat[1] - sat[0]) / 2
+        dev = (x - centre).abs_() if centre else x.abs()
+        vals.append((dev > half).sum(dtype=acc))
+    return torch.stack(vals)
+
+
+def _gather(entries, head: torch.Tensor | None) -> torch.Tensor:
+    with torch.no_grad():
+        parts = [_act_values(x, dead, sat) for _, x, dead, _, sat in entries]
+        if head is not None:
+            parts.append(head)
+        if not parts:
+            return torch.zeros(0)
+        if len({p.dtype for p in parts}) > 1:
+            parts = [p.double() for p in parts]
+        return torch.cat(parts)
 
 
 def _ratio(delta_sq: float, before_sq: float) -> float:
     if before_sq > 0:
         return (delta_sq / before_sq) ** 0.5
     return float("nan") if delta_sq == 0 else float("inf")
+

@@ -420,11 +420,10 @@ class SessionReader:
             if inline is not None:
                 return records.decode(what, dtype, shape, compression, inline, self._budget, header)
             try:
-                blob = self._db.blobopen(table, "data", rowid, readonly=True)
-            except sqlite3.Error as exc:
+                with self._db.blobopen(table, "data", rowid, readonly=True) as blob:
+                    return records.decode(what, dtype, shape, compression, blob, self._budget, header)
+            except sqlite3.Error as exc:  # a damaged page met while streaming
                 raise translate(exc, self.path, self._deadline) from None
-            with blob:
-                return records.decode(what, dtype, shape, compression, blob, self._budget, header)
         except SessionError as exc:
             text = str(exc)
             raise SessionError(text if text.startswith(str(self.path)) else f"{self.path}: {text}") from None

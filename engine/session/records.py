@@ -103,6 +103,10 @@ def check_header(label: str, dtype, shape_json, compression, stored: int
         return f"{label} says shape {shape_text(shape)} {dtype} = {expected} bytes"
     if expected > MAX_RECORD_BYTES:
         raise SessionError(f"{said()}, more than the {MAX_RECORD_BYTES} bytes a record may hold.")
+    if expected == 0 and math.prod(max(d, 1) for d in shape) * np_dtype.itemsize > MAX_RECORD_BYTES:
+        # empty, but numpy refuses a shape whose other dims are this big
+        raise SessionError(f"{label} has a shape {shape_text(shape)} that no record of at most "
+                           f"{MAX_RECORD_BYTES} bytes has.")
     if compression == "none":
         if stored != expected:
             raise SessionError(f"{said()} but holds {stored}.")

@@ -93,6 +93,24 @@ class SessionWriter:
         step = self._step(step)
         self._scalars.append((sid, step, time.time() if wall is None else wall, float(value)))
 
+    def scalars(self, step: int, values: dict[str, float], wall: float | None = None) -> None:
+        """Many series at one step in one call (the probes write dozens per step)."""
+        step = self._step(step)
+        wall = time.time() if wall is None else wall
+        ids = self._ids
+        self._scalars.extend((ids.get(("scalar", name)) or self._series("scalar", name), step, wall,
+                              float(v)) for name, v in values.items())
+
+    def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
+        """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
+        compression, bytes), e.g. by the capture helper process; its header is checked."""
+        dtype, shape, compression, data = row
+        records.check_header(f"tensor record {name!r} at step {step}", dtype, shape, compression, len(data))
+        sid = self._ids.get(("tensor", name)) or self._series("tensor", name)
+        step = self._step(step)
+        self._tensors.append((sid, step, time.time() if wall is None else wall, dtype, shape,
+                              compression, data))
+
     def tensor(self, name: str, step: int, array, compress: bool | None = None,
                wall: float | None = None) -> None:
         """An array record (copied now, so the caller may reuse ``array``).

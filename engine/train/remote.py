@@ -184,10 +184,15 @@ def run_job(conn, job: dict) -> None:
         controller = Controller(ch, job)
         from .device import configure_threads
         from .settings import resolve_settings
-        configure_threads(resolve_settings(doc.training, job.get("overrides"))["threads"])
+        settings = resolve_settings(doc.training, job.get("overrides"))
+        configure_threads(settings["threads"])
+        from ..data.paths import DataAccess
+        from ..graph.footprint import check_training_memory
+        check_training_memory(doc, settings)  # before the trainer allocates the weights
+        # data is read only inside job["base_dir"] (the graph file's folder) and job["data_dirs"]
         trainer = Trainer(doc, dataset=job.get("dataset"), overrides=job.get("overrides"),
                           callbacks=[controller], nan_policy="pause", gate=controller.gate,
-                          base_dir=job.get("base_dir"))
+                          base_dir=DataAccess.from_job(job))
         if fork is not None:
             fork.apply(trainer)
         if job.get("record"):

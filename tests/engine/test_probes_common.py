@@ -47,7 +47,7 @@ def record_run(tmp_path, doc, data, steps=5, settings=None, **overrides):
     """Train ``steps`` steps with every probe on; returns (trainer, probes, SessionReader)."""
     path = tmp_path / "run.session"
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
-    probes = ProbeSet(writer, settings or ProbeSettings(stats_every=1, heavy_every=2, stats_budget=1))
+    probes = ProbeSet(writer, settings or ProbeSettings(stats_every=1, heavy_every=2, dense=0))
     trainer = Trainer(doc, data, overrides={"steps": steps, "device": "cpu", **overrides},
                       callbacks=[probes])
     try:

@@ -15,7 +15,7 @@ from engine.probes import ProbeSet
 
 def _run(tmp_path, doc, data, steps, settings=None, prepare=None, **overrides):
     writer = SessionWriter(tmp_path / "run.session", doc.to_dict(), dict(doc.training))
-    probes = ProbeSet(writer, settings or ProbeSettings(stats_every=1, heavy_every=1, stats_budget=1))
+    probes = ProbeSet(writer, settings or ProbeSettings(stats_every=1, heavy_every=1, dense=0))
     trainer = Trainer(doc, data, overrides={"steps": steps, "device": "cpu", **overrides}, callbacks=[probes])
     if prepare is not None:
         with torch.no_grad():

@@ -69,7 +69,7 @@ def test_stored_records_match_the_capture_within_rounding(tmp_path):
 
 def test_rates_change_while_running_and_hooks_are_removed(tmp_path):
     doc = chain((8,), [("fc", "Dense", {"units": 4}), ("r", "ReLU", {}), ("out", "Dense", {"units": 2})])
-    settings = ProbeSettings(stats_every=2, heavy_every=3, stats_budget=1)
+    settings = ProbeSettings(stats_every=2, heavy_every=3, dense=0)
     trainer, probes, reader = record_run(tmp_path, doc, random_data((8,), n=40), steps=9, settings=settings)
     with reader:
         assert list(reader.scalar("layer/r/dead_frac")[0]) == [2, 4, 6, 8]
@@ -86,7 +86,7 @@ def test_rates_change_while_running_and_hooks_are_removed(tmp_path):
 def test_time_based_captures_keep_within_their_budget():
     from engine.probes.settings import Schedule
     now = [0.0]
-    sched = Schedule(ProbeSettings(heavy_hz=10, heavy_budget=0.05), clock=lambda: now[0])
+    sched = Schedule(ProbeSettings(heavy_every=None, heavy_hz=10, heavy_budget=0.05), clock=lambda: now[0])
     assert sched.heavy_due(1)
     sched.taken(sched.now(), count=False)            # the first capture: warm-up, not counted
     now[0] = 0.1
@@ -98,5 +98,5 @@ def test_time_based_captures_keep_within_their_budget():
     assert not sched.heavy_due(3)                     # 20 ms at 5 % -> wait 0.4 s, not 0.1 s
     now[0] = 0.12 + 0.41
     assert sched.heavy_due(4)
-    every = Schedule(ProbeSettings(heavy_every=4))
+    every = Schedule(ProbeSettings(heavy_every=4, dense=0))
     assert [s for s in range(1, 13) if every.heavy_due(s)] == [4, 8, 12]

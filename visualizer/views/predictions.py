@@ -33,6 +33,47 @@ def classes_of(pred: np.ndarray) -> np.ndarray:
     return (pred[..., 0] > 0).astype(np.int64) if pred.shape[-1] == 1 else pred.argmax(-1)
 
 
+def shape_problem(kind, classify, probe, pred, conf) -> str | None:
+    """Why the records cannot be drawn (shapes no run of ours writes), or None. A session
+    may come from anyone: a probe batch of an unexpected rank once raised in this view."""
+    def fits():
+        if conf is not None:
+            m = conf[1]
+            if m.ndim != 2 or m.shape[0] != m.shape[1] or not 1 <= m.shape[0] <= 10_000:
+                return False
+        if pred is None:
+            return True
+        p = pred[1]
+        if p.ndim < 1 or p.size == 0:
+            return False
+        if probe is None:
+            return True
+        x, y = probe
+        if x.ndim < 1 or y.ndim < 1 or x.size == 0 or y.size == 0:
+            return False
+        if kind == "image" and classify:
+            n = min(len(x), MAX_IMAGES)
+            return (x.ndim in (3, 4) and p.ndim == 2 and y.ndim == 1 and len(p) >= n and len(y) >= n
+                    and bool(np.isfinite(x[:n]).any()))
+        if kind == "video":
+            n = min(4, len(x))
+            return (x.ndim == 5 and y.ndim == 4 and p.ndim == 4 and len(y) >= n and len(p) >= n
+                    and x.shape[3:] == y.shape[2:] == p.shape[2:])
+        if kind == "sequence" and not classify:
+            return x.ndim >= 2 and p[0].size == y[0].size
+        if kind in ("sequence", "text") and classify and y.ndim == 2:
+            return p.ndim == 3 and len(p) >= min(6, len(y)) and p.shape[1] == y.shape[1]
+        return True
+
+    if fits():
+        return None
+    shapes = [f"{what} {tuple(r[1].shape)}" for what, r in (("predictions", pred), ("confusion", conf))
+              if r is not None]
+    if probe is not None:
+        shapes[:0] = [f"probe inputs {tuple(probe[0].shape)}", f"probe targets {tuple(probe[1].shape)}"]
+    return f"This session's records have shapes this view cannot show ({', '.join(shapes)})."
+
+
 class PredictionsView(View):
     title = "Predictions"
 
@@ -99,13 +140,17 @@ class PredictionsView(View):
         if pred is None and conf is None:
             self.stack.hint(NO_DATA)
             return
+        probe = self.reader.probe_batch()
+        classify = info.get("target_kind") == "class"
+        problem = shape_problem(kind, classify, probe, pred, conf)
+        if problem:  # a file no run of ours wrote: say so rather than fail while drawing
+            self.stack.hint(problem)
+            return
         self.stack.content()
         names = class_names(self.reader)
         self._show_confusion(conf, names)
-        probe = self.reader.probe_batch()
         show_images = kind in ("image", "video") and pred is not None and probe is not None
         self.samples_plot.setVisible(show_images)
-        classify = info.get("target_kind") == "class"
         show_series = kind == "sequence" and not classify and pred is not None and probe is not None
         self.series_plot.setVisible(show_series)
         text = ""
@@ -240,10 +285,11 @@ class PredictionsView(View):
 
     def _generated_text(self, step: int, names: list[str]) -> str:
         got = self.reader.tensor("sample/text", step)
-        if got is None or not names:
+        if got is None or not names or got[1].ndim != 1 or got[1].dtype.kind not in "iu":
             self.generated = None
             return ""
-        seed_len = int(((self.reader.dataset_info or {}).get("input_shape") or [0])[0])
+        shape = (self.reader.dataset_info or {}).get("input_shape") or [0]
+        seed_len = shape[0] if isinstance(shape, list) and shape and type(shape[0]) is int else 0
         ids = got[1].tolist()
         chars = [names[i] if 0 <= i < len(names) else "?" for i in ids]
         self.generated = "".join(chars[seed_len:])

@@ -1,0 +1,78 @@
+"""Messages between the training process and its capture helper (:mod:`.helper`), over
+the helper's stdin and stdout. No pickle: a frame is two little-endian uint32 lengths,
+a JSON header and the bytes of the arrays it lists, each encoded as a session record
+(:mod:`engine.session.records`: dtype name, JSON shape, compression, bytes), so that a
+capture's rows go into the session file exactly as the helper made them.
+"""
+from __future__ import annotations
+
+import json
+import struct
+
+from ..session import records
+
+_LENGTHS = struct.Struct("<II")
+MAX_HEADER = 64 << 20
+
+
+class ProtocolError(RuntimeError):
+    """The other side sent something that is not a frame (or went away mid-frame)."""
+
+
+def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None) -> None:
+    """``rows``: name -> (dtype, shape JSON, compression, bytes) as records.encode makes."""
+    rows = rows or {}
+    meta = dict(header)
+    meta["arrays"] = [[name, d, shape, comp, len(data)] for name, (d, shape, comp, data) in rows.items()]
+    head = json.dumps(meta).encode()
+    payload = sum(len(r[3]) for r in rows.values())
+    stream.write(_LENGTHS.pack(len(head), payload))
+    stream.write(head)
+    for _, _, _, data in rows.values():
+        stream.write(data)
+    stream.flush()
+
+
+def _exactly(stream, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        piece = stream.read(n - got)
+        if not piece:
+            raise EOFError("the other side closed the pipe")
+        chunks.append(piece)
+        got += len(piece)
+    return b"".join(chunks)
+
+
+def read_frame(stream) -> tuple[dict, dict[str, tuple]]:
+    """(header, rows) of the next frame; EOFError when the pipe is closed between frames."""
+    raw = stream.read(_LENGTHS.size)
+    if not raw:
+        raise EOFError("the other side closed the pipe")
+    if len(raw) < _LENGTHS.size:
+        raw += _exactly(stream, _LENGTHS.size - len(raw))
+    n_head, n_payload = _LENGTHS.unpack(raw)
+    if n_head > MAX_HEADER:
+        raise ProtocolError(f"a frame header of {n_head} bytes is too long")
+    try:
+        header = json.loads(_exactly(stream, n_head))
+        arrays = header.pop("arrays")
+    except (ValueError, KeyError) as exc:
+        raise ProtocolError(f"unreadable frame header ({exc})") from None
+    if sum(int(a[4]) for a in arrays) != n_payload:
+        raise ProtocolError("a frame's arrays do not add up to its payload")
+    payload = memoryview(_exactly(stream, n_payload))
+    rows, pos = {}, 0
+    for name, dtype, shape, comp, size in arrays:
+        records.check_header(f"array {name!r}", dtype, shape, comp, int(size))
+        rows[name] = (dtype, shape, comp, bytes(payload[pos:pos + size]))
+        pos += size
+    return header, rows
+
+
+def encode_arrays(arrays: dict, compress: bool | None = None) -> dict[str, tuple]:
+    return {name: records.encode(a, compress, f"array {name!r}") for name, a in arrays.items()}
+
+
+def decode_row(name: str, row: tuple):
+    return records.decode(f"array {name!r}", *row)
