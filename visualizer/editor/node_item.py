@@ -16,6 +16,8 @@ from .layout import NODE_H, NODE_W
 from .port_item import PortItem
 
 PAD = 10.0
+DETAIL_LOD = 0.62   # below this zoom the node's small text is unreadable: draw the overview
+OVERVIEW_PT = 7.0   # the overview's type name, in points on screen
 
 
 def _params_summary(type_name: str, params: dict) -> str:
@@ -205,6 +207,10 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(t.color("error"), 1.2, Qt.DashLine))
             painter.setBrush(Qt.NoBrush)
             painter.drawRoundedRect(body.adjusted(3, 3, -3, -3), 5, 5)
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < DETAIL_LOD:
+            self._paint_overview(painter, t, lod)
+            return
         x = PAD + 2
         painter.setPen(t.color("text"))
         painter.setFont(self._texts["title"][0])
@@ -220,6 +226,20 @@ class NodeItem(QGraphicsItem):
         painter.drawStaticText(QPointF(x, 45), self._static["summary"])
         for port in (*self.inputs.values(), *self.outputs.values()):
             port.draw(painter)
+
+    def _paint_overview(self, painter, t, lod: float) -> None:
+        """Zoomed out: the small text would be specks, so only the type name is drawn, in a
+        font that stays ~9 px on screen, with the id under it where there is room."""
+        font = QFont(_fonts()[0])
+        font.setPointSizeF(min(OVERVIEW_PT / max(lod, 0.05), 26.0))
+        fm = QFontMetricsF(font)
+        box = QRectF(PAD, 2, NODE_W - PAD - 4, NODE_H - 4)
+        painter.setFont(font)
+        painter.setPen(t.color("error") if self.problem else t.color("text"))
+        lines = [fm.elidedText(self.type_name, _ELIDE_RIGHT, box.width())]
+        if fm.height() * 2 <= box.height():
+            lines.append(fm.elidedText(self.node_id, _ELIDE_MIDDLE, box.width()))
+        painter.drawText(box, Qt.AlignCenter, "\n".join(lines))
 
     def itemChange(self, change, value):
         if change == _POS_CHANGED and self.scene() is not None:

@@ -29,12 +29,15 @@ class EditorView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self._pan_from = None
         self._space = False
+        self._fitted = False  # the last view change was a fit: a resize fits again
+        self._fitting = False
 
     # -- zoom ------------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()
 
     def set_zoom(self, factor: float) -> None:
+        self._fitted = False
         factor = min(MAX_SCALE, max(MIN_SCALE, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
 
@@ -46,15 +49,34 @@ class EditorView(QGraphicsView):
         delta = event.angleDelta().y() or event.angleDelta().x()
         self.set_zoom(self.zoom() * (1.0015 ** delta))
 
-    #: below this zoom a node's text is too small to read (title ~6 px): a big graph is
-    #: shown from its input at this zoom, to be panned, rather than fitted as specks
-    min_readable = 0.62
+    #: below this zoom even a node's overview title (node_item.DETAIL_LOD) is too small to
+    #: read: a big graph is shown from its input at this zoom, to be panned, not as specks
+    min_readable = 0.36
 
     def zoom_to_fit(self, max_scale: float = 1.0) -> None:
         rect = self.scene().nodes_rect()
         if rect.isNull():
             self.resetTransform()
             return
+        self._fitting = True
+        try:
+            self._do_fit(rect, max_scale)
+        finally:
+            self._fitting = False
+        self._fitted = True
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if not self._fitting:
+            self._fitted = False  # the user panned: leave the view where they put it
+
+    def resizeEvent(self, event):
+        # A panel shown or a workspace switched: the graph the user had fitted stays fitted.
+        super().resizeEvent(event)
+        if self._fitted:
+            self.zoom_to_fit()
+
+    def _do_fit(self, rect, max_scale: float) -> None:
         rect = rect.adjusted(-40, -40, 40, 40)
         self._grow_scene_rect(rect)
         self.fitInView(rect, Qt.KeepAspectRatio)

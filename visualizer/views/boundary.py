@@ -43,7 +43,10 @@ class DecisionBoundaryView(View):
         self.plot = self.graphics.addPlot(title="Class probabilities")
         self.plot.setLabel("bottom", "x₁ (input feature 1, normalised)")
         self.plot.setLabel("left", "x₂ (input feature 2, normalised)")
-        self.plot.setAspectLocked(True)
+        # The axes span the data (the grid's extent), whatever the pane's shape: a locked
+        # aspect ratio in a wide pane showed -12..12 around data in -3..3.
+        self.plot.setAspectLocked(False)
+        self.plot.disableAutoRange()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=two_class_map(),
@@ -62,9 +65,11 @@ class DecisionBoundaryView(View):
         self.field: np.ndarray | None = None   # the (G, G, C) probabilities drawn
         self.field_step: int | None = None
         self._points_loaded = False
+        self._extent = None
         self.stack.hint(NO_DATA)
 
     def reset(self) -> None:
+        self._extent = None
         self.field = None
         self.field_step = None
         self._points_loaded = False
@@ -103,6 +108,9 @@ class DecisionBoundaryView(View):
             self.bar.setVisible(False)
             self.image.setImage(blend(probs), levels=(0, 255), autoLevels=False)
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        if self._extent != (x0, x1, y0, y1):
+            self._extent = (x0, x1, y0, y1)
+            self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         if not self._points_loaded:
             self._load_points(names)
         acc_text = f" · validation accuracy {acc:.1%}" if acc is not None else ""

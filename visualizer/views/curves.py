@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from .base import View
 from .style import SERIES, plot_pen
-from .widgets import Legible, follow_x, forget_ranges, hold_range, legend_title
+from .widgets import Legible, follow_x, forget_ranges, hold_range, legend_title, set_title
 
 # (plot title, y label, [(series name, legend, colour key)])
 PANELS = (
@@ -131,7 +131,20 @@ class CurvesView(View):
         """name -> (steps, values) as recorded, up to the last head read."""
         return {n: (sr.steps, sr.values) for n, sr in self.series.items() if len(sr.steps)}
 
+    def accuracy_title(self) -> str:
+        """Per-step targets count every time step, padding included: the title says so."""
+        info = (self.reader.dataset_info or {}) if self.reader is not None else {}
+        target = info.get("target_shape") or ()
+        base = legend_title("Accuracy", [(legend, SERIES[colour]) for _, legend, colour in PANELS[1][2]])
+        if len(target) != 1:
+            return base
+        names = [str(c) for c in info.get("class_names") or []]
+        pad = "$" if "$" in names else ("_" if "_" in names else None)
+        note = f"every one of {target[0]} steps" + (f", '{pad}' padding included" if pad else "")
+        return f"{base}<br><span style='font-size: 8pt'>({note})</span>"
+
     def reset(self) -> None:
+        set_title(self.plots["Accuracy"], self.accuracy_title())
         self.series = {name: Series() for name in self.curves}
         self._loaded_head = -1
         for c in self.curves.values():

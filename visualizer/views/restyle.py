@@ -51,3 +51,5 @@ def style_scene(gv: pg.GraphicsView, theme, scale: float) -> None:
         elif isinstance(item, pg.LabelItem) and not isinstance(item.parentItem(), pg.LegendItem):
             title = isinstance(item.parentItem(), pg.PlotItem)
             item.setText(item.text, color=theme.text, size=f"{(TITLE_PT if title else BASE_PT) * scale:.1f}pt")
+            if title:  # a long title must not hold its plot wider than the pane (widgets.set_title)
+                item.setMinimumWidth(0)

@@ -332,6 +332,9 @@ def legend_title(title: str, entries) -> str:
 def set_title(plot: pg.PlotItem, text: str) -> None:
     if _changed(plot, "_shown_title", text):
         plot.setTitle(text)
+        # A title sets its plot's minimum width; in a narrow pane a long one pushed the plots
+        # out of sight. Let it be cut at the pane's edge instead.
+        plot.titleLabel.setMinimumWidth(0)
 
 
 def set_ticks(axis: pg.AxisItem, ticks) -> None:
