@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 SCENES = {  # name: (template, workspace, node to follow, training steps)
     "build": ("lenet", "build", "c1", 0),
+    "build_resnet": ("resnet", "build", None, 0),
     "watch_lenet": ("lenet", "watch", "c1", 400),
     "watch_lstm": ("anbn_lstm", "watch", "lstm", 1500),
     "watch_mlp": ("playground_mlp", "watch", "fc2", 1500),
@@ -82,7 +83,8 @@ def main() -> int:
         else:
             window.open_template(template)
             window.set_workspace(workspace)
-            window.scene.select_nodes([node])
+            if node:
+                window.scene.select_nodes([node])
             if steps:
                 edits.set_training(window.model, "steps", steps)
                 window.start_training()

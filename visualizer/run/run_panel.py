@@ -2,7 +2,7 @@
 (epoch, step, ETA, samples/s, device), the worker's state and the session file."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
 
@@ -83,8 +83,9 @@ class RunPanel(QWidget):
         self.session_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.session_label.setStyleSheet("color: gray;")
 
-        self.bar.setMinimumWidth(220)
+        self.bar.setMinimumWidth(160)
         self.session_label.setMinimumWidth(50)
+        self._size_fields()
         top = QHBoxLayout()
         for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn):
             top.addWidget(b)
@@ -130,6 +131,16 @@ class RunPanel(QWidget):
             lambda: self.details_requested.emit(self.controller.message, self.controller.details))
         self.controller = None
         self.set_controller(controller)
+
+    def _size_fields(self) -> None:
+        """Compact fields: the strip must fit a 1280 px window, in presentation mode too."""
+        for spin, chars in ((self.lr, 9), (self.clip, 6), (self.stats_every, 9), (self.heavy_rate, 6)):
+            spin.setMaximumWidth(self.fontMetrics().horizontalAdvance("0" * chars) + 40)
+
+    def changeEvent(self, event):
+        super().changeEvent(event)
+        if event.type() == QEvent.FontChange:  # presentation mode: fields grow with the font
+            self._size_fields()
 
     _SIGNALS = (("log", "_show_note"), ("probes_changed", "_show_probes"), ("state_changed", "on_state"),
                 ("progress", "on_progress"), ("started", "_show_session"))
