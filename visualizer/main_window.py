@@ -43,6 +43,7 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, QMainWindow):
         self.dialogs = dialogs or Dialogs()
         self.theme = THEMES[settings_store.theme_name()]
         self.state = AppState()
+        self.data_dirs = []
         self.timeline = self.state.timeline
         self.model = DocumentModel(GraphDocument(name="untitled"), self)
         self.scene = EditorScene(self.model, self.theme, self)

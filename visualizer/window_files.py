@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from engine.data.paths import DataAccess
 from engine.graph.document import GraphDocument, load_graph, save_graph
 from engine.graph.errors import GraphError
 from engine.templates import load_template
@@ -18,6 +19,8 @@ DEFAULT_TEMPLATE = "playground_mlp"
 
 
 class FilesMixin:
+    data_dirs: list  # folders the user chose in a file dialog (this window's session)
+
     # -- what is open (visualizer/state.py holds it) --------------------------------------
     @property
     def path(self) -> str | None:
@@ -41,7 +44,7 @@ class FilesMixin:
         self.state.open(entry, binding)
 
     def _on_document_changed(self, entry: OpenDocument) -> None:
-        self.model.base_dir = str(Path(entry.path).parent) if entry.path else None
+        self._set_data_access(entry.path)
         if entry.doc is not self.model.doc:
             self.model.set_document(entry.doc)
         self.model.flush_analysis()
@@ -49,6 +52,21 @@ class FilesMixin:
         self.fit_grid()
         self.view.zoom_to_fit()
         self._update_title()
+
+    def _set_data_access(self, graph_path: str | None) -> None:
+        """Data is read from the graph file's folder and the folders the user chose in this
+        window (a file dialog), never from elsewhere: a stranger's graph cannot name one of
+        the user's private files (engine/data/paths.py)."""
+        base = Path(graph_path).resolve().parent if graph_path else None
+        self.model.data_access = DataAccess(base, tuple(self.data_dirs))
+
+    def allow_data_folder(self, folder) -> None:
+        """The user chose a file in ``folder`` in a dialog: data may be read from there."""
+        folder = Path(folder).resolve()
+        if folder not in self.data_dirs:
+            self.data_dirs.append(folder)
+        self._set_data_access(self.path)
+        self.model.schedule_analysis()
 
     def new_document(self) -> bool:
         if not self.maybe_save():
@@ -124,7 +142,7 @@ class FilesMixin:
         entry = self.state.document
         self.state.rekey(OpenDocument.from_file(self.model.doc, path) if entry is None else
                          OpenDocument(f"file:{Path(path).resolve()}", entry.doc, str(Path(path).resolve())))
-        self.model.base_dir = str(Path(self.path).parent)
+        self._set_data_access(self.path)
         self.model.schedule_analysis()  # relative dataset paths now read from the new folder
         self.model.undo_stack.setClean()
         settings_store.add_recent(self.path)

@@ -130,7 +130,7 @@ class RunMixin:
         controller = RunController(self)
         path = controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
                                 probes=self.run_panel.probe_settings(), fork=fork,
-                                base_dir=Path(self.path).parent if self.path else None)
+                                base_dir=self.model.data_access.base_dir, data_dirs=self.model.data_access.allowed)
         binding = Binding(self.state.document.key, path, "live", run=controller, doc=doc.to_dict(),
                           name=name or doc.name)
         controller.committed.connect(lambda step, b=binding: self._on_committed(b, step))

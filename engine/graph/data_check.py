@@ -40,23 +40,27 @@ class DataProblem(GraphError):
 _info_cache: dict[tuple, tuple[DatasetInfo | None, str | None]] = {}
 
 
-def dataset_info(ref, base_dir: str | Path | None = None) -> tuple[DatasetInfo | None, str | None]:
+def dataset_info(ref, access=None) -> tuple[DatasetInfo | None, str | None]:
     """(info, None) for a dataset reference, or (None, one sentence) when it cannot be read.
-    Built-ins are described from a few generated samples; files are read once per change."""
+    ``access``: the document's folder or a DataAccess (engine/data/paths.py: which folders
+    may be read). Built-ins are described from a few generated samples; files are read once
+    per change of the file."""
     from ..data.files import load_file
+    from ..data.paths import DataAccess
     from ..data.registry import describe
     if not isinstance(ref, dict) or not ref:
         return None, None
+    access = DataAccess.of(access)
     path = ref.get("path")
     stamp = None
     if isinstance(path, str):
-        full = Path(path) if Path(path).is_absolute() or base_dir is None else Path(base_dir) / path
+        full = Path(path) if Path(path).is_absolute() or access.base_dir is None else access.base_dir / path
         try:
             st = os.stat(full)
             stamp = (st.st_mtime_ns, st.st_size)
         except OSError:
             stamp = None
-    key = (json.dumps(ref, sort_keys=True, default=str), str(base_dir), stamp)
+    key = (json.dumps(ref, sort_keys=True, default=str), str(access), stamp)
     hit = _info_cache.get(key)
     if hit is not None:
         return hit
@@ -64,7 +68,7 @@ def dataset_info(ref, base_dir: str | Path | None = None) -> tuple[DatasetInfo |
         if isinstance(ref.get("name"), str) and "path" not in ref:
             result = (describe(ref["name"], ref.get("params")), None)
         elif isinstance(path, str):
-            result = (load_file(ref, Path(base_dir) if base_dir is not None else None)[2], None)
+            result = (load_file(ref, access)[2], None)
         else:
             result = (None, 'The dataset reference names no dataset: expected {"name": ...} or {"path": ...}.')
     except DataError as err:

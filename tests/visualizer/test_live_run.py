@@ -206,6 +206,7 @@ def test_a_dataset_that_fails_in_the_worker_shows_its_message_and_details(qtbot,
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"this is not a zip file")
     window.open_template("playground_mlp")
+    window.allow_data_folder(tmp_path)  # as choosing the file in a dialog does
     edits.set_dataset(window.model, {"path": str(bad), "format": "npz"})
     # The check before Train reads the file first: one sentence on the Input, no worker.
     problems = window.model.flush_analysis().problems

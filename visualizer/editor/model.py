@@ -12,6 +12,7 @@ import copy
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+from engine.data.paths import DataAccess
 from engine.graph.data_check import check_data, dataset_info
 from engine.graph.document import Edge, GraphDocument, Node
 from engine.graph.errors import GraphError
@@ -35,7 +36,9 @@ class DocumentModel(QObject):
     def __init__(self, doc: GraphDocument | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._doc = doc if doc is not None else GraphDocument()
-        self.base_dir = None  # the graph file's folder: relative dataset paths are read from it
+        # which files the dataset may come from (engine/data/paths.py): the graph file's
+        # folder, where relative paths start, and folders the user chose in a file dialog
+        self.data_access = DataAccess()
         self.undo_stack = QUndoStack(self)
         self.analysis = Analysis({}, [])
         self._timer = QTimer(self)
@@ -120,7 +123,7 @@ class DocumentModel(QObject):
         except GraphError as err:
             result = Analysis({}, [err])
         else:  # the check before Train: does the dataset fit? (engine/graph/data_check.py)
-            info, error = dataset_info(self._doc.dataset, self.base_dir)
+            info, error = dataset_info(self._doc.dataset, self.data_access)
             result.problems.extend(check_data(self._doc, result, info, error))
         self.analysis = result
         self.analysis_changed.emit(result)
