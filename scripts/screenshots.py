@@ -26,6 +26,8 @@ SCENES = {  # name: (template, workspace, node to follow, training steps)
     "watch_lstm": ("anbn_lstm", "watch", "lstm", 1500),
     "watch_mlp": ("playground_mlp", "watch", "fc2", 1500),
     "replay": ("anbn_lstm", "replay", "lstm", 1500),
+    # the README's picture: the gates of the a^n b^n LSTM, following a unit that counts
+    "readme": ("anbn_lstm", "watch", "lstm", 1500),
 }
 
 
@@ -34,6 +36,21 @@ def wait(app, seconds: float, until=None) -> None:
     while time.monotonic() < end and not (until and until()):
         app.processEvents()
         time.sleep(0.02)
+
+
+def show_counting_unit(window) -> None:
+    """Gates in the first pane, following the unit whose cell state tracks n_a - n_b most
+    closely; prints every unit's |r| for the README's caption."""
+    import numpy as np
+
+    from engine.lessons.measures import counter_correlation
+    reader = window.reader
+    _, c = reader.tensor("lstm/lstm/c", reader.last_step)
+    r = counter_correlation(reader.probe_batch()[0], c)
+    print("counter correlation |r| per unit:", " ".join(f"{u}:{v:.2f}" for u, v in enumerate(r)))
+    window.set_grid_shape(1, 2)
+    window.grid.set_views(["Gates", "Gradients through time"])
+    window.views_by_title["Gates"].unit.setValue(int(np.argmax(r)))
 
 
 def main() -> int:
@@ -90,11 +107,15 @@ def main() -> int:
                 window.start_training()
                 wait(app, 240, until=lambda: window.controller.state in ("finished", "failed", "stopped"))
                 recorded[template] = window.session_path
+        if scene == "readme":
+            show_counting_unit(window)
         window.hub.render_now()
         wait(app, 1.0)
         window.zoom_to_fit()
         wait(app, 0.3)
         name = f"{scene}-{args.size}-{args.theme}{'-presentation' if args.presentation else ''}.png"
+        if scene == "readme":
+            name = "main-window.png"
         window.grab().save(str(out / name))
         print(out / name)
         window.model.undo_stack.setClean()
