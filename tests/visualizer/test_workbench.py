@@ -216,3 +216,37 @@ def test_every_view_exports_a_picture_and_its_data(window, qtbot, dialogs, tmp_p
             assert rows[0] == header and len(rows) == len(data) + 1
             exported += 1
     assert exported >= 3  # curves, layer health, gates at least
+
+
+def test_controls_look_like_what_they_are(window, qtbot):
+    """Disabled buttons look disabled, number fields have their stepper arrows, the
+    templates have pictures: checked in the pixels the window paints."""
+    from PySide6.QtWidgets import QPushButton, QSpinBox
+
+    def ink(widget) -> set:
+        img = widget.grab().toImage()
+        return {img.pixel(x, y) for x in range(img.width()) for y in range(img.height())}
+
+    on, off = QPushButton("Pause"), QPushButton("Pause")
+    off.setEnabled(False)
+    for b in (on, off):
+        b.resize(80, 28)
+    assert QColor(LIGHT.text).rgb() in ink(on) or any(QColor(p).lightness() < 80 for p in ink(on))
+    assert min(QColor(p).lightness() for p in ink(off)) > min(QColor(p).lightness() for p in ink(on)) + 30
+
+    spin = QSpinBox()
+    spin.resize(90, 28)
+    spin.show()
+    qtbot.wait(10)
+    img = spin.grab().toImage()
+    # the arrows: dark pixels in the right-hand 16 px, where the stepper buttons sit
+    arrows = [img.pixel(x, y) for x in range(img.width() - 16, img.width()) for y in range(img.height())]
+    assert sum(QColor(p).lightness() < 90 for p in arrows) >= 6
+
+    window.workbench.left.show_tab("templates")
+    window.templates.draw_all()
+    icons = [window.templates.list.item(i).icon() for i in range(window.templates.list.count())]
+    assert icons and all(not icon.isNull() for icon in icons)
+    # a picture of the graph: more than the background colour in it
+    picture = icons[0].pixmap(window.templates.list.iconSize()).toImage()
+    assert len({picture.pixel(x, y) for x in range(picture.width()) for y in range(picture.height())}) > 2
