@@ -64,6 +64,8 @@ class ProbeSet(Callback):
         self.errors: list[str] = []   # probe failures (also written as "probe_error" events)
         self.capture_mode = "inline"
         self.captured: dict[str, int] = {"inline": 0, "process": 0, "stream": 0}
+        self.on_capture_mode = None   # called (mode, message) when captures move (the worker tells the window)
+        self._held_events: list | None = []  # until the run's "start" event has been written
         self._inline: offpath.InlineCaptures | None = None
         self._offpath = None          # ProcessCaptures / StreamCaptures while in use
         self._give_ranges = True      # the histogram ranges are here, not (yet) beside training
@@ -118,6 +120,8 @@ class ProbeSet(Callback):
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
+        if self._held_events:
+            self._release_events()
         loss = metrics.get("loss")
         if self.basic_scalars:
             dt = metrics.get("step_time")
@@ -156,6 +160,8 @@ class ProbeSet(Callback):
             self._report(step, self.diagnostician.check_validation(step, metrics["loss"]))
 
     def on_event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
+        if kind == "start":
+            self._release_events()
         # A NaN loss skips the rest of the step; the forward's statistics still say where
         # the NaN started.
         if kind == "nan" and self.stats is not None and self._stats_ok and self.settings.diagnostics:
@@ -192,6 +198,8 @@ class ProbeSet(Callback):
     def close(self) -> None:
         """Remove every hook and stop helpers (also done by on_end)."""
         self._running = False
+        if self._held_events:
+            self._release_events()
         if self.stats is not None:
             self.stats.detach()
         if self._offpath is not None:
@@ -285,8 +293,17 @@ class ProbeSet(Callback):
         else:
             message = _MODE_TEXT[mode].format(reason=reason)
             self.capture_mode = mode
-        self.writer.event("capture_mode", step, message, {"mode": mode, "reason": reason,
-                                                          "ready": mode != "process" or self._offpath.ready})
+        self._mode_event(step, mode, message, reason, mode != "process" or self._offpath.ready)
+
+    def _mode_event(self, step: int, mode: str, message: str, reason: str, ready: bool) -> None:
+        """A "capture_mode" event: where heavy captures run from this step on."""
+        event = ("capture_mode", step, message, {"mode": mode, "reason": reason, "ready": ready})
+        if self._held_events is not None:
+            self._held_events.append(event)  # the run's "start" comes first in the session
+        else:
+            self.writer.event(*event)
+        if self.on_capture_mode is not None:
+            self.on_capture_mode(mode if ready else "inline", message)
 
     def _drop_offpath(self, step: int, why: str) -> None:
         runner, self._offpath = self._offpath, None
@@ -297,8 +314,12 @@ class ProbeSet(Callback):
                 runner.close()
             except Exception:
                 pass
-        self.writer.event("capture_mode", step, f"Heavy captures run inline, in the training loop "
-                          f"({why}).", {"mode": "inline", "reason": why, "ready": True})
+        self._mode_event(step, "inline", f"Heavy captures run inline, in the training loop ({why}).", why, True)
+
+    def _release_events(self) -> None:
+        held, self._held_events = self._held_events or [], None
+        for event in held:
+            self.writer.event(*event)
 
     def _handover(self) -> dict:
         """What a capturer beside training must take over: the histogram ranges when
@@ -364,8 +385,7 @@ class ProbeSet(Callback):
             self._drop_offpath(self._step, runner.gone)
         elif runner.ready and self.capture_mode != "process":
             self.capture_mode = "process"
-            self.writer.event("capture_mode", self._step, _MODE_TEXT["process"],
-                              {"mode": "process", "reason": "the helper process is ready", "ready": True})
+            self._mode_event(self._step, "process", _MODE_TEXT["process"], "the helper process is ready", True)
 
     # -- internals -----------------------------------------------------------------------------
     def _probe_batch(self, trainer):

@@ -30,6 +30,21 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
+def oom_message(device, batch_size: int | None, amp: bool = False) -> str:
+    """The one sentence a user gets for an out-of-memory error, with what to try."""
+    where = f" on {device}" if device else ""
+    tries = []
+    if batch_size:
+        tries.append(f"a smaller batch size ({max(1, batch_size // 2)} instead of {batch_size})")
+    else:
+        tries.append("a smaller batch size")
+    if str(device).startswith("cuda") and not amp:
+        tries.append("mixed precision (the mixed_precision setting)")
+    tries.append("a smaller network")
+    size = f" with batch size {batch_size}" if batch_size else ""
+    return f"Out of memory{where}{size}: try {', '.join(tries[:-1])} or {tries[-1]}."
+
+
 class Trainer:
     """Train one graph document on one dataset.
 
@@ -299,11 +314,14 @@ class Trainer:
         return summary
 
     def _oom(self, exc: BaseException) -> None:
+        # Drop what the failed step held (its frames keep activations alive) before the
+        # callbacks run their end-of-run work (a checkpoint, a last capture).
+        exc.__traceback__ = None
+        self._last_pred = self._last_target = None
+        self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-        smaller = max(1, self.batch_size // 2)
-        self.failure = (f"Out of memory on {self.device.type} with batch size {self.batch_size}: "
-                        f"try a smaller batch size (e.g. {smaller}) or a smaller network.")
+        self.failure = oom_message(self.device.type, self.batch_size, self.use_amp)
         self.request_stop("oom")
 
     def summary(self, seconds: float) -> dict:
