@@ -73,6 +73,7 @@ class Controller(Callback):
         if self.probes is not None:
             self.probes.flush()  # captures and statistics still on their way, before the commit
         if self.recorder is not None:
+            self.recorder.flush()
             self.recorder.commit()
         self.ch.status("paused", message)
 
