@@ -1,11 +1,27 @@
-"""Probe overhead: training throughput with every probe at default settings vs no probes.
+"""Probe overhead at equal coverage: training steps/s with the probes against the same
+trainer without them, and against a hand-written torch loop.
 
-Same network, same data, same starting weights: two Trainers built from one template
-with one seed, one bare and one with a ProbeSet writing to a session file (committed
-every 0.2 s, as the worker does). They train in interleaved blocks of ~BLOCK seconds in
-a balanced order (ABBA BAAB ...: each mode follows each other mode equally often), and
-the medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by
-±5-10 % here). Run: .venv/bin/python bench/probe_overhead.py [--rounds 24] [--block 1.0]
+Modes, each a separate trainer (same template, seed, data and starting weights):
+
+- ``loop``: a hand-written torch loop (randperm, index, forward, backward, clip, step);
+- ``bare``: the Trainer with no callbacks;
+- ``defaults``: a ProbeSet at its default settings (engine.probes.ProbeSettings());
+- ``stats``: statistics every step, no heavy captures;
+- ``heavy``: a heavy capture every 10 steps, no statistics;
+- ``both``: statistics every step and a heavy capture every 10 steps.
+
+Probed trainers write to a session file, committed every 0.2 s as the worker does.
+The modes train in blocks of about BLOCK seconds, in the rows of a balanced Latin
+square (Williams design: each mode follows each other mode equally often), and the
+medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by ±5-10 %).
+After each block the probed trainer's captures still in flight are waited for outside
+the timed region, so that none spills into the next mode's block.
+
+    .venv/bin/python bench/probe_overhead.py [--rounds 12] [--block 0.75] [--threads 1]
+        [--only lenet,anbn] [--modes bare,defaults] [--out bench/results/probe_overhead.txt]
+
+torch threads default to 1, what the app's worker uses on a 2-core machine (all cores
+but one): the other core is the spare one the capture helper runs on.
 """
 from __future__ import annotations
 
@@ -20,114 +36,218 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import torch  # noqa: E402
+
 from engine.data import load_dataset  # noqa: E402
+from engine.graph.compile import compile_graph  # noqa: E402
 from engine.graph.document import load_graph  # noqa: E402
 from engine.probes import ProbeSet, ProbeSettings  # noqa: E402
 from engine.session import SessionWriter  # noqa: E402
 from engine.train import Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = {"LeNet (shapes)": "lenet.json", "LSTM classifier (parity)": "lstm_classifier.json"}
+TEMPLATES = {"lenet": ("LeNet", "lenet.json"), "resnet20": ("ResNet-20", "resnet.json"),
+             "lstm": ("LSTM classifier", "lstm_classifier.json"), "anbn": ("a^n b^n LSTM", "anbn_lstm.json")}
+PROBED = {
+    "defaults": {},
+    "stats": dict(stats_every=1, dense=0, heavy_every=None, heavy_hz=0.0),
+    "heavy": dict(stats_every=0, dense=0, heavy_every=10),
+    "both": dict(stats_every=1, dense=0, heavy_every=10),
+}
+MODES = ["loop", "bare", *PROBED]
+
+
+def williams(n: int) -> list[list[int]]:
+    """Rows of a balanced Latin square of order n (even): every ordered pair of
+    different modes is adjacent exactly once across the n rows."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(m + r) % n for m in first] for r in range(n)]
+    if n % 2:  # odd n needs the mirrored rows too
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
+class HandLoop:
+    """What a person writes by hand on the same compiled model, data and optimizer."""
+
+    def __init__(self, doc, data, seed: int):
+        torch.manual_seed(seed)
+        s = dict(doc.training)
+        trainer = Trainer(doc, data, overrides={"steps": 1, "device": "cpu"})  # the same prepared tensors
+        self.x, self.y = trainer.x_train, trainer.y_train
+        self.model = compile_graph(doc, "cpu").model
+        self.model.load_state_dict(trainer.model.state_dict())
+        self.loss_fn = trainer.loss_fn
+        lr, wd = float(s.get("lr", 1e-3)), float(s.get("weight_decay", 0.0))
+        if s.get("optimizer", "adam") == "sgd":
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=float(s.get("momentum", 0.0)),
+                                       weight_decay=wd)
+        else:
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=lr, weight_decay=wd)
+        self.clip = s.get("clip_norm")
+        self.batch = min(int(s.get("batch_size", 32)), len(self.x))
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm, self.pos = None, len(self.x)
+
+    def train_step(self):
+        if self.pos + self.batch > len(self.x):
+            self.perm, self.pos = torch.randperm(len(self.x), generator=self.gen), 0
+        idx = self.perm[self.pos:self.pos + self.batch]
+        self.pos += self.batch
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(self.x.index_select(0, idx)), self.y.index_select(0, idx))
+        loss.backward()
+        loss.item()  # the trainer reads every loss too (to stop a NaN before it reaches the weights)
+        if self.clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+        self.opt.step()
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
 
 
 class Run:
     """One trainer, driven block by block."""
 
-    def __init__(self, doc, data, probes: bool, tmp: Path):
-        self.writer = None
+    def __init__(self, doc, data, settings: dict | None, tmp: Path):
+        self.writer = self.probes = None
         callbacks = []
-        if probes:
+        if settings is not None:
+            tmp.mkdir(parents=True, exist_ok=True)
             self.writer = SessionWriter(tmp / "run.session", doc.to_dict(), dict(doc.training))
-            callbacks.append(ProbeSet(self.writer, ProbeSettings()))
-        self.trainer = Trainer(doc, data, overrides={"steps": 10 ** 9, "device": "cpu"},
+            self.probes = ProbeSet(self.writer, ProbeSettings(**settings))
+            callbacks.append(self.probes)
+        self.trainer = Trainer(doc, data, overrides={"steps": 10 ** 9, "device": "cpu", "val_every": 10 ** 9},
                                callbacks=callbacks)
         self.trainer._t_last = time.perf_counter()
         for cb in callbacks:
             cb.on_start(self.trainer)
+        if self.probes is not None:
+            self.probes.wait_ready()
         self._last_commit = time.perf_counter()
 
-    def block(self, seconds: float) -> tuple[float, float]:
-        """Train for about ``seconds``; return (steps per wall second, steps per CPU second).
-        CPU time (this process, all threads) is the steadier measure when other processes
-        compete for the cores: waiting for a core costs wall time, not CPU time."""
-        t = self.trainer
-        cpu = time.process_time()
-        t._t_last = start = time.perf_counter()
-        steps = 0
-        while True:
-            t.train_step()
-            steps += 1
-            now = time.perf_counter()
-            if self.writer is not None and now - self._last_commit >= 0.2:
-                self.writer.commit()
-                self._last_commit = time.perf_counter()
-            if now - start >= seconds:
-                return steps / (time.perf_counter() - start), steps / (time.process_time() - cpu)
+    def train_step(self):
+        self.trainer.train_step()
+        if self.writer is not None and time.perf_counter() - self._last_commit >= 0.2:
+            self.writer.commit()
+            self._last_commit = time.perf_counter()
+
+    def flush(self):
+        if self.probes is not None:
+            self.probes.flush()
 
     def close(self):
-        if self.writer is not None:
-            self.writer.commit()
+        if self.probes is not None:
+            self.probes.flush()
+            self.probes.close()
             self.writer.close()
 
 
-def balanced_order(rounds: int) -> list[int]:
-    """0 = bare, 1 = probes: ABBA BAAB repeated, so each mode precedes each other equally."""
-    unit = [0, 1, 1, 0, 1, 0, 0, 1]
-    return (unit * (rounds // 4 + 1))[:2 * rounds]
+def block(run, seconds: float) -> tuple[float, float]:
+    """(steps per wall second, steps per CPU second of this process) over ~``seconds``."""
+    cpu, start = time.process_time(), time.perf_counter()
+    if hasattr(run, "trainer"):
+        run.trainer._t_last = start
+    steps = 0
+    while True:
+        run.train_step()
+        steps += 1
+        now = time.perf_counter()
+        if now - start >= seconds:
+            wall = steps / (now - start)
+            cpu_s = time.process_time() - cpu
+            run.flush()
+            return wall, steps / cpu_s if cpu_s > 0 else float("nan")
 
 
-def measure(name: str, template: str, rounds: int, block: float) -> dict:
+def measure(key: str, modes: list[str], rounds: int, seconds: float) -> dict:
+    title, template = TEMPLATES[key]
     doc = load_graph(ROOT / "assets" / "templates" / template)
     data = load_dataset(doc.dataset, seed=0, val_fraction=0.2)
+    seed = int(doc.training.get("seed", 0))
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [Run(doc, data, False, Path(tmp) / "bare"), Run(doc, data, True, Path(tmp) / "probes")]
-        for r in runs:  # warm-up: the first steps of a kernel are slow (allocator, oneDNN)
+        runs = {}
+        for m in modes:
+            runs[m] = HandLoop(doc, data, seed) if m == "loop" else \
+                Run(doc, data, PROBED.get(m), Path(tmp) / m)
+        for r in runs.values():  # warm-up: allocator, oneDNN kernels, the dense start
             for _ in range(30):
-                r.trainer.train_step()
-            r.block(block / 2)
-        rates: list[list[float]] = [[], []]
-        cpu: list[list[float]] = [[], []]
-        for mode in balanced_order(rounds):
-            wall_rate, cpu_rate = runs[mode].block(block)
-            rates[mode].append(wall_rate)
-            cpu[mode].append(cpu_rate)
-        probes = runs[1].trainer.callbacks[0]
-        for r in runs:
+                r.train_step()
+            block(r, seconds / 2)
+        wall = {m: [] for m in modes}
+        cpu = {m: [] for m in modes}
+        square = williams(len(modes))
+        for i in range(rounds):
+            for k in square[i % len(square)]:
+                w, c = block(runs[modes[k]], seconds)
+                wall[modes[k]].append(w)
+                cpu[modes[k]].append(c)
+        info = {}
+        for m, r in runs.items():
+            p = getattr(r, "probes", None)
+            if p is not None:
+                info[m] = {"mode": p.capture_mode, "captured": dict(p.captured), "errors": list(p.errors)}
             r.close()
-    bare, probed = statistics.median(rates[0]), statistics.median(rates[1])
-    cbare, cprobed = statistics.median(cpu[0]), statistics.median(cpu[1])
-    return {"name": name, "bare": bare, "probes": probed, "ratio": probed / bare,
-            "cpu_bare": cbare, "cpu_probes": cprobed, "cpu_ratio": cprobed / cbare,
-            "rounds": rounds, "errors": probes.errors, "settings": probes.settings.to_dict()}
+    return {"key": key, "title": title, "wall": {m: statistics.median(v) for m, v in wall.items()},
+            "cpu": {m: statistics.median(v) for m, v in cpu.items()}, "info": info,
+            "spread": {m: (min(v), max(v)) for m, v in wall.items()}}
+
+
+def report(r: dict, modes: list[str]) -> list[str]:
+    w, c = r["wall"], r["cpu"]
+    lines = [f"{r['title']} ({r['key']})"]
+    for m in modes:
+        parts = [f"  {m:<9} {w[m]:8.1f} steps/s"]
+        if "bare" in w:
+            parts.append(f"x bare {w[m] / w['bare']:.3f}")
+        if "loop" in w:
+            parts.append(f"x loop {w[m] / w['loop']:.3f}")
+        if "bare" in c:
+            parts.append(f"| CPU time x bare {c[m] / c['bare']:.3f}")
+        lo, hi = r["spread"][m]
+        parts.append(f"| blocks {lo:.1f}-{hi:.1f}")
+        info = r["info"].get(m)
+        if info:
+            parts.append(f"| captures {info['mode']} {sum(info['captured'].values())}"
+                         + (f" ERRORS {info['errors']}" if info["errors"] else ""))
+        lines.append("  ".join(parts))
+    return lines
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=24)
-    ap.add_argument("--block", type=float, default=1.0, help="seconds per block")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--only", choices=sorted(TEMPLATES), help="measure one template only")
+    ap.add_argument("--rounds", type=int, default=12, help="blocks per mode (a multiple of the mode count is balanced)")
+    ap.add_argument("--block", type=float, default=0.75, help="seconds per block")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--only", help="comma-separated templates: " + ",".join(TEMPLATES))
+    ap.add_argument("--modes", help="comma-separated modes: " + ",".join(MODES))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "probe_overhead.txt"))
     args = ap.parse_args(argv)
-    if args.threads:
-        __import__("torch").set_num_threads(args.threads)
-    load = os.getloadavg()[0]
-    lines = [f"# Probe overhead: all probes at default settings vs none ({time.strftime('%Y-%m-%d %H:%M')})",
-             f"# {args.rounds} interleaved rounds per mode (balanced ABBA order), ~{args.block:g} s blocks, "
-             f"CPU, torch threads = {__import__('torch').get_num_threads()}; medians of steps/s; "
-             f"load average at start {load:.1f} on {os.cpu_count()} cores.",
-             ""]
-    for name, template in TEMPLATES.items():
-        if args.only and name != args.only:
-            continue
-        r = measure(name, template, args.rounds, args.block)
-        lines.append(f"{r['name']:<26} wall: bare {r['bare']:7.1f} probes {r['probes']:7.1f} steps/s, "
-                     f"ratio {r['ratio']:.3f} | CPU time: bare {r['cpu_bare']:7.1f} probes "
-                     f"{r['cpu_probes']:7.1f} steps/CPU-s, ratio {r['cpu_ratio']:.3f}"
-                     + (f"   PROBE ERRORS: {r['errors']}" if r["errors"] else ""))
-        print(lines[-1], flush=True)
-    lines += ["", f"# default probe settings: {r['settings']}",
-              f"# load average at the end {os.getloadavg()[0]:.1f}"]
+    torch.set_num_threads(args.threads)
+    keys = args.only.split(",") if args.only else list(TEMPLATES)
+    modes = args.modes.split(",") if args.modes else MODES
+    lines = [f"# Probe overhead at equal coverage ({time.strftime('%Y-%m-%d %H:%M')}): steps/s medians, "
+             f"ratios to the bare trainer and to a hand-written loop",
+             f"# {args.rounds} blocks per mode of ~{args.block:g} s in balanced (Williams) order; CPU, "
+             f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} cores; "
+             f"load average at start {os.getloadavg()[0]:.2f}",
+             f"# defaults: {ProbeSettings().to_dict()}",
+             "# stats: statistics every step; heavy: a capture every 10 steps; both: the two together", ""]
+    print("\n".join(lines), flush=True)
+    for key in keys:
+        out = report(measure(key, modes, args.rounds, args.block), modes)
+        print("\n".join(out), flush=True)
+        lines += out
+    lines.append(f"# load average at the end {os.getloadavg()[0]:.2f}")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"written to {args.out}")
     return 0

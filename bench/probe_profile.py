@@ -40,10 +40,13 @@ BOTH = dict(stats_every=1, stats_budget=1.0, heavy_every=10, heavy_budget=1.0)
 
 # (object attribute path, method) -> label; missing ones are skipped (other versions).
 WRAP = [("probes", "on_after_backward"), ("probes", "on_step_end"),
-        ("probes.stats", "after_backward"), ("probes.stats", "collect"),
-        ("probes", "_write_stats"), ("probes", "_capture"), ("probes", "_drain"),
-        ("probes", "_snapshot"), ("probes.capture", "run"), ("probes.diagnostician", "check_step"),
-        ("writer", "commit"), ("writer", "tensor"), ("writer", "scalar"), ("writer", "scalars")]
+        ("probes.stats", "after_backward"), ("probes.stats", "collect"), ("probes.stats", "finish"),
+        ("probes.stats", "named"), ("probes", "_write_stats"), ("probes", "_finish_stats"),
+        ("probes", "_drain_stats"), ("probes", "_capture"), ("probes", "_collect"),
+        ("probes.capture", "run"), ("probes._offpath", "submit"), ("probes._offpath", "poll"),
+        ("probes.diagnostician", "check_step"),
+        ("writer", "commit"), ("writer", "tensor"), ("writer", "encoded_tensor"), ("writer", "scalar"),
+        ("writer", "scalars")]
 
 
 class Timer:
@@ -88,6 +91,8 @@ def build(template: str, tmp: Path, probed: bool, timer: Timer | None):
     trainer._t_last = time.perf_counter()
     for cb in callbacks:
         cb.on_start(trainer)
+    if probes is not None:
+        probes.wait_ready()  # measure the steady state, helper process up
     if probed and timer is not None:
         root = {"probes": probes, "writer": writer}
         for path, name in WRAP:

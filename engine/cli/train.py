@@ -2,7 +2,9 @@
 [--device D] [--record RUN.session] [--json]``: train headlessly, with a progress bar on
 stderr and a summary at the end (with --json, the last stdout line is a JSON object).
 ``--fork PARENT.session[:STEP]`` starts from the parent's checkpoint at or before STEP
-(its graph and settings; edit settings with ``--set KEY=VALUE``); see engine/train/fork.py."""
+(its graph and settings; edit settings with ``--set KEY=VALUE``); see engine/train/fork.py.
+With --record, probe rates are set the same way (``--set heavy_every=20 --set stats_every=1``,
+any engine.probes.ProbeSettings name) or with ``--probe NAME=VALUE``; see docs/probes.md."""
 from __future__ import annotations
 
 import json
@@ -27,7 +29,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fork", metavar="PARENT.session[:STEP]",
                         help="start from the parent run's checkpoint at or before STEP (default: its last)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                        help="edit a training setting, e.g. --set clip_norm=1.0 (repeatable)")
+                        help="edit a training setting, e.g. --set clip_norm=1.0, or a probe rate, e.g. "
+                             "--set heavy_every=20 (repeatable)")
+    parser.add_argument("--probe", action="append", metavar="NAME=VALUE", default=[],
+                        help="a probe setting for the recorded run: stats_every, heavy_every, dense, "
+                             "capture_mode (auto, inline, process, stream), probe_size, ... (repeatable)")
     parser.add_argument("--allow-data", action="append", metavar="DIR", default=[],
                         help="also read data files inside DIR (repeatable); without it a graph's "
                         "dataset path must lie in the graph's own folder (docs/security.md)")
@@ -107,6 +113,23 @@ def _summary_text(s: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def _split_edits(sets, probes) -> tuple[list, dict]:
+    """``--set`` items that name a probe setting go to the probes (with every ``--probe``)."""
+    from ..probes.settings import ProbeSettings, parse_probe_edits
+    names = set(ProbeSettings().to_dict())
+    training = [item for item in sets if str(item).partition("=")[0].strip() not in names]
+    probe_items = [item for item in sets if str(item).partition("=")[0].strip() in names] + list(probes)
+    return training, parse_probe_edits(probe_items)
+
+
+def _capture_words(probes) -> str:
+    counts = {mode: n for mode, n in probes.captured.items() if n}
+    where = {"inline": "inline", "process": "in a helper process", "stream": "on a second CUDA stream"}
+    if not counts:
+        return "no heavy captures"
+    return "heavy captures " + ", ".join(f"{n} {where[m]}" for m, n in counts.items())
+
+
 def _json_safe(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
@@ -127,9 +150,13 @@ def run(args) -> int:
     if args.device:
         overrides["device"] = args.device
     recorder = fork = None
+    from ..probes.settings import ProbeSettingsError
     try:
         from ..train.fork import load_fork, parse_fork_ref, parse_setting_edits
-        overrides = {**parse_setting_edits(args.set), **overrides}
+        training_edits, probe_edits = _split_edits(args.set, args.probe)
+        if probe_edits and not args.record:
+            raise TrainError("Probe settings apply to a recorded run: add --record RUN.session.")
+        overrides = {**parse_setting_edits(training_edits), **overrides}
         if args.fork:
             if args.graph:
                 raise TrainError("Give either a graph or --fork, not both: a fork trains its parent's graph.")
@@ -155,20 +182,27 @@ def run(args) -> int:
                                  parent=fork.parent if fork is not None else None)
             recorder = SessionRecorder(writer)
             trainer.callbacks.insert(0, recorder)
-            from ..probes import ProbeSet  # activations, gates, gradients through time, diagnostics
-            trainer.callbacks.insert(1, ProbeSet(writer, basic_scalars=False))
+            from ..probes import ProbeSet, ProbeSettings  # activations, gates, gradients through time
+            probes = ProbeSet(writer, ProbeSettings(**probe_edits), basic_scalars=False)
+            trainer.callbacks.insert(1, probes)
             if fork is not None:
                 fork.record_start(recorder, trainer)
         summary = trainer.run()
-    except (GraphError, DataError, TrainError) as exc:
+    except (GraphError, DataError, TrainError, ProbeSettingsError) as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from ..train.trainer import _is_oom, oom_message
+        if not _is_oom(exc):
+            raise
+        print(oom_message(overrides.get("device"), overrides.get("batch_size")), file=sys.stderr)
         return 1
     finally:
         if recorder is not None:
             recorder.close()
     print(_summary_text(summary), file=sys.stderr)
     if args.record:
-        print(f"Recorded to {args.record}.", file=sys.stderr)
+        print(f"Recorded to {args.record} ({_capture_words(probes)}).", file=sys.stderr)
     if args.json:
         keys = ("status", "message", "steps", "epochs", "train_loss", "val_loss", "val_accuracy",
                 "seconds", "device")

@@ -1,12 +1,13 @@
 """The capture helper process: ``python -m engine.probes.helper``, started by
-:class:`engine.probes.offpath.ProcessCaptures`, never by a person.
+:class:`engine.probes.process.ProcessHelper`, never by a person.
 
 It reads frames (:mod:`.protocol`) on stdin: one "init" (the graph document, the probe
-batch, the snapshot slots' shared-memory files and their layout), then "capture"
-requests (step, slot, and the histogram ranges when they were handed over), and "close".
-For each capture it loads the slot into its own copy of the network, runs the capture
-exactly as the training process would inline, and writes the encoded rows back on stdout.
-Its stdin closing (the training process ended, however it ended) ends it too.
+batch, the shared-memory slots and their layout), then one "step" per measured training
+step (which slot, whether to take the statistics and/or a capture, the histogram ranges
+when they were handed over), "flush" and "close". It computes exactly what the training
+process would inline, with the same code on its own copy of the network, and writes the
+results on stdout: capture rows at once, statistics in batches. Its stdin closing (the
+training process ended, however it ended) ends it too.
 """
 from __future__ import annotations
 
@@ -15,29 +16,130 @@ import sys
 import time
 import traceback
 
+STATS_EVERY_S = 0.02   # statistics go back in batches at most this old
 
-def main() -> int:
-    out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not corrupt the frames
-    inp = sys.stdin.buffer
-    from .protocol import decode_row, encode_arrays, read_frame, write_frame
-    try:
-        header, rows = read_frame(inp)
+
+class Helper:
+    def __init__(self, header: dict, rows: dict):
         import torch
-        torch.set_num_threads(max(1, int(header.get("threads", 1))))
         from ..graph.document import GraphDocument
-        from .offpath import CaptureModel, _views
+        from .offpath import CaptureModel
+        from .process import views
+        from .protocol import decode_row
+        from .stats import StepStats
+        torch.set_num_threads(max(1, int(header.get("threads", 1))))
         doc = GraphDocument.from_dict(header["graph"])
-        dtype = getattr(torch, header["dtype"])
         x = torch.from_numpy(decode_row("x", rows["x"]))
         y = torch.from_numpy(decode_row("y", rows["y"]))
         grid_x = torch.from_numpy(decode_row("grid_x", rows["grid_x"])) if "grid_x" in rows else None
-        layout = header["layout"]
-        cm = CaptureModel(doc, "cpu", dtype, x, y, int(header["max_channels"]), int(header["bins"]),
-                          grid_x, int(header.get("grid", 0)), [entry[0] for entry in layout])
-        cm.capture.load_ranges(header.get("ranges") or {})
-        slots = [_views(torch.from_file(path, shared=True, size=int(header["size"]), dtype=torch.uint8),
-                        layout, cm.tensors) for path in header["slots"]]
+        after = header["after"]
+        self.cm = CaptureModel(doc, "cpu", getattr(torch, header["dtype"]), x, y, int(header["max_channels"]),
+                               int(header["bins"]), grid_x, int(header.get("grid", 0)), [e[0] for e in after])
+        self.cm.capture.load_ranges(header.get("ranges") or {})
+        self.stats = StepStats(self.cm.targets)
+        size = int(header["size"])
+        self.after, self.before, self.grads, self.flat = [], [], [], []
+        for path in header["slots"]:
+            flat = torch.from_file(path, shared=True, size=size, dtype=torch.uint8)
+            a = views(flat, after)
+            self.after.append(a)
+            self.before.append(views(flat, header["before"]))
+            self.grads.append(views(flat, header["grads"]))
+            self.flat.append([a[i] for i in header["flat_index"]])
+        self.done = torch.from_file(header["ctrl"], shared=True, size=64, dtype=torch.uint8)[:8].view(torch.int64)
+        self.acts = None
+        self.pending: list[tuple[int, dict]] = []
+        self.last_sent = time.monotonic()
+
+    def step(self, header: dict, out) -> None:
+        import torch
+        from ..train.metrics import predicted_classes
+        from .process import ACCURACY_PRED, ACCURACY_TARGET
+        from .protocol import encode_arrays, write_frame
+        from .stats import _norms
+        k, step = int(header["slot"]), int(header["step"])
+        if "acts_layout" in header:
+            from .process import views
+            self.acts = [dict(zip([e[0] for e in header["acts_layout"]],
+                                  views(torch.from_file(p, shared=True, size=int(header["acts_size"]),
+                                                        dtype=torch.uint8), header["acts_layout"])))
+                         for p in header["acts_files"]]
+            write_frame(out, {"kind": "mapped"})
+        stats = header.get("stats")
+        error = None
+        if stats is not None:
+            try:
+                st = self.stats
+                acts = self.acts[k] if stats["acts"] else {}
+                st._outs = {n: acts[n] for n in stats["acts"] if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
+                present = stats["present"] or []
+                st._gpresent = present
+                st._gnorms = _norms([self.grads[k][i] for i in present]) if present else None
+                st._flat = self.flat[k]
+                st._before, st._have_before = self.before[k], bool(stats["before"])
+                layout, values = st.finish()
+                named = st.named(layout, values.values())
+                if ACCURACY_PRED in stats["acts"]:
+                    correct = predicted_classes(acts[ACCURACY_PRED]) == acts[ACCURACY_TARGET]
+                    named["train/accuracy"] = float(correct.float().mean())
+                self.pending.append((step, named))
+            except Exception as exc:
+                error = f"statistics at step {step}: {type(exc).__name__}: {exc}"
+        start = time.perf_counter()
+        rows, reply = {}, None
+        if header.get("capture"):
+            try:
+                self.cm.take_over(header.get("handover"))
+                self.cm.load(self.after[k])
+                self.done[0] = int(header["seq"])  # the slot may be refilled from here
+                rows = encode_arrays(self.cm.run())
+                reply = {"kind": "result", "step": step, "slot": k, "ranges": self.cm.capture.ranges()}
+            except Exception as exc:  # a probe bug: the recorder reports it and stops captures
+                reply = {"kind": "result", "step": step, "slot": k, "error": f"{type(exc).__name__}: {exc}",
+                         "details": traceback.format_exc()}
+            reply["seconds"] = time.perf_counter() - start
+        self.done[0] = int(header["seq"])
+        if error is not None:
+            write_frame(out, {"kind": "fatal", "message": error})
+            raise SystemExit(1)
+        if reply is not None or header.get("flush") or time.monotonic() - self.last_sent >= STATS_EVERY_S:
+            self.send_stats(out)
+        if reply is not None:
+            write_frame(out, reply, rows)
+
+    def send_stats(self, out) -> None:
+        from .protocol import write_frame
+        if self.pending:
+            groups: dict[tuple, list] = {}
+            for step, values in self.pending:
+                groups.setdefault(tuple(values), []).append([step, *values.values()])
+            write_frame(out, {"kind": "stats", "groups": [{"names": list(n), "rows": r} for n, r in groups.items()]})
+            self.pending = []
+        self.last_sent = time.monotonic()
+
+
+def _yield_to_training() -> None:
+    """Never preempt the training process: a lower priority, and the batch scheduling
+    policy (no wake-up preemption), where the system allows them."""
+    try:
+        os.nice(5)
+    except (AttributeError, OSError):
+        pass
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError:
+            pass
+
+
+def main() -> int:
+    _yield_to_training()
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the frames
+    inp = sys.stdin.buffer
+    from .protocol import read_frame, write_frame
+    try:
+        helper = Helper(*read_frame(inp))
     except Exception as exc:
         write_frame(out, {"kind": "fatal", "message": f"{type(exc).__name__}: {exc}",
                           "details": traceback.format_exc()})
@@ -46,25 +148,15 @@ def main() -> int:
     while True:
         try:
             header, _ = read_frame(inp)
-        except EOFError:
-            return 0
-        if header.get("kind") != "capture":
-            return 0
-        step, slot = int(header["step"]), int(header["slot"])
-        start = time.perf_counter()
-        try:
-            cm.take_over(header.get("handover"))
-            cm.load(slots[slot])
-            rows = encode_arrays(cm.run())
-            reply = {"kind": "result", "step": step, "slot": slot, "ranges": cm.capture.ranges()}
-        except Exception as exc:  # a probe bug: the recorder reports it and stops captures
-            rows = {}
-            reply = {"kind": "result", "step": step, "slot": slot,
-                     "error": f"{type(exc).__name__}: {exc}", "details": traceback.format_exc()}
-        reply["seconds"] = time.perf_counter() - start
-        try:
-            write_frame(out, reply, rows)
-        except (BrokenPipeError, OSError):
+            kind = header.get("kind")
+            if kind == "step":
+                helper.step(header, out)
+            elif kind == "flush":
+                helper.send_stats(out)
+                write_frame(out, {"kind": "flushed"})
+            else:
+                return 0
+        except (EOFError, BrokenPipeError, OSError):
             return 0
 
 

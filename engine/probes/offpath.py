@@ -5,11 +5,12 @@ the training thread copies the weights (parameters and buffers) into a snapshot 
 one fused copy — and goes on with step s + 1 while the capture runs elsewhere on a second
 copy of the network loaded from that slot:
 
-- ``process`` (CPU): a helper process (:mod:`.helper`) on a spare core. The slots are
-  shared memory; the helper encodes the rows the session stores and sends them back over
-  a pipe (:mod:`.protocol`), and the training process writes them. A process, not a
-  thread: captures of recurrent layers are Python loops over time, and a thread would
-  hold the GIL the training loop needs.
+- ``process`` (CPU): a helper process on a spare core (:mod:`.process`, :mod:`.helper`).
+  The slots are shared memory; the helper encodes the rows the session stores and sends
+  them back over a pipe (:mod:`.protocol`), and the training process writes them. A
+  process, not a thread: captures of recurrent layers are Python loops over time, and a
+  thread would hold the GIL the training loop needs. The helper takes the per-step
+  statistics of small networks too (their cost is Python, not arithmetic).
 - ``stream`` (CUDA): a helper thread running the capture on a second CUDA stream; the
   snapshot is a device-to-device copy ordered on the training stream, so nothing waits.
 - ``inline``: no spare core (or asked for): the capture runs in the training loop.
@@ -24,22 +25,18 @@ from __future__ import annotations
 
 import os
 import queue
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from .capture import ProbeCapture, stored
 from .outputs import boundary_probs
-from .protocol import decode_row, encode_arrays, read_frame, write_frame
+from .protocol import decode_row
 from .targets import Targets
 
-SLOTS = 2
+SLOTS = 2          # snapshots on the device (stream mode)
 # Below this many steps left, a helper process is not worth starting (it takes a few
 # seconds to import torch, and short runs are over before it is ready).
 OFFPATH_MIN_STEPS = 200
@@ -232,7 +229,7 @@ class StreamCaptures:
             except queue.Empty:
                 return out
 
-    def wait_all(self, timeout: float | None = None) -> list[Result]:
+    def flush(self, timeout: float | None = None) -> list[Result]:
         out = self.poll()
         while self.in_flight:
             out += self._wait_one()
@@ -241,161 +238,3 @@ class StreamCaptures:
     def close(self) -> None:
         self._jobs.put(None)
         self._thread.join(timeout=30)
-
-
-# -- a helper process -------------------------------------------------------------------------
-class HelperGone(RuntimeError):
-    """The helper process ended or stopped answering."""
-
-
-class ProcessCaptures:
-    """Captures in a helper process (CPU), from shared-memory snapshots."""
-    mode = "process"
-
-    def __init__(self, doc, model, x, y, max_channels, bins, grid_x=None, grid=0,
-                 ranges: dict | None = None, threads: int = 1):
-        live = model_tensors(model)
-        self.live = [t for _, t in live]
-        dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
-        layout, offset = [], 0
-        for name, t in live:
-            offset = -(-offset // 64) * 64
-            layout.append([name, str(t.dtype).replace("torch.", ""), list(t.shape), offset])
-            offset += t.numel() * t.element_size()
-        total = max(64, offset)
-        folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
-        self.paths, self.slots = [], []
-        for _ in range(SLOTS):
-            fd, path = tempfile.mkstemp(prefix="neurostudio-snapshot-", dir=folder)
-            os.close(fd)
-            self.paths.append(path)
-            flat = torch.from_file(path, shared=True, size=total, dtype=torch.uint8)
-            self.slots.append(_views(flat, layout, self.live))
-        self.free = list(range(SLOTS))
-        self.in_flight: dict[int, int] = {}   # slot -> step
-        self.ready = False
-        self.gone: str | None = None
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine.probes.helper"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, cwd=root)
-        self._reader = threading.Thread(target=self._read, name="probe-helper-reader", daemon=True)
-        self._reader.start()
-        arrays = {"x": x.detach().cpu().numpy(), "y": y.detach().cpu().numpy()}
-        if grid_x is not None:
-            arrays["grid_x"] = grid_x.detach().cpu().numpy()
-        header = {"kind": "init", "graph": doc.to_dict(), "dtype": str(dtype).replace("torch.", ""),
-                  "layout": layout, "size": total, "slots": self.paths, "threads": threads,
-                  "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {}}
-        try:
-            write_frame(self.proc.stdin, header, encode_arrays(arrays, compress=False))
-        except OSError as exc:
-            self._lost(f"could not start the helper process ({exc})")
-
-    def _read(self) -> None:
-        try:
-            while True:
-                self._inbox.put(read_frame(self.proc.stdout))
-        except Exception as exc:  # EOF or a broken frame: the helper is gone
-            self._inbox.put(({"kind": "gone", "message": str(exc)}, {}))
-
-    def _handle(self, header: dict, rows: dict) -> Result | None:
-        kind = header.get("kind")
-        if kind == "ready":
-            self.ready = True
-            self._unlink()  # both sides have them mapped: nothing is left behind after a kill
-            return None
-        if kind == "gone" or kind == "fatal":
-            self._lost(header.get("message", "it ended"))
-            return None
-        slot = header.get("slot")
-        self.in_flight.pop(slot, None)
-        self.free.append(slot)
-        return Result(int(header["step"]), rows=rows, ranges=header.get("ranges"),
-                      error=header.get("error"), seconds=float(header.get("seconds", 0.0)),
-                      mode="process")
-
-    def _lost(self, why: str) -> None:
-        if self.gone is None:
-            self.gone = f"the helper process stopped ({why})"
-        self.ready = False
-
-    def poll(self, block: float | None = None) -> list[Result]:
-        out = []
-        while True:
-            try:
-                item = self._inbox.get(timeout=block) if block else self._inbox.get_nowait()
-            except queue.Empty:
-                return out
-            block = None
-            result = self._handle(*item)
-            if result is not None:
-                out.append(result)
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> bool:
-        end = time.monotonic() + timeout
-        while not self.ready and self.gone is None and time.monotonic() < end:
-            self.poll(block=0.05)
-        return self.ready
-
-    def submit(self, step: int, handover: dict | None) -> list[Result]:
-        """Snapshot the live weights for ``step`` and queue its capture; returns results
-        that arrived meanwhile. Raises HelperGone when the helper cannot take it."""
-        got = []
-        end = time.monotonic() + READY_TIMEOUT
-        while not self.free and self.gone is None:
-            got += self.poll(block=0.5)
-            if time.monotonic() > end:
-                self._lost("no answer for two minutes")
-        if self.gone is not None:
-            raise HelperGone(self.gone)
-        k = self.free.pop(0)
-        with torch.no_grad():
-            torch._foreach_copy_(self.slots[k], self.live)
-        self.in_flight[k] = step
-        try:
-            write_frame(self.proc.stdin, {"kind": "capture", "step": step, "slot": k, "handover": handover})
-        except OSError as exc:
-            self._lost(f"its pipe broke: {exc}")
-            raise HelperGone(self.gone) from None
-        return got
-
-    def wait_all(self, timeout: float = READY_TIMEOUT) -> list[Result]:
-        out = []
-        end = time.monotonic() + timeout
-        while self.in_flight and self.gone is None and time.monotonic() < end:
-            out += self.poll(block=0.5)
-        return out
-
-    def _unlink(self) -> None:
-        for path in self.paths:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        try:
-            write_frame(self.proc.stdin, {"kind": "close"})
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        self._reader.join(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._unlink()
-
-
-def _views(flat: torch.Tensor, layout, like: list[torch.Tensor]) -> list[torch.Tensor]:
-    out = []
-    for (_, _, shape, offset), t in zip(layout, like):
-        n = t.numel() * t.element_size()
-        out.append(flat[offset:offset + n].view(t.dtype).view(shape))
-    return out

@@ -11,42 +11,7 @@ import threading
 
 import torch
 
-
-class Ready:
-    """A value that is already on the host."""
-
-    def __init__(self, values: list[float]):
-        self._values = values
-
-    def ready(self) -> bool:
-        return True
-
-    def values(self) -> list[float]:
-        return self._values
-
-
-class DeviceFetch:
-    """One 1-D tensor on an accelerator, copied to pinned host memory without a sync."""
-
-    def __init__(self, vec: torch.Tensor):
-        self.host = torch.empty(vec.shape, dtype=vec.dtype, pin_memory=True)
-        self.host.copy_(vec, non_blocking=True)
-        self.event = torch.cuda.Event()
-        self.event.record()
-
-    def ready(self) -> bool:
-        return self.event.query()
-
-    def values(self) -> list[float]:
-        self.event.synchronize()  # only when asked to wait (the end of a run, a NaN)
-        return self.host.tolist()
-
-
-def fetch(vec: torch.Tensor):
-    """``vec`` (1-D) on its way to the host: Ready on the CPU, DeviceFetch on CUDA."""
-    if vec.device.type == "cuda":
-        return DeviceFetch(vec)
-    return Ready(vec.tolist())
+from ..train.device import DeviceFetch, Ready, fetch  # noqa: F401  (re-exported for the probes)
 
 
 class Job:

@@ -19,8 +19,9 @@ class ProtocolError(RuntimeError):
     """The other side sent something that is not a frame (or went away mid-frame)."""
 
 
-def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None) -> None:
-    """``rows``: name -> (dtype, shape JSON, compression, bytes) as records.encode makes."""
+def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flush: bool = True) -> None:
+    """``rows``: name -> (dtype, shape JSON, compression, bytes) as records.encode makes.
+    ``flush=False`` leaves the frame in the stream's buffer (sent with the next flush)."""
     rows = rows or {}
     meta = dict(header)
     meta["arrays"] = [[name, d, shape, comp, len(data)] for name, (d, shape, comp, data) in rows.items()]
@@ -30,7 +31,8 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None) -> N
     stream.write(head)
     for _, _, _, data in rows.values():
         stream.write(data)
-    stream.flush()
+    if flush:
+        stream.flush()
 
 
 def _exactly(stream, n: int) -> bytes:

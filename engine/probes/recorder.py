@@ -23,8 +23,9 @@ from . import offpath
 from .capture import ProbeCapture
 from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
+from .process import ACCURACY_PRED, ACCURACY_TARGET, HelperGone, ProcessHelper, StatsResult
 from .settings import ProbeSettings, Schedule
-from .stats import StepStats
+from .stats import SIDE_MIN_ELEMENTS, StepStats
 from .targets import Targets
 
 _MODE_TEXT = {
@@ -63,11 +64,17 @@ class ProbeSet(Callback):
         self.errors: list[str] = []   # probe failures (also written as "probe_error" events)
         self.capture_mode = "inline"
         self.captured: dict[str, int] = {"inline": 0, "process": 0, "stream": 0}
+        self.on_capture_mode = None   # called (mode, message) when captures move (the worker tells the window)
+        self._held_events: list | None = []  # until the run's "start" event has been written
         self._inline: offpath.InlineCaptures | None = None
         self._offpath = None          # ProcessCaptures / StreamCaptures while in use
         self._give_ranges = True      # the histogram ranges are here, not (yet) beside training
         self._give_sizes = False      # max_channels / hist_bins changed since the last capture
         self._pending: deque = deque()  # (step, loss, layout, pending values) of statistics
+        self._ship_stats: bool | None = None  # statistics to the helper process (small networks)
+        self._slot: int | None = None         # the helper slot this step's statistics fill
+        self._present: list[int] = []
+        self._losses: dict[int, float] = {}   # losses of steps whose statistics are away
         self._last_heavy_step = -1
         self._step = 0
         self._running = False
@@ -109,11 +116,12 @@ class ProbeSet(Callback):
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self._stats_ok and self.stats.armed:
-            self._guard("statistics", self.stats.after_backward, True)
+            self._guard("statistics", self._gradients)
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
-        w = self.writer
+        if self._held_events:
+            self._release_events()
         loss = metrics.get("loss")
         if self.basic_scalars:
             dt = metrics.get("step_time")
@@ -121,13 +129,20 @@ class ProbeSet(Callback):
             if dt:
                 basic["step_time"] = dt
                 basic["samples_per_s"] = metrics.get("batch_size", self.stats.batch_size or 0) / dt
-            w.scalars(step, basic)
-        if self._stats_ok and self.stats.armed:
+            self.writer.scalars(step, basic)
+        measured = self._stats_ok and self.stats.armed
+        heavy = self._heavy_ok and self.schedule.heavy_due(step)
+        if self._slot is not None:           # statistics (and maybe a capture) to the helper
             start = time.perf_counter()
-            self._guard("statistics", self._finish_stats, trainer, step, loss)
+            self._guard("statistics", self._ship, trainer, step, loss, heavy)
             self.schedule.stats_taken(time.perf_counter() - start)
-        if self._heavy_ok and self.schedule.heavy_due(step):
-            self._heavy(step)
+        else:
+            if measured:
+                start = time.perf_counter()
+                self._guard("statistics", self._finish_stats, trainer, step, loss)
+                self.schedule.stats_taken(time.perf_counter() - start)
+            if heavy:
+                self._heavy(step)
         if self._pending:
             self._guard("statistics", self._drain_stats, False)
         if self._offpath is not None:
@@ -145,6 +160,8 @@ class ProbeSet(Callback):
             self._report(step, self.diagnostician.check_validation(step, metrics["loss"]))
 
     def on_event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
+        if kind == "start":
+            self._release_events()
         # A NaN loss skips the rest of the step; the forward's statistics still say where
         # the NaN started.
         if kind == "nan" and self.stats is not None and self._stats_ok and self.settings.diagnostics:
@@ -160,17 +177,29 @@ class ProbeSet(Callback):
         finally:
             self.close()
 
+    def wait_ready(self, timeout: float = offpath.READY_TIMEOUT) -> str:
+        """Wait until a helper process that is starting can take captures (benchmarks
+        call this so that they measure the steady state); returns the capture mode."""
+        runner = self._offpath
+        if runner is not None and runner.mode == "process" and not runner.ready:
+            if not runner.wait_ready(timeout) and not runner.gone:
+                runner.gone = "the helper process did not start in time"
+            self._collect([])
+        return self.capture_mode
+
     def flush(self, timeout: float = offpath.READY_TIMEOUT) -> None:
         """Wait for every statistic and capture still on its way and write it (the worker
         calls this before it pauses; the end of the run does it too)."""
         if self._pending:
             self._guard("statistics", self._drain_stats, True)
         if self._offpath is not None:
-            self._guard("captures", self._collect, self._offpath.wait_all(timeout))
+            self._guard("captures", self._collect, self._offpath.flush(timeout))
 
     def close(self) -> None:
         """Remove every hook and stop helpers (also done by on_end)."""
         self._running = False
+        if self._held_events:
+            self._release_events()
         if self.stats is not None:
             self.stats.detach()
         if self._offpath is not None:
@@ -178,6 +207,45 @@ class ProbeSet(Callback):
             runner.close()
 
     # -- statistics ------------------------------------------------------------------------------
+    def _gradients(self) -> None:
+        """After backward, before clipping and the update: gradients and weights, into a
+        helper slot for a small network once the helper runs, else measured here."""
+        runner, stats = self._offpath, self.stats
+        if runner is not None and runner.mode == "process" and runner.ready and self._ship_stats is not False:
+            if self._ship_stats is None:  # decided once, on the first outputs the helper could take
+                self._ship_stats = sum(a.numel() for a in stats._outs.values()) < SIDE_MIN_ELEMENTS
+            if self._ship_stats:
+                try:
+                    slot = runner.reserve()
+                except HelperGone as exc:
+                    self._drop_offpath(self._step, str(exc))
+                else:
+                    present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
+                    runner.put_gradients(slot, present, True)
+                    self._slot, self._present = slot, present
+                    return
+        stats.after_backward(True)
+
+    def _ship(self, trainer, step: int, loss, heavy: bool) -> None:
+        slot, self._slot = self._slot, None
+        acts = self.stats.take_outputs()
+        if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
+            acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
+        if not self._offpath.fits(acts):  # the outputs changed shape: this step without them
+            acts, self._ship_stats = {}, False
+        handover = self._handover() if heavy else None
+        if heavy:
+            self._step, self._last_heavy_step = step, step
+        self._losses[step] = loss
+        try:
+            self._collect(self._offpath.send(slot, step, {"present": self._present, "before": True,
+                                                           "acts": acts}, heavy, handover))
+        except HelperGone as exc:
+            self._losses.pop(step, None)
+            self._drop_offpath(step, str(exc))
+            if heavy:
+                self._heavy(step)
+
     def _finish_stats(self, trainer, step: int, loss) -> None:
         extra = {}
         if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
@@ -190,10 +258,12 @@ class ProbeSet(Callback):
     def _drain_stats(self, wait: bool) -> None:
         while self._pending and (wait or self._pending[0][3].ready()):
             step, loss, layout, pending = self._pending.popleft()
-            values = self.stats.named(layout, pending.values())
-            self.writer.scalars(step, values)
-            if self.settings.diagnostics:
-                self._report(step, self.diagnostician.check_step(step, loss, values))
+            self._write_stats(step, loss, self.stats.named(layout, pending.values()))
+
+    def _write_stats(self, step: int, loss, values: dict) -> None:
+        self.writer.scalars(step, values)
+        if self.settings.diagnostics:
+            self._report(step, self.diagnostician.check_step(step, loss, values))
 
     def _arm(self, step: int) -> None:
         if self.stats is not None:
@@ -209,8 +279,8 @@ class ProbeSet(Callback):
             threads = torch.get_num_threads()
             if s.capture_mode == "auto":
                 threads = max(1, min(threads, offpath.spare_cores()))
-            self._offpath = offpath.ProcessCaptures(doc, trainer.model, x, y, s.max_channels, s.hist_bins,
-                                                    grid_x, self.outputs.grid, self.capture.ranges(), threads)
+            self._offpath = ProcessHelper(doc, trainer.model, self.stats._flat, x, y, s.max_channels,
+                                          s.hist_bins, grid_x, self.outputs.grid, self.capture.ranges(), threads)
             if s.capture_mode == "process" and not self._offpath.wait_ready():
                 reason = self._offpath.gone or "the helper process did not start in time"
                 self._drop_offpath(trainer.step, reason)
@@ -223,19 +293,44 @@ class ProbeSet(Callback):
         else:
             message = _MODE_TEXT[mode].format(reason=reason)
             self.capture_mode = mode
-        self.writer.event("capture_mode", step, message, {"mode": mode, "reason": reason,
-                                                          "ready": mode != "process" or self._offpath.ready})
+        self._mode_event(step, mode, message, reason, mode != "process" or self._offpath.ready)
+
+    def _mode_event(self, step: int, mode: str, message: str, reason: str, ready: bool) -> None:
+        """A "capture_mode" event: where heavy captures run from this step on."""
+        event = ("capture_mode", step, message, {"mode": mode, "reason": reason, "ready": ready})
+        if self._held_events is not None:
+            self._held_events.append(event)  # the run's "start" comes first in the session
+        else:
+            self.writer.event(*event)
+        if self.on_capture_mode is not None:
+            self.on_capture_mode(mode if ready else "inline", message)
 
     def _drop_offpath(self, step: int, why: str) -> None:
         runner, self._offpath = self._offpath, None
         self.capture_mode = "inline"
+        self._slot = None
         if runner is not None:
             try:
                 runner.close()
             except Exception:
                 pass
-        self.writer.event("capture_mode", step, f"Heavy captures run inline, in the training loop "
-                          f"({why}).", {"mode": "inline", "reason": why, "ready": True})
+        self._mode_event(step, "inline", f"Heavy captures run inline, in the training loop ({why}).", why, True)
+
+    def _release_events(self) -> None:
+        held, self._held_events = self._held_events or [], None
+        for event in held:
+            self.writer.event(*event)
+
+    def _handover(self) -> dict:
+        """What a capturer beside training must take over: the histogram ranges when
+        captures ran here since, the sizes when they changed."""
+        handover = {}
+        if self._give_ranges:
+            handover["ranges"] = self.capture.ranges()
+        if self._give_sizes or self._give_ranges:
+            handover.update(max_channels=self.settings.max_channels, bins=self.settings.hist_bins)
+        self._give_ranges = self._give_sizes = False
+        return handover
 
     def _heavy(self, step: int) -> None:
         start = self.schedule.now()
@@ -246,26 +341,17 @@ class ProbeSet(Callback):
         self._step = step
         self._last_heavy_step = step
         runner = self._offpath
-        if runner is not None and not runner.ready and runner.mode == "process":
-            runner.poll()
-            if runner.gone:
-                self._drop_offpath(step, runner.gone)
-            elif runner.ready:
-                self.capture_mode = "process"
-                self.writer.event("capture_mode", step, _MODE_TEXT["process"],
-                                  {"mode": "process", "reason": "the helper process is ready", "ready": True})
+        if runner is not None and not runner.ready:
+            self._collect(runner.poll())
         runner = self._offpath
         if runner is not None and runner.ready:
-            handover = {}
-            if self._give_ranges:
-                handover["ranges"] = self.capture.ranges()
-            if self._give_sizes or self._give_ranges:
-                handover.update(max_channels=self.settings.max_channels, bins=self.settings.hist_bins)
-            self._give_ranges = self._give_sizes = False
             try:
-                self._collect(runner.submit(step, handover))
+                if runner.mode == "process":
+                    self._collect(runner.send(runner.reserve(), step, None, True, self._handover()))
+                else:
+                    self._collect(runner.submit(step, self._handover()))
                 return
-            except offpath.HelperGone as exc:
+            except HelperGone as exc:
                 self._drop_offpath(step, str(exc))
         result = self._inline.run(step)
         self._give_ranges = True
@@ -274,6 +360,9 @@ class ProbeSet(Callback):
 
     def _collect(self, results) -> None:
         for r in results:
+            if isinstance(r, StatsResult):
+                self._write_stats(r.step, self._losses.pop(r.step, None), r.values)
+                continue
             if r.error:
                 raise RuntimeError(f"capture at step {r.step}: {r.error}")
             self.captured[r.mode] += 1
@@ -290,8 +379,13 @@ class ProbeSet(Callback):
                     if norm_t is not None:
                         self._report(r.step, self.diagnostician.check_time(r.step, node, norm_t.tolist()))
         runner = self._offpath
-        if runner is not None and runner.mode == "process" and runner.gone and self._running:
+        if runner is None or runner.mode != "process" or not self._running:
+            return
+        if runner.gone:
             self._drop_offpath(self._step, runner.gone)
+        elif runner.ready and self.capture_mode != "process":
+            self.capture_mode = "process"
+            self._mode_event(self._step, "process", _MODE_TEXT["process"], "the helper process is ready", True)
 
     # -- internals -----------------------------------------------------------------------------
     def _probe_batch(self, trainer):

@@ -90,6 +90,11 @@ class StepStats:
                 self._outs[node] = out.detach()
         return hook
 
+    def take_outputs(self) -> dict[str, torch.Tensor]:
+        """The outputs kept this step (node -> tensor, graph order), handed over."""
+        acts, self._outs = self._outs, {}
+        return {n: acts[n] for n in self.t.activation if n in acts}
+
     # -- gradients and weights -------------------------------------------------------------
     def after_backward(self, with_update_ratio: bool) -> None:
         """Gradient norms now (before clipping); the weights before the update."""

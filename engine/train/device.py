@@ -61,6 +61,46 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+class Ready:
+    """Host values that are already there (see :func:`fetch`)."""
+
+    def __init__(self, values: list):
+        self._values = values
+
+    def ready(self) -> bool:
+        return True
+
+    def values(self) -> list:
+        return self._values
+
+
+class DeviceFetch:
+    """A 1-D tensor on a CUDA device on its way to the host: one non-blocking copy into
+    pinned memory and an event. :meth:`ready` polls the event (never waits);
+    :meth:`values` waits only when asked to (the end of a run)."""
+
+    def __init__(self, vec: torch.Tensor):
+        self.host = torch.empty(vec.shape, dtype=vec.dtype, pin_memory=True)
+        self.host.copy_(vec, non_blocking=True)
+        self.event = torch.cuda.Event()
+        self.event.record()
+
+    def ready(self) -> bool:
+        return self.event.query()
+
+    def values(self) -> list:
+        self.event.synchronize()
+        return self.host.tolist()
+
+
+def fetch(vec: torch.Tensor):
+    """Values of a 1-D tensor for the host without making the host wait for the device:
+    :class:`Ready` on the CPU (and MPS, which has no such copy), :class:`DeviceFetch` on CUDA."""
+    if vec.device.type == "cuda":
+        return DeviceFetch(vec)
+    return Ready(vec.tolist())
+
+
 def configure_threads(requested: int | None) -> int:
     """Set torch's CPU thread count for this process and return it.
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections import deque
+
+import torch
 
 from .callbacks import Callback
+from .device import fetch
 from .errors import TrainError
 
 
@@ -39,13 +43,17 @@ class SessionRecorder(Callback):
         self.checkpoint_at_end = checkpoint_at_end
         self._last_commit = time.monotonic()
         self._rate = None
+        # (step, names, values on their way): gradient norm and accuracy are read from the
+        # device when they have arrived, so a GPU never waits for them.
+        self._pending: deque = deque()
+        self._grad: torch.Tensor | None = None
 
     def on_start(self, trainer) -> None:
         self.writer.scalar("lr", trainer.step, trainer.lr)  # a fork starts past 0
 
     def on_after_backward(self, trainer, step: int) -> None:
         if step % self.detail_every == 0 or step == 1:
-            self.writer.scalar("grad_norm", step, trainer.grad_norm())
+            self._grad = trainer.grad_norm_tensor()
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         w = self.writer
@@ -56,14 +64,32 @@ class SessionRecorder(Callback):
             rate = metrics["batch_size"] / dt
             self._rate = rate if self._rate is None else 0.9 * self._rate + 0.1 * rate
         if step % self.detail_every == 0 or step == 1:
-            acc = trainer.batch_accuracy()
+            names, parts = [], []
+            if self._grad is not None:
+                names.append("grad_norm")
+                parts.append(self._grad.float().reshape(1))
+                self._grad = None
+            acc = trainer.batch_accuracy_tensor()
             if acc is not None:
-                w.scalar("train/accuracy", step, acc)
+                names.append("train/accuracy")
+                parts.append(acc.float().reshape(1))
+            if parts:
+                self._pending.append((step, names, fetch(torch.cat(parts))))
             w.scalar("step_time", step, dt)
             if self._rate is not None:
                 w.scalar("samples_per_s", step, self._rate)
+        self._drain(wait=False)
         if time.monotonic() - self._last_commit >= self.commit_every:
             self.commit()
+
+    def flush(self) -> None:
+        """Write the values still on their way from the device (at a pause, at the end)."""
+        self._drain(wait=True)
+
+    def _drain(self, wait: bool) -> None:
+        while self._pending and (wait or self._pending[0][2].ready()):
+            step, names, pending = self._pending.popleft()
+            self.writer.scalars(step, dict(zip(names, pending.values())))
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
         w = self.writer
@@ -83,6 +109,7 @@ class SessionRecorder(Callback):
         self.writer.event("checkpoint", trainer.step, f"Checkpoint at step {trainer.step}.")
 
     def on_end(self, trainer, summary: dict) -> None:
+        self._drain(wait=True)
         if self.checkpoint_at_end and trainer.step > 0:
             self.checkpoint(trainer)
         self.commit()

@@ -70,7 +70,10 @@ class Controller(Callback):
         self.paused, self._announced = True, True
         self.progress(trainer, force=True)
         trainer.event("pause", trainer.step, message)
+        if self.probes is not None:
+            self.probes.flush()  # captures and statistics still on their way, before the commit
         if self.recorder is not None:
+            self.recorder.flush()
             self.recorder.commit()
         self.ch.status("paused", message)
 
@@ -204,6 +207,8 @@ def run_job(conn, job: dict) -> None:
             from ..probes import ProbeSet, ProbeSettings  # what the views show
             controller.probes = ProbeSet(writer, ProbeSettings(**job.get("probes", {})),
                                          basic_scalars=False)
+            controller.probes.on_capture_mode = lambda mode, message: ch.send(
+                {"kind": "capture_mode", "mode": mode, "message": message})
             trainer.callbacks.insert(1, controller.probes)
             controller.recorder = recorder
             if fork is not None:
@@ -215,7 +220,12 @@ def run_job(conn, job: dict) -> None:
         ch.status(summary["status"], summary["message"])
         ch.send({"kind": "summary", **summary})
     except Exception as exc:  # every failure reaches the parent as one sentence + details
-        message = str(exc) if _is_ours(exc) else f"Training failed: {type(exc).__name__}: {exc}"
+        from .trainer import _is_oom, oom_message
+        if _is_oom(exc):
+            device = (job.get("overrides") or {}).get("device")
+            message = oom_message(None if device in (None, "auto") else device, None)
+        else:
+            message = str(exc) if _is_ours(exc) else f"Training failed: {type(exc).__name__}: {exc}"
         if recorder is not None:
             try:
                 recorder.writer.event("failure", 0, message, {"details": traceback.format_exc()})

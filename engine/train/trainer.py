@@ -30,6 +30,21 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
+def oom_message(device, batch_size: int | None, amp: bool = False) -> str:
+    """The one sentence a user gets for an out-of-memory error, with what to try."""
+    where = f" on {device}" if device else ""
+    tries = []
+    if batch_size:
+        tries.append(f"a smaller batch size ({max(1, batch_size // 2)} instead of {batch_size})")
+    else:
+        tries.append("a smaller batch size")
+    if str(device).startswith("cuda") and not amp:
+        tries.append("mixed precision (the mixed_precision setting)")
+    tries.append("a smaller network")
+    size = f" with batch size {batch_size}" if batch_size else ""
+    return f"Out of memory{where}{size}: try {', '.join(tries[:-1])} or {tries[-1]}."
+
+
 class Trainer:
     """Train one graph document on one dataset.
 
@@ -68,7 +83,12 @@ class Trainer:
         self.schedule = LRSchedule(s, self.total_steps)
         self.clip_norm, self.clip_value = s["clip_norm"], s["clip_value"]
         self.use_amp = bool(s["mixed_precision"]) and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
+        # bfloat16 where the GPU has it: float32's range, so no loss scaling (whose
+        # overflow check reads a flag back from the device on every step).
+        self.amp_dtype = (torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported()
+                          else torch.float16)
+        self.scaler = (torch.amp.GradScaler("cuda") if self.use_amp and self.amp_dtype == torch.float16
+                       else None)
         self.step = 0
         self._gen = torch.Generator().manual_seed(self.seed)
         self._perm, self._pos = None, 0
@@ -150,24 +170,33 @@ class Trainer:
 
     def batch_accuracy(self) -> float | None:
         """Accuracy on the last training batch (computed only when asked)."""
+        t = self.batch_accuracy_tensor()
+        return None if t is None else float(t)
+
+    def batch_accuracy_tensor(self) -> torch.Tensor | None:
+        """The same as a 0-d tensor on the device (reading it is the caller's choice)."""
         if self.target_kind != "class" or self._last_pred is None:
             return None
-        return float((predicted_classes(self._last_pred) == self._last_target).float().mean())
+        return (predicted_classes(self._last_pred) == self._last_target).float().mean()
 
     def grad_norm(self) -> float:
         """Global L2 norm of the current gradients (unscaled under mixed precision)."""
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        return float(self.grad_norm_tensor())
+
+    def grad_norm_tensor(self) -> torch.Tensor:
+        """The same as a 0-d float32 tensor on the device."""
+        grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
         if not grads:
-            return 0.0
-        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+            return torch.zeros((), device=self.device)
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2, dtype=torch.float32)))
         if self.scaler is not None and not self._unscaled:
-            norm /= float(self.scaler.get_scale())
+            norm = norm / self.scaler._get_scale_async()  # a tensor: no wait for the device
         return norm
 
     # -- the loop -------------------------------------------------------------------
     def _autocast(self):
         if self.use_amp:
-            return torch.autocast(device_type="cuda", dtype=torch.float16)
+            return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
         return contextlib.nullcontext()
 
     def train_step(self) -> float | None:
@@ -299,11 +328,14 @@ class Trainer:
         return summary
 
     def _oom(self, exc: BaseException) -> None:
+        # Drop what the failed step held (its frames keep activations alive) before the
+        # callbacks run their end-of-run work (a checkpoint, a last capture).
+        exc.__traceback__ = None
+        self._last_pred = self._last_target = None
+        self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-        smaller = max(1, self.batch_size // 2)
-        self.failure = (f"Out of memory on {self.device.type} with batch size {self.batch_size}: "
-                        f"try a smaller batch size (e.g. {smaller}) or a smaller network.")
+        self.failure = oom_message(self.device.type, self.batch_size, self.use_amp)
         self.request_stop("oom")
 
     def summary(self, seconds: float) -> dict:

@@ -152,6 +152,25 @@ class LastStep(nn.Module):
         return self.fc(out[:, -1, :])
 
 
+class FinalStates(nn.Module):
+    """Final states read three ways: h_n[-1] of a stacked LSTM, h_n.squeeze(0) of a GRU, and
+    an RNN that starts from a learned state."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(3, 6, batch_first=True)
+        self.h0 = nn.Parameter(torch.randn(1, 1, 6) * 0.1)
+        self.lstm = nn.LSTM(6, 5, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(3, 4, batch_first=True)
+        self.fc = nn.Linear(9, 2)
+
+    def forward(self, x):
+        seq, _ = self.rnn(x, self.h0.expand(-1, x.size(0), -1).contiguous())
+        _, (h, _) = self.lstm(seq)
+        _, g = self.gru(x)
+        return self.fc(torch.cat([h[-1], g.squeeze(0)], dim=1))
+
+
 #: name -> (model factory, example input shape without the batch)
 MODELS = {
     "SmallCNN": (SmallCNN, (3, 16, 16)),
@@ -160,6 +179,7 @@ MODELS = {
     "InceptionBlock": (InceptionBlock, (4, 8, 8)),
     "Recurrent": (Recurrent, (9,)),
     "LastStep": (LastStep, (7, 5)),
+    "FinalStates": (FinalStates, (6, 3)),
 }
 
 

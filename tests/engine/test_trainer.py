@@ -364,3 +364,73 @@ def test_augmentation_is_applied_and_seeded():
         runs.append(log.losses)
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]  # same weights and batches: only the augmentation differs
+
+
+class _OutOfMemoryAt:
+    """A forward hook that raises CUDA's out-of-memory error inside a layer at one call."""
+
+    def __init__(self, at: int):
+        self.at, self.calls = at, 0
+
+    def __call__(self, module, args, output):
+        self.calls += 1
+        if self.calls == self.at:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB "
+                                              "(GPU 0; 7.79 GiB total capacity)")
+
+
+def test_out_of_memory_inside_a_layer_is_one_sentence_and_a_clean_stop():
+    events = []
+
+    class Events(Callback):
+        def on_event(self, kind, step, message="", data=None):
+            events.append((kind, step, message))
+
+        def on_end(self, trainer, summary):
+            events.append(("end", trainer.step, summary["status"]))
+
+    doc = mlp_doc(training={"steps": 50, "batch_size": 16})
+    trainer = Trainer(doc, spiral(200), callbacks=[Events()])
+    trainer.compiled.module_of("n2").register_forward_hook(_OutOfMemoryAt(4))
+    summary = trainer.run()
+    assert summary["status"] == "failed" and summary["reason"] == "oom" and summary["steps"] == 3
+    msg = summary["message"]
+    assert msg.startswith("Out of memory on cpu with batch size 16: try a smaller batch size (8 instead of 16)")
+    assert "\n" not in msg and msg.endswith("or a smaller network.") and ". " not in msg  # one sentence
+    assert ("failure", 3, msg) in events and events[-1] == ("end", 3, "failed")
+    from engine.train.trainer import oom_message
+    assert "mixed precision" in oom_message("cuda", 256) and "mixed precision" not in oom_message("cuda", 256, amp=True)
+
+
+def test_out_of_memory_in_the_worker_reaches_the_parent_as_a_sentence(tmp_path, monkeypatch):
+    import multiprocessing as mp
+
+    from engine.session import SessionReader
+    from engine.train.remote import run_job
+    hook = _OutOfMemoryAt(6)
+    original = torch.nn.Linear.forward
+
+    def forward(self, x):  # every Linear layer of this process, for this test only
+        out = original(self, x)
+        if self.training and x.device.type == "cpu":  # not shape inference on the meta device
+            hook(self, (x,), out)
+        return out
+    monkeypatch.setattr(torch.nn.Linear, "forward", forward)
+    parent, child = mp.Pipe()
+    path = tmp_path / "run.session"
+    doc = mlp_doc(training={"steps": 30, "batch_size": 16, "val_every": 1000})
+    run_job(child, {"graph": doc.to_dict(), "overrides": {"device": "cpu"}, "record": str(path),
+                    "dataset": spiral(200)})
+    messages = []
+    try:
+        while parent.poll():
+            messages.append(parent.recv())
+    except EOFError:  # the child closed its end: every message is in
+        pass
+    final = [m for m in messages if m["kind"] == "status"][-1]
+    assert final["state"] == "failed"
+    assert final["message"].startswith("Out of memory on cpu with batch size 16: try a smaller batch size")
+    with SessionReader(path) as r:
+        failures = [e for e in r.events() if e.kind == "failure"]
+        assert [e.message for e in failures] == [final["message"]]
+        assert r.checkpoint_steps() == [failures[0].step]  # stopped cleanly: the weights are kept

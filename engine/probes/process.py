@@ -1,0 +1,313 @@
+"""The training process's side of the capture helper (:mod:`.helper`): a second Python
+process on a spare CPU core that takes heavy captures, and the per-step statistics of
+small networks, off the training thread.
+
+Each measured step uses one of ``SLOTS`` shared-memory slots, round robin: the weights
+after the update (every parameter and buffer: what a capture needs), the weights before
+it and the gradients before clipping (what the statistics need), and the layers'
+outputs. Filling a slot is a few fused copies; a frame on the helper's stdin says what
+the slot holds. The helper writes the number of the last slot it has finished with into
+a shared counter, so the training loop knows without a message when it may refill a
+slot (it waits only when every slot is still in use: the helper has fallen behind).
+Captures come back as encoded session rows, statistics as named values in batches
+(every ~20 ms), both read by a thread that only parses frames.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .offpath import READY_TIMEOUT, Result, model_tensors
+from .protocol import encode_arrays, read_frame, write_frame
+
+SLOTS = 6
+# Extra "outputs" shipped with a step's statistics: the training batch's predictions and
+# targets, for train/accuracy (names no graph node can have).
+ACCURACY_PRED, ACCURACY_TARGET = "\0pred", "\0target"
+# Step requests are small frames; waking the helper for each costs the training loop a
+# system call and, on a busy machine, a context switch. They go out together at most
+# this often, or at once when a capture is asked for or a slot is awaited.
+SEND_EVERY_S = 0.002
+
+
+class HelperGone(RuntimeError):
+    """The helper process ended or stopped answering."""
+
+
+@dataclass
+class StatsResult:
+    step: int
+    values: dict
+
+
+def _dtype_name(t: torch.Tensor) -> str:
+    return str(t.dtype).replace("torch.", "")
+
+
+def layout_of(tensors, offset: int = 0) -> tuple[list, int]:
+    """[[name, dtype, shape, byte offset]] of ``tensors`` (name, tensor) packed from
+    ``offset`` at 64-byte boundaries, and the end offset."""
+    out = []
+    for name, t in tensors:
+        offset = -(-offset // 64) * 64
+        out.append([name, _dtype_name(t), list(t.shape), offset])
+        offset += t.numel() * t.element_size()
+    return out, offset
+
+
+def views(flat: torch.Tensor, layout) -> list[torch.Tensor]:
+    out = []
+    for _, dtype, shape, offset in layout:
+        dt = getattr(torch, dtype)
+        n = dt.itemsize
+        for d in shape:
+            n *= d
+        out.append(flat[offset:offset + n].view(dt).view(shape))
+    return out
+
+
+def shared_file(size: int, prefix: str) -> tuple[str, torch.Tensor]:
+    folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=folder)
+    os.close(fd)
+    return path, torch.from_file(path, shared=True, size=max(64, size), dtype=torch.uint8)
+
+
+class ProcessHelper:
+    """Captures (and statistics) in a helper process, from shared-memory slots."""
+    mode = "process"
+
+    def __init__(self, doc, model, flat_params, x, y, max_channels, bins, grid_x=None, grid=0,
+                 ranges: dict | None = None, threads: int = 1):
+        named = model_tensors(model)
+        self.live = [t for _, t in named]
+        self.params = list(flat_params)
+        self.flat = [p.detach() for p in self.params]
+        where = {id(p): i for i, (_, p) in enumerate(model.named_parameters())}
+        index = [where.get(id(p), -1) for p in self.params]
+        after, end = layout_of(named)
+        before, end = layout_of([(f"before{i}", p) for i, p in enumerate(self.flat)], end)
+        grads, end = layout_of([(f"grad{i}", p) for i, p in enumerate(self.flat)], end)
+        self._paths, self._after, self._before, self._grads = [], [], [], []
+        for _ in range(SLOTS):
+            path, flat = shared_file(end, "neurostudio-slot-")
+            self._paths.append(path)
+            self._after.append(views(flat, after))
+            self._before.append(views(flat, before))
+            self._grads.append(views(flat, grads))
+        path, self._ctrl = shared_file(8, "neurostudio-ctrl-")
+        self._paths.append(path)
+        self._done = self._ctrl[:8].view(torch.int64)
+        self._done.fill_(-1)
+        self._acts: list | None = None    # per slot: node -> view, once the first outputs came
+        self._acts_shapes: dict | None = None
+        self._seq = 0
+        self._sent_at = 0.0
+        self._captures_out = 0            # capture requests without their result yet
+        self.ready = False
+        self.gone: str | None = None
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.probes.helper"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env, cwd=root)
+        self._reader = threading.Thread(target=self._read, name="probe-helper-reader", daemon=True)
+        self._reader.start()
+        arrays = {"x": x.detach().cpu().numpy(), "y": y.detach().cpu().numpy()}
+        if grid_x is not None:
+            arrays["grid_x"] = grid_x.detach().cpu().numpy()
+        dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
+        header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
+                  "after": after, "before": before, "grads": grads, "flat_index": index, "size": end,
+                  "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
+                  "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {}}
+        try:
+            write_frame(self.proc.stdin, header, encode_arrays(arrays, compress=False))
+        except OSError as exc:
+            self._lost(f"could not start it ({exc})")
+
+    # -- messages from the helper -------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            while True:
+                self._inbox.put(read_frame(self.proc.stdout))
+        except Exception as exc:  # EOF or a broken frame: the helper is gone
+            self._inbox.put(({"kind": "gone", "message": str(exc) or type(exc).__name__}, {}))
+
+    def _handle(self, header: dict, rows: dict, out: list) -> None:
+        kind = header.get("kind")
+        if kind == "ready":
+            self.ready = True
+            self._unlink()  # both sides have them mapped: nothing is left behind after a kill
+        elif kind == "mapped":
+            self._unlink()
+        elif kind in ("gone", "fatal"):
+            self._lost(header.get("message", "it ended"))
+        elif kind == "stats":
+            for group in header["groups"]:
+                names = group["names"]
+                for row in group["rows"]:
+                    out.append(StatsResult(int(row[0]), dict(zip(names, row[1:]))))
+        elif kind == "result":
+            self._captures_out -= 1
+            out.append(Result(int(header["step"]), rows=rows, ranges=header.get("ranges"),
+                              error=header.get("error"), seconds=float(header.get("seconds", 0.0)),
+                              mode="process"))
+
+    def _lost(self, why: str) -> None:
+        if self.gone is None:
+            self.gone = f"the helper process stopped ({why})"
+        self.ready = False
+
+    def poll(self, block: float | None = None) -> list:
+        out: list = []
+        while True:
+            try:
+                item = self._inbox.get(timeout=block) if block else self._inbox.get_nowait()
+            except queue.Empty:
+                return out
+            block = None
+            self._handle(*item, out)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> bool:
+        end = time.monotonic() + timeout
+        while not self.ready and self.gone is None and time.monotonic() < end:
+            self.poll(block=0.05)
+        return self.ready
+
+    # -- slots ------------------------------------------------------------------------------------
+    def reserve(self) -> int:
+        """The slot the next measured step fills, once the helper is done with it."""
+        seq = self._seq
+        end = None
+        if int(self._done[0]) < seq - SLOTS:
+            self._push()
+        while int(self._done[0]) < seq - SLOTS:
+            if self.gone is not None or self.proc.poll() is not None:
+                self._lost("it exited")
+                raise HelperGone(self.gone)
+            end = end or time.monotonic() + READY_TIMEOUT
+            if time.monotonic() > end:
+                self._lost("no answer for two minutes")
+                raise HelperGone(self.gone)
+            time.sleep(0.0002)
+        return seq % SLOTS
+
+    def put_gradients(self, slot: int, present: list[int], with_before: bool) -> None:
+        """Before the update: the gradients (before clipping) and the weights."""
+        with torch.no_grad():
+            if present:
+                torch._foreach_copy_([self._grads[slot][i] for i in present],
+                                     [self.params[i].grad.detach() for i in present])
+            if with_before:
+                torch._foreach_copy_(self._before[slot], self.flat)
+
+    def fits(self, acts: dict) -> bool:
+        """Whether these layer outputs go into the slots (the same nodes, shapes, dtypes as
+        the first ones, and CPU tensors)."""
+        if self._acts_shapes is None:
+            return True
+        return self._acts_shapes == {n: (tuple(a.shape), a.dtype) for n, a in acts.items()}
+
+    def send(self, slot: int, step: int, stats: dict | None, capture: bool, handover: dict | None,
+             flush: bool = False) -> list:
+        """After the update: the weights, the outputs; then the request. ``stats``:
+        {"present": [...] or None, "before": bool, "acts": {node: tensor}, "loss"}."""
+        header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
+                  "handover": handover, "flush": flush}
+        with torch.no_grad():
+            torch._foreach_copy_(self._after[slot], self.live)
+            if stats is not None:
+                acts = stats["acts"]
+                if acts and self._acts is None:
+                    header.update(self._allocate(acts))
+                if acts:
+                    own = self._acts[slot]
+                    torch._foreach_copy_([own[n] for n in acts], [a for a in acts.values()])
+                header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts)}
+        now = time.perf_counter()
+        push = capture or flush or now - self._sent_at >= SEND_EVERY_S
+        try:
+            write_frame(self.proc.stdin, header, flush=push)
+        except OSError as exc:
+            self._lost(f"its pipe broke: {exc}")
+            raise HelperGone(self.gone) from None
+        if push:
+            self._sent_at = now
+        self._seq += 1
+        self._captures_out += bool(capture)
+        return self.poll()
+
+    def _push(self) -> None:
+        try:
+            self.proc.stdin.flush()
+        except OSError as exc:
+            self._lost(f"its pipe broke: {exc}")
+        self._sent_at = time.perf_counter()
+
+    def _allocate(self, acts: dict) -> dict:
+        self._acts_shapes = {n: (tuple(a.shape), a.dtype) for n, a in acts.items()}
+        layout, end = layout_of(list(acts.items()))
+        paths, self._acts = [], []
+        for _ in range(SLOTS):
+            path, flat = shared_file(end, "neurostudio-acts-")
+            paths.append(path)
+            self._acts.append(dict(zip(acts, views(flat, layout))))
+        self._paths += paths
+        return {"acts_layout": layout, "acts_files": paths, "acts_size": end}
+
+    def flush(self, timeout: float = READY_TIMEOUT) -> list:
+        """Every result still on its way (statistics held for batching included)."""
+        out = self.poll()
+        if self.gone is not None:
+            return out
+        try:
+            write_frame(self.proc.stdin, {"kind": "flush", "seq": self._seq})
+        except OSError as exc:
+            self._lost(f"its pipe broke: {exc}")
+            return out
+        end = time.monotonic() + timeout
+        while self.gone is None and time.monotonic() < end:
+            item = None
+            try:
+                item = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item[0].get("kind") == "flushed":
+                return out
+            self._handle(*item, out)
+        return out
+
+    def _unlink(self) -> None:
+        for path in self._paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self._paths = []
+
+    def close(self) -> None:
+        try:
+            write_frame(self.proc.stdin, {"kind": "close"})
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._unlink()
