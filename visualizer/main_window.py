@@ -29,6 +29,7 @@ from .panels.settings_panel import SettingsPanel
 from .panels.templates_gallery import TemplatesGallery
 from .state import AppState, OpenDocument
 from .theme import THEMES
+from .window_exports import ExportsMixin
 from .window_files import FilesMixin
 from .window_layout import LayoutMixin
 from .window_run import RunMixin
@@ -36,7 +37,7 @@ from .window_run import RunMixin
 PASTE_STEP = 32.0
 
 
-class MainWindow(FilesMixin, RunMixin, LayoutMixin, QMainWindow):
+class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, QMainWindow):
     def __init__(self, dialogs: Dialogs | None = None, autosave_interval_s: float = DEFAULT_INTERVAL_S,
                  restore_layout: bool = True):
         super().__init__()

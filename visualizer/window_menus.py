@@ -80,6 +80,7 @@ def build(w) -> dict[str, QAction]:
     m.addAction(a["save"])
     m.addAction(a["save_as"])
     w.export_menu = m.addMenu("&Export")
+    w.export_menu.aboutToShow.connect(w.fill_export_menu)
     m.addSeparator()
     m.addAction(a["quit"])
     m = bar.addMenu("&Edit")

@@ -348,28 +348,6 @@ class RunMixin:
             widget.setEnabled(not read_only)
         self.inspector.setEnabled(not read_only)
 
-    # -- exports -------------------------------------------------------------------------------
-    def export_view(self, title: str, kind: str) -> bool:
-        view = self.views_by_title.get(title)
-        if view is None:
-            return False
-        stem = re.sub(r"[^A-Za-z0-9]+", "-", f"{self.model.doc.name}-{title}").strip("-").lower()
-        suggested = str(Path(self.path).parent / f"{stem}.{kind}") if self.path else f"{stem}.{kind}"
-        path = self.dialogs.export_path(self, suggested, kind)
-        if not path:
-            return False
-        try:
-            ok = view.export_png(path) if kind == "png" else view.export_csv(path)
-        except OSError as exc:
-            self.dialogs.error(self, "Cannot export", f"{title} could not be written to {path}: "
-                               f"{exc.strerror or exc}.")
-            return False
-        if ok is False:
-            self.dialogs.error(self, "Nothing to export", f"{title} has no data to write as CSV yet.")
-            return False
-        self.statusBar().showMessage(f"Exported {title} to {path}", 6000)
-        return True
-
     def shutdown_run(self) -> None:
         for b in list(self.state.runs.values()):
             if b.run is not None:

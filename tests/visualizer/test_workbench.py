@@ -207,6 +207,14 @@ def test_every_view_exports_a_picture_and_its_data(window, qtbot, dialogs, tmp_p
         assert img.width() > 100 and img.height() > 100
         colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
         assert len(colours) > 3, f"{title}: a blank picture"
+        svg = tmp_path / f"{title}.svg"
+        dialogs.answers["export_path"] = [str(svg)]
+        assert window.export_view(title, "svg")
+        text = svg.read_text(encoding="utf-8")
+        assert "<svg" in text
+        if getattr(getattr(view, "stack", None), "hint_text", None) is None:  # it shows data
+            vectors = text.count("<path") + text.count("<polyline") + text.count("<text")
+            assert vectors > 20, (title, vectors)  # axes, ticks and lines drawn as vectors
         if view.table() is not None:
             dialogs.answers["export_path"] = [str(table)]
             assert window.export_view(title, "csv")
@@ -216,6 +224,24 @@ def test_every_view_exports_a_picture_and_its_data(window, qtbot, dialogs, tmp_p
             assert rows[0] == header and len(rows) == len(data) + 1
             exported += 1
     assert exported >= 3  # curves, layer health, gates at least
+    # the whole workspace, and the session's scalars as the CLI writes them
+    whole = tmp_path / "workspace.png"
+    dialogs.answers["export_path"] = [str(whole)]
+    assert window.export_workspace()
+    assert QImage(str(whole)).width() == window.workbench.width()
+    scalars = tmp_path / "scalars.csv"
+    dialogs.answers["export_path"] = [str(scalars)]
+    assert window.export_scalars()
+    with open(scalars, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with SessionReader(window.session_path) as reader:
+        steps, values = reader.scalar("train/loss")
+    got = [(int(r["step"]), float(r["train/loss"])) for r in rows if r["train/loss"]]
+    assert got == [(int(a), float(b)) for a, b in zip(steps, values)]
+    # File > Export lists the views on show
+    window.fill_export_menu()
+    titles = [a.text() for a in window.export_menu.actions()]
+    assert set(window.grid.titles()) <= set(titles) and "Session Scalars (CSV)…" in titles
 
 
 def test_controls_look_like_what_they_are(window, qtbot):

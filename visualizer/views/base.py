@@ -110,8 +110,15 @@ class View(QWidget):
         self.step = step
 
     # -- export ------------------------------------------------------------------
-    def export_png(self, path: str | Path) -> None:
-        self.grab().save(str(path), "PNG")
+    def export_png(self, path: str | Path) -> bool:
+        if not self.grab().save(str(path), "PNG"):
+            raise OSError(f"the picture could not be written")
+        return True
+
+    def export_svg(self, path: str | Path) -> bool:
+        """The view as an SVG drawing: lines, text and axes as vectors, heat maps and
+        images embedded as pictures (Qt's SVG generator, through the view's own painting)."""
+        return export_svg(self, path)
 
     def table(self) -> tuple[list[str], list[list]] | None:
         """(header, rows) of what the view shows, for CSV export; None if it has none."""
@@ -127,6 +134,35 @@ class View(QWidget):
             writer.writerow(header)
             writer.writerows(rows)
         return True
+
+
+def export_svg(widget: QWidget, path: str | Path) -> bool:
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+    gen = QSvgGenerator()
+    gen.setFileName(str(path))
+    gen.setSize(widget.size())
+    gen.setViewBox(QRect(QPoint(0, 0), widget.size()))
+    gen.setTitle(getattr(widget, "title", "") or widget.windowTitle())
+    gen.setDescription("Exported from Neurostudio")
+    # Items cached as pixmaps (the axes, see View.cache_axes) would go in as pictures:
+    # draw them uncached so that their lines and text stay vectors.
+    cached = [(item, item.cacheMode()) for gv in widget.findChildren(pg.GraphicsView)
+              for item in gv.scene().items() if item.cacheMode() != QGraphicsItem.NoCache]
+    for item, _ in cached:
+        item.setCacheMode(QGraphicsItem.NoCache)
+    painter = QPainter()
+    try:
+        if not painter.begin(gen):
+            raise OSError("the drawing could not be written")
+        widget.render(painter, QPoint(0, 0))
+    finally:
+        if painter.isActive():
+            painter.end()
+        for item, mode in cached:
+            item.setCacheMode(mode)
+    return Path(path).is_file() and Path(path).stat().st_size > 0
 
 
 class ViewHub(QObject):
