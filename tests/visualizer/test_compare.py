@@ -3,6 +3,8 @@ headlessly with different lengths. Curves overlaid with one legend entry per run
 timeline by step or by relative progress, any view once per run, node choice by id."""
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -24,12 +26,13 @@ def runs(tmp_path_factory):
             "gru": record(folder / "gru.session", "gru_classifier", ADDING, steps=6)}
 
 
-def test_curves_overlaid_with_a_legend_per_run_and_one_timeline(window, dialogs, runs, qtbot):
+def test_curves_overlaid_with_a_legend_per_run_and_one_timeline(window, dialogs, runs, qtbot, tmp_path):
     cw = open_compare(window, [runs["rnn"], runs["lstm"]], render_hidden=True)
     qtbot.addWidget(cw)
     assert dialogs.errors() == []
     plot = cw.curves.plots["Training loss"]
-    assert [label.text for _, label in plot.legend.items] == ["rnn", "lstm"]
+    key = cw.curves.key.text  # one key of the runs' colours above the plots, none on the data
+    assert key.index("rnn") < key.index("lstm") and plot.legend is None
     for i, name in enumerate(("rnn", "lstm")):
         with SessionReader(runs[name]) as r:
             steps, values = r.scalar("val/loss")
@@ -49,6 +52,16 @@ def test_curves_overlaid_with_a_legend_per_run_and_one_timeline(window, dialogs,
     assert cw.run_steps() == [round(0.75 * 6), 9]
     np.testing.assert_allclose(cw.curves.curves[(0, "val/loss")].xData[-1], 100.0)
     assert run_step("progress", 500, 12) == 6 and run_step("step", 20, 12) == 12
+    # the curves export every run they show
+    out = tmp_path / "curves.csv"
+    assert cw.export("curves", "csv", str(out))
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["run"] for r in rows} == {"rnn", "lstm"}
+    lstm_val = [float(r["value"]) for r in rows if r["run"] == "lstm" and r["series"] == "val/loss"]
+    with SessionReader(runs["lstm"]) as r:
+        np.testing.assert_allclose(lstm_val, r.scalar("val/loss")[1], rtol=1e-6)
+    assert cw.export("curves", "svg", str(tmp_path / "curves.svg")) and cw.export("window", "png", str(tmp_path / "w.png"))
     cw.close()
 
 

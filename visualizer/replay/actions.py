@@ -64,7 +64,7 @@ def open_compare(window, paths, render_hidden: bool = False) -> CompareWindow | 
                              "(or open one and add others).")
         return None
     try:
-        cw = CompareWindow(paths, render_hidden=render_hidden)
+        cw = CompareWindow(paths, render_hidden=render_hidden, dialogs=window.dialogs)
     except SessionError as exc:
         window.dialogs.error(window, "Cannot compare", str(exc))
         return None

@@ -9,11 +9,12 @@ on the first node the view applies to)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QSplitter, QToolBar,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMenu, QSplitter, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
 
 from engine.graph.catalogue import CATALOGUE
 
+from ..views.base import export_svg
 from ..views.registry import VIEWS
 from .compare_curves import CompareCurves, run_colour
 from .session_open import open_checked, run_label
@@ -95,8 +96,9 @@ class CompareWindow(QMainWindow):
     """Opens every path with the same checks as a replay; raises SessionError on a bad one
     (nothing is shown then). Owns its readers; closing the window closes them."""
 
-    def __init__(self, paths, parent=None, render_hidden: bool = False):
+    def __init__(self, paths, parent=None, render_hidden: bool = False, dialogs=None):
         super().__init__(parent)
+        self.dialogs = dialogs
         self.setAttribute(Qt.WA_DeleteOnClose)
         self.readers = []
         try:
@@ -127,6 +129,18 @@ class CompareWindow(QMainWindow):
         for w in (QLabel(" Align "), self.mode_box, QLabel("  View "), self.view_box,
                   QLabel("  Node "), self.node_box):
             tools.addWidget(w)
+        tools.addSeparator()
+        export = QToolButton()
+        export.setText("Export")
+        export.setToolTip("The curves of every run as a picture, a drawing or CSV, or the whole window")
+        export.setPopupMode(QToolButton.InstantPopup)
+        menu = QMenu(export)
+        menu.addAction("Curves as Picture (PNG)…", lambda: self.export("curves", "png"))
+        menu.addAction("Curves as Drawing (SVG)…", lambda: self.export("curves", "svg"))
+        menu.addAction("Curves of Every Run (CSV)…", lambda: self.export("curves", "csv"))
+        menu.addAction("Window as Picture (PNG)…", lambda: self.export("window", "png"))
+        export.setMenu(menu)
+        tools.addWidget(export)
         self.addToolBar(Qt.TopToolBarArea, tools)
         bottom = QToolBar("Timeline", self)
         bottom.setObjectName("toolbar_compare_timeline")
@@ -159,6 +173,35 @@ class CompareWindow(QMainWindow):
         self._fill_node_box()
         self.set_view(self.view_cls)
         self.set_mode("step")
+
+    # -- export ----------------------------------------------------------------------------
+    def export(self, what: str, kind: str, path: str | None = None) -> bool:
+        """The overlaid curves ("curves": png, svg or csv with every run) or the whole window."""
+        import csv
+        if path is None:
+            if self.dialogs is None:
+                return False
+            path = self.dialogs.export_path(self, f"compare-{what}.{kind}", kind)
+            if not path:
+                return False
+        widget = self.curves if what == "curves" else self
+        try:
+            if kind == "csv":
+                header, rows = self.curves.table()
+                with open(path, "w", newline="", encoding="utf-8") as fh:
+                    writer = csv.writer(fh)
+                    writer.writerow(header)
+                    writer.writerows(rows)
+            elif kind == "svg":
+                export_svg(widget, path)
+            elif not widget.grab().save(str(path), "PNG"):
+                raise OSError("the picture could not be written")
+        except OSError as exc:
+            if self.dialogs is not None:
+                self.dialogs.error(self, "Cannot export", f"The {what} could not be written to {path}: "
+                                   f"{exc.strerror or exc}.")
+            return False
+        return True
 
     # -- choices ---------------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:

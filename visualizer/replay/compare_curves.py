@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from ..views.curves import ema
+from ..views.widgets import legend_title
 
 RUN_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127))
@@ -28,11 +29,13 @@ class CompareCurves(pg.GraphicsLayoutWidget):
         self.raw: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
         self.heads: list[int] = []
         self.mode = "step"
+        self.labels: list[str] = []
+        # one key of the runs' colours above the plots: legends inside them sat on the data
+        self.key = self.addLabel("", row=0, col=0, colspan=2)
         for i, (title, _, _) in enumerate(PANELS):
-            plot = self.addPlot(row=i // 2, col=i % 2, title=title)
+            plot = self.addPlot(row=1 + i // 2, col=i % 2, title=title)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.getAxis("left").enableAutoSIPrefix(False)
-            plot.addLegend(offset=(-10, 10))
             cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((150, 150, 150), style=Qt.DashLine))
             plot.addItem(cursor)
             self.cursors.append(cursor)
@@ -41,6 +44,8 @@ class CompareCurves(pg.GraphicsLayoutWidget):
     def set_runs(self, readers, labels) -> None:
         """Called once, by the compare window, with the runs it compares."""
         self.heads = [max(r.last_step, 1) for r in readers]
+        self.labels = list(labels)
+        self.key.setText(legend_title("", [(label, run_colour(i)) for i, label in enumerate(labels)]))
         for i, (reader, label) in enumerate(zip(readers, labels)):
             names = set(reader.scalar_names())
             for title, series, weight in PANELS:
@@ -63,6 +68,14 @@ class CompareCurves(pg.GraphicsLayoutWidget):
             curve.setData(x, values)
         for plot in self.plots.values():
             plot.setLabel("bottom", "step" if mode == "step" else "progress (% of each run)")
+
+    def table(self) -> tuple[list[str], list[list]]:
+        """Every run's curves, one row per point (smoothed as drawn), for CSV export."""
+        rows = []
+        for (i, series), (steps, values) in sorted(self.raw.items()):
+            for st, v in zip(steps.tolist(), values.tolist()):
+                rows.append([self.labels[i], series, int(st), float(v)])
+        return ["run", "series", "step", "value"], rows
 
     def set_cursor(self, x: float) -> None:
         for c in self.cursors:

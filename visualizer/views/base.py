@@ -148,7 +148,8 @@ def export_svg(widget: QWidget, path: str | Path) -> bool:
     gen.setDescription("Exported from Neurostudio")
     # Items cached as pixmaps (the axes, see View.cache_axes) would go in as pictures:
     # draw them uncached so that their lines and text stay vectors.
-    cached = [(item, item.cacheMode()) for gv in widget.findChildren(pg.GraphicsView)
+    views = widget.findChildren(pg.GraphicsView) + ([widget] if isinstance(widget, pg.GraphicsView) else [])
+    cached = [(item, item.cacheMode()) for gv in views
               for item in gv.scene().items() if item.cacheMode() != QGraphicsItem.NoCache]
     for item, _ in cached:
         item.setCacheMode(QGraphicsItem.NoCache)
@@ -156,7 +157,7 @@ def export_svg(widget: QWidget, path: str | Path) -> bool:
     try:
         if not painter.begin(gen):
             raise OSError("the drawing could not be written")
-        widget.render(painter, QPoint(0, 0))
+        QWidget.render(widget, painter, QPoint(0, 0))  # a QGraphicsView overrides render()
     finally:
         if painter.isActive():
             painter.end()
