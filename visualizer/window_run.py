@@ -75,7 +75,8 @@ class RunMixin:
         self._run_buttons = {}
         for key, text, shortcut, button in (("pause", "&Pause / Resume", "Ctrl+P", panel.pause_btn),
                                             ("step", "&Step One Batch", "Ctrl+.", panel.step_btn),
-                                            ("stop", "S&top", "Ctrl+Shift+.", panel.stop_btn)):
+                                            ("stop", "S&top", "Ctrl+Shift+.", panel.stop_btn),
+                                            ("checkpoint", "&Checkpoint Now", "Ctrl+Shift+K", panel.checkpoint_btn)):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(shortcut))
             action.triggered.connect(button.click)  # the panel's buttons know the state

@@ -30,6 +30,12 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("device", "choice", "auto", "Where to train: auto picks CUDA, then Apple MPS, then CPU.",
           choices=("auto", "cpu", "cuda", "mps")),
     Param("mixed_precision", "bool", False, "Use float16 autocast (CUDA only)."),
+    Param("checkpoint_every", "int", 0, "Save a checkpoint (weights and optimizer) every this many steps, to "
+          "fork from later (0: only at the end and when asked).", min=0, unit="steps"),
+    Param("checkpoint_each_epoch", "bool", False, "Save a checkpoint at the end of every epoch."),
+    Param("checkpoint_best", "bool", False, "Save a checkpoint whenever the validation loss is the best so far."),
+    Param("keep_checkpoints", "int", 0, "Keep only the last this many checkpoints (and the best one); 0 keeps "
+          "them all.", min=0),
     Param("threads", "int", None, "CPU threads for torch (empty: all cores but one, so the window and "
           "the other processes keep a core).", min=1, max=1024, nullable=True),
 )

@@ -79,6 +79,7 @@ class SessionWriter:
         self._events: list[tuple] = []
         self._checkpoints: list[tuple] = []
         self._checkpoint_tensors: list[tuple] = []
+        self._dropped: list[int] = []  # checkpoint steps to delete at the next commit
         self._probe: list[tuple] = []
         self._meta: dict[str, str] = {}
         self._max_step = -1
@@ -147,8 +148,20 @@ class SessionWriter:
             for i, arr in enumerate(arrays):
                 rows.append((step, "optimizer", str(i),
                              *records.encode(arr, None, f"optimizer array {i} at step {step}")))
+        # a second checkpoint at the same step (before a commit) replaces the first
+        self._checkpoints = [c for c in self._checkpoints if c[0] != step]
+        self._checkpoint_tensors = [r for r in self._checkpoint_tensors if r[0] != step]
         self._checkpoints.append((step, time.time(), opt_json))
         self._checkpoint_tensors.extend(rows)
+        if step in self._dropped:
+            self._dropped.remove(step)
+
+    def drop_checkpoint(self, step: int) -> None:
+        """Remove the checkpoint at ``step`` (a keep-last-K policy), at the next commit."""
+        step = self._step(step)
+        self._checkpoints = [c for c in self._checkpoints if c[0] != step]
+        self._checkpoint_tensors = [r for r in self._checkpoint_tensors if r[0] != step]
+        self._dropped.append(step)
 
     def probe_batch(self, x, y) -> None:
         """The fixed inputs (and targets) heavy probes are computed on; stored once
@@ -179,6 +192,9 @@ class SessionWriter:
                            "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", self._tensors)
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "
                            "VALUES (?, ?, ?, ?, ?)", self._events)
+            for step in self._dropped:
+                db.execute("DELETE FROM checkpoints WHERE step = ?", (step,))
+                db.execute("DELETE FROM checkpoint_tensors WHERE step = ?", (step,))
             for step, *_ in self._checkpoints:
                 db.execute("DELETE FROM checkpoint_tensors WHERE step = ?", (step,))
             db.executemany("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", self._checkpoints)
@@ -193,7 +209,7 @@ class SessionWriter:
                 db.execute("ROLLBACK")
             raise SessionError(f"could not write to {self.path}: {exc}.") from None
         for buf in (self._new_series, self._scalars, self._tensors, self._events,
-                    self._checkpoints, self._checkpoint_tensors, self._probe):
+                    self._checkpoints, self._checkpoint_tensors, self._probe, self._dropped):
             buf.clear()
         self._meta.clear()
         self._committed_step = self._max_step
@@ -224,7 +240,7 @@ class SessionWriter:
     # -- helpers ---------------------------------------------------------------------
     def _pending(self) -> bool:
         return bool(self._new_series or self._scalars or self._tensors or self._events
-                    or self._checkpoints or self._probe or self._meta
+                    or self._checkpoints or self._dropped or self._probe or self._meta
                     or self._max_step != self._committed_step)
 
     def _series(self, kind: str, name: str) -> int:

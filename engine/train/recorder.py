@@ -10,6 +10,7 @@ from collections import deque
 import torch
 
 from .callbacks import Callback
+from .checkpoint_policy import CheckpointPolicy
 from .device import fetch
 from .errors import TrainError
 
@@ -47,9 +48,11 @@ class SessionRecorder(Callback):
         # device when they have arrived, so a GPU never waits for them.
         self._pending: deque = deque()
         self._grad: torch.Tensor | None = None
+        self.policy = CheckpointPolicy()  # from the run's settings at the start
 
     def on_start(self, trainer) -> None:
         self.writer.scalar("lr", trainer.step, trainer.lr)  # a fork starts past 0
+        self.policy = CheckpointPolicy.from_settings(trainer.settings)
 
     def on_after_backward(self, trainer, step: int) -> None:
         if step % self.detail_every == 0 or step == 1:
@@ -79,6 +82,8 @@ class SessionRecorder(Callback):
             if self._rate is not None:
                 w.scalar("samples_per_s", step, self._rate)
         self._drain(wait=False)
+        if self.policy.due_after_step(step, metrics.get("epoch")):
+            self.checkpoint(trainer)
         if time.monotonic() - self._last_commit >= self.commit_every:
             self.commit()
 
@@ -94,6 +99,9 @@ class SessionRecorder(Callback):
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
         w = self.writer
         w.scalar("val/loss", step, metrics["loss"])
+        if self.policy.due_after_validation(step, metrics["loss"]):
+            self.checkpoint(trainer, f"Checkpoint at step {step}: the best validation loss so far, "
+                                     f"{metrics['loss']:.4g}.")
         if metrics.get("accuracy") is not None:
             w.scalar("val/accuracy", step, metrics["accuracy"])
             for kind in ("precision", "recall"):
@@ -103,10 +111,14 @@ class SessionRecorder(Callback):
     def on_event(self, kind: str, step: int, message: str = "", data: dict | None = None) -> None:
         self.writer.event(kind, step, message, data)
 
-    def checkpoint(self, trainer) -> None:
+    def checkpoint(self, trainer, message: str | None = None) -> None:
+        if self.policy.kept and self.policy.kept[-1] == trainer.step:
+            return  # this step's weights are saved already (the end of a run at an every-N step)
         weights, opt = trainer.checkpoint()
         self.writer.checkpoint(trainer.step, weights, opt)
-        self.writer.event("checkpoint", trainer.step, f"Checkpoint at step {trainer.step}.")
+        self.writer.event("checkpoint", trainer.step, message or f"Checkpoint at step {trainer.step}.")
+        for step in self.policy.taken(trainer.step):
+            self.writer.drop_checkpoint(step)
 
     def on_end(self, trainer, summary: dict) -> None:
         self._drain(wait=True)

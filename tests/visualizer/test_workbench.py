@@ -276,3 +276,30 @@ def test_controls_look_like_what_they_are(window, qtbot):
     # a picture of the graph: more than the background colour in it
     picture = icons[0].pixmap(window.templates.list.iconSize()).toImage()
     assert len({picture.pixel(x, y) for x in range(picture.width()) for y in range(picture.height())}) > 2
+
+
+def test_checkpoints_by_policy_and_on_request_are_marked_on_the_timeline(window, qtbot):
+    window.open_template("playground_mlp")
+    for name, value in {"steps": 100_000, "checkpoint_every": 100, "keep_checkpoints": 3}.items():
+        edits.set_training(window.model, name, value)
+    window.start_training()
+    window.model.undo_stack.setClean()
+    run = window.controller
+    qtbot.waitUntil(lambda: run.last_progress.get("step", 0) >= 230, timeout=SPAWN + RUN)
+    window.run_panel.pause_btn.click()
+    qtbot.waitUntil(lambda: run.state == "paused", timeout=10_000)
+    assert window.run_panel.checkpoint_btn.isEnabled()
+    window.run_panel.checkpoint_btn.click()        # checkpoint now, at the paused step s
+    window.run_panel.step_btn.click()              # one more batch: s + 1
+    qtbot.wait(300)
+    window.run_panel.stop_btn.click()              # the end of the run saves s + 1
+    qtbot.waitUntil(lambda: run.state in ("stopped", "finished"), timeout=20_000)
+    with SessionReader(window.session_path) as r:
+        kept = r.checkpoint_steps()
+        taken = sorted({e.step for e in r.events() if e.kind == "checkpoint"})
+    s = taken[-2]
+    assert taken[-1] == s + 1 and s >= 230
+    assert [t for t in taken if t % 100 == 0 and t < s][:2] == [100, 200]  # the policy's, before the pause
+    assert kept == taken[-3:]  # keep the last 3: older ones are gone from the file
+    window.timeline_bar.refresh_marks()
+    assert [m.step for m in window.timeline_bar.marks if m.kind == "checkpoint"] == kept

@@ -7,8 +7,7 @@ import numpy as np
 
 #: event kinds shown as timeline marks, with their labels
 JUMP_KINDS = {"nan": "NaN / Inf", "lr_change": "LR change", "pause": "Pause", "resume": "Resume",
-              "finish": "Finish", "failure": "Failure", "stop": "Stop", "checkpoint": "Checkpoint",
-              "diagnostic": "Diagnostic"}
+              "finish": "Finish", "failure": "Failure", "stop": "Stop", "diagnostic": "Diagnostic"}
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,9 @@ def timeline_marks(reader) -> list[Mark]:
     marks = [Mark(e.step, e.kind, f"{JUMP_KINDS.get(e.kind, e.kind)}: {e.message}" if e.message
                   else JUMP_KINDS.get(e.kind, e.kind))
              for e in reader.events() if e.kind in JUMP_KINDS]
+    # the checkpoints the file holds (a keep-last-K policy drops old ones): each can be forked
+    marks += [Mark(s, "checkpoint", f"Checkpoint (fork from here with Run > Fork from Here)")
+              for s in reader.checkpoint_steps()]
     steps, values = reader.scalar("val/loss")
     if len(values):
         finite = np.where(np.isfinite(values), values, np.inf)

@@ -11,7 +11,7 @@ from .events import next_mark, timeline_marks
 
 SPEEDS = (("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("5×", 5.0), ("20×", 20.0))
 MARK_COLOURS = {"nan": "#d62728", "failure": "#d62728", "lr_change": "#9467bd", "best_val": "#2ca02c",
-                "pause": "#d98c00", "finish": "#1f77b4", "diagnostic": "#e377c2"}
+                "pause": "#d98c00", "finish": "#1f77b4", "diagnostic": "#e377c2", "checkpoint": "#17becf"}
 
 
 class MarkedSlider(QSlider):

@@ -38,6 +38,10 @@ class RunPanel(QWidget):
         self.pause_btn = QPushButton("Pause")
         self.step_btn = QPushButton("Step")
         self.stop_btn = QPushButton("■ Stop")
+        self.checkpoint_btn = QPushButton("Checkpoint")
+        self.checkpoint_btn.setToolTip("Save a checkpoint now (weights and optimizer state): the run can be "
+                                       "forked from it later. Run settings set a policy (every N steps, each "
+                                       "epoch, the best; keep the last K).")
         self.train_btn.setToolTip("Start training the current graph (recorded to a new session file).")
         self.step_btn.setToolTip("Train one batch, then pause.")
         self.lr = QDoubleSpinBox()
@@ -87,7 +91,7 @@ class RunPanel(QWidget):
         self.session_label.setMinimumWidth(50)
         self._size_fields()
         top = QHBoxLayout()
-        for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn):
+        for b in (self.train_btn, self.pause_btn, self.step_btn, self.stop_btn, self.checkpoint_btn):
             top.addWidget(b)
         top.addSpacing(10)
         top.addWidget(QLabel("LR"))
@@ -120,6 +124,7 @@ class RunPanel(QWidget):
         self.pause_btn.clicked.connect(self._toggle_pause)
         self.step_btn.clicked.connect(lambda: self.controller.step())
         self.stop_btn.clicked.connect(lambda: self.controller.stop())
+        self.checkpoint_btn.clicked.connect(lambda: self.controller.checkpoint_now())
         self.lr.editingFinished.connect(lambda: self.controller.set_lr(self.lr.value()))
         self.clip_on.toggled.connect(self._send_clip)
         self.clip.editingFinished.connect(self._send_clip)
@@ -281,4 +286,5 @@ class RunPanel(QWidget):
         self.pause_btn.setText("Resume" if state == "paused" else "Pause")
         self.step_btn.setEnabled(active and state == "paused")
         self.stop_btn.setEnabled(active)
+        self.checkpoint_btn.setEnabled(active and state in ("running", "paused"))
         self.buttons_changed.emit()
