@@ -244,6 +244,7 @@ def main(argv=None) -> int:
     ap.add_argument("--block", type=float, default=0.4, help="seconds per timed block")
     ap.add_argument("--quick", action="store_true", help="small batches, short blocks (checking the script)")
     ap.add_argument("--only", help="comma-separated models: " + ",".join(MODELS))
+    ap.add_argument("--budget", type=float, default=240, help="seconds after which remaining models are skipped")
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.block = 2, 0.1
@@ -266,7 +267,14 @@ def main(argv=None) -> int:
             for amp in (False, True):
                 if amp and device.type != "cuda":
                     continue
-                out = measure(key, device, amp, args.rounds, args.block, args.quick, Path(tmp))
+                if time.perf_counter() - t_start > args.budget:
+                    lines.append(f"{key} AMP={amp}: skipped, past the {args.budget:.0f} s budget")
+                    continue
+                try:
+                    out = measure(key, device, amp, args.rounds, args.block, args.quick, Path(tmp))
+                except Exception:  # one failing configuration must not lose the others
+                    import traceback
+                    out = [f"{key} AMP={amp}: FAILED", *("#  " + t for t in traceback.format_exc().splitlines())]
                 print("\n".join(out), flush=True)
                 lines += out
     lines.append(f"# {time.perf_counter() - t_start:.0f} s in all")
