@@ -69,6 +69,13 @@ class ProbeCapture:
                 target = fused if fused is not None else t.module(node)
                 handles.append(target.register_forward_hook(self._keep_rnn(seen, node)))
             model.eval()
+            for node in t.recurrent:
+                # A fused single-layer RNN computes the same in train mode (its dropout acts
+                # only between layers), and cuDNN can only differentiate it in train mode:
+                # ∂L/∂h of a layer under another recurrent layer goes through that one.
+                fused = t.fused(node)
+                if fused is not None:
+                    fused.train()
             with torch.set_grad_enabled(bool(t.recurrent)):
                 pred = model(self.x)
                 grads = {}

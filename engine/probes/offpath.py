@@ -23,6 +23,7 @@ scheduled capture is taken. Results are handed back in step order by :meth:`poll
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -155,7 +156,10 @@ class InlineCaptures:
 
 # -- a second CUDA stream ---------------------------------------------------------------------
 class StreamCaptures:
-    """Captures on a helper thread and a second CUDA stream, from device-side snapshots."""
+    """Captures on a helper thread and a second CUDA stream, from device-side snapshots.
+    (On a CPU the same thread runs without streams: not chosen by default, since its
+    Python would hold the GIL the training loop needs, but it checks this machinery on
+    machines without a GPU.)"""
     mode = "stream"
 
     def __init__(self, doc, model, x, y, max_channels, bins, grid_x=None, grid=0):
@@ -168,7 +172,7 @@ class StreamCaptures:
         self.slots = [[torch.empty_like(t) for t in self.live] for _ in range(SLOTS)]
         self.done_events: list = [None] * SLOTS
         self.free = list(range(SLOTS))
-        self.stream = torch.cuda.Stream(device)
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self.in_flight = 0
@@ -179,13 +183,16 @@ class StreamCaptures:
     def submit(self, step: int, handover: dict | None) -> list[Result]:
         got = [] if self.free else self._wait_one()
         k = self.free.pop(0)
-        current = torch.cuda.current_stream(self.stream.device)
-        if self.done_events[k] is not None:
-            current.wait_event(self.done_events[k])  # the helper has loaded this slot before
+        ready = None
+        if self.stream is not None:
+            current = torch.cuda.current_stream(self.stream.device)
+            if self.done_events[k] is not None:
+                current.wait_event(self.done_events[k])  # the helper has loaded this slot before
         with torch.no_grad():
             torch._foreach_copy_(self.slots[k], self.live)
-        ready = torch.cuda.Event()
-        ready.record(current)
+        if self.stream is not None:
+            ready = torch.cuda.Event()
+            ready.record(current)
         self.in_flight += 1
         self._jobs.put((step, k, ready, handover))
         return got
@@ -198,13 +205,15 @@ class StreamCaptures:
             step, k, ready, handover = job
             start = time.perf_counter()
             try:
-                with torch.cuda.stream(self.stream):
-                    self.stream.wait_event(ready)
+                with torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext():
+                    if ready is not None:
+                        self.stream.wait_event(ready)
                     self.cm.take_over(handover)
                     self.cm.load(self.slots[k])
-                    done = torch.cuda.Event()
-                    done.record(self.stream)
-                    self.done_events[k] = done
+                    if self.stream is not None:
+                        done = torch.cuda.Event()
+                        done.record(self.stream)
+                        self.done_events[k] = done
                     arrays = self.cm.run()
                 result = Result(step, arrays=arrays, ranges=self.cm.capture.ranges(), mode="stream")
             except Exception as exc:  # reported by the recorder as a probe error

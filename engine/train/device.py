@@ -77,20 +77,31 @@ class Ready:
 class DeviceFetch:
     """A 1-D tensor on a CUDA device on its way to the host: one non-blocking copy into
     pinned memory and an event. :meth:`ready` polls the event (never waits);
-    :meth:`values` waits only when asked to (the end of a run)."""
+    :meth:`values` waits only when asked to (the end of a run). Pinned buffers are kept
+    for reuse: allocating page-locked memory is slow and may stall the device."""
+
+    _free: dict = {}   # (numel, dtype) -> pinned buffers whose values were read
 
     def __init__(self, vec: torch.Tensor):
-        self.host = torch.empty(vec.shape, dtype=vec.dtype, pin_memory=True)
+        key = (vec.numel(), vec.dtype)
+        spare = DeviceFetch._free.get(key)
+        self.host = spare.pop() if spare else torch.empty(vec.shape, dtype=vec.dtype, pin_memory=True)
+        self.key = key
         self.host.copy_(vec, non_blocking=True)
         self.event = torch.cuda.Event()
         self.event.record()
+        self._values = None
 
     def ready(self) -> bool:
-        return self.event.query()
+        return self._values is not None or self.event.query()
 
     def values(self) -> list:
-        self.event.synchronize()
-        return self.host.tolist()
+        if self._values is None:
+            self.event.synchronize()
+            self._values = self.host.tolist()
+            DeviceFetch._free.setdefault(self.key, []).append(self.host)
+            self.host = None
+        return self._values
 
 
 def fetch(vec: torch.Tensor):

@@ -124,7 +124,14 @@ class Trainer:
 
     def _next_batch(self):
         if self._perm is None or self._pos + self.batch_size > self.n_train:
-            self._perm = torch.randperm(self.n_train, generator=self._gen).to(self.device)
+            perm = torch.randperm(self.n_train, generator=self._gen)
+            if self.device.type == "cuda":
+                # Pinned and non-blocking: a pageable copy would make the host wait for the
+                # device once an epoch. The host copy lives until the next epoch's.
+                self._perm_host = perm = perm.pin_memory()
+                self._perm = perm.to(self.device, non_blocking=True)
+            else:
+                self._perm = perm.to(self.device)
             self._pos = 0
         idx = self._perm[self._pos:self._pos + self.batch_size]
         self._pos += self.batch_size
