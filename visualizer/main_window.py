@@ -31,13 +31,14 @@ from .state import AppState, OpenDocument
 from .theme import THEMES
 from .window_exports import ExportsMixin
 from .window_files import FilesMixin
+from .window_interop import InteropMixin
 from .window_layout import LayoutMixin
 from .window_run import RunMixin
 
 PASTE_STEP = 32.0
 
 
-class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, QMainWindow):
+class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, QMainWindow):
     def __init__(self, dialogs: Dialogs | None = None, autosave_interval_s: float = DEFAULT_INTERVAL_S,
                  restore_layout: bool = True):
         super().__init__()

@@ -87,3 +87,9 @@ class ExportsMixin:
         menu.addAction("Workspace as Picture (PNG)…", self.export_workspace)
         scalars = menu.addAction("Session Scalars (CSV)…", self.export_scalars)
         scalars.setEnabled(self.reader is not None)
+        menu.addSeparator()
+        origin = "the run's weights at the shown step" if self.reader is not None else "fresh weights"
+        for kind, text in (("pytorch", "Network as PyTorch Code…"), ("onnx", "Network as ONNX…"),
+                           ("weights", "Network Weights (safetensors)…")):
+            act = menu.addAction(text, lambda k=kind: self.export_network(k))
+            act.setStatusTip(f"With {origin}")

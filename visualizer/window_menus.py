@@ -79,6 +79,9 @@ def build(w) -> dict[str, QAction]:
     m.addSeparator()
     m.addAction(a["save"])
     m.addAction(a["save_as"])
+    a["import_module"] = _action(w, "&Import PyTorch Module…", w.import_module_dialog, None,
+                                 "Trace an nn.Module from a Python file into a new graph")
+    m.addAction(a["import_module"])
     w.export_menu = m.addMenu("&Export")
     w.export_menu.aboutToShow.connect(w.fill_export_menu)
     m.addSeparator()
