@@ -1,19 +1,28 @@
 """``python -m engine check GRAPH.json``: every node's output shape, weights and FLOPs, or
-every problem of the graph, one line each, pinned to its node."""
+every problem of the graph, one line each, pinned to its node; then the dataset, loaded as
+training loads it (a relative path from the graph's folder, under the path rule of
+engine/data/paths.py), and every way it does not fit the graph, with the fix where there is
+one (engine/graph/data_check.py)."""
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from ..graph.document import GraphDocument, load_graph
 from ..graph.errors import GraphError
 
-HELP = "Check a graph document: shapes, params and FLOPs per node."
+HELP = "Check a graph document: shapes, params and FLOPs per node, and its dataset against it."
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("graph", metavar="GRAPH.json", help="The graph document to check.")
     parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+    parser.add_argument("--no-data", action="store_true",
+                        help="Check the graph only; do not load its dataset.")
+    parser.add_argument("--allow-data", action="append", metavar="DIR", default=[],
+                        help="also read data files inside DIR (repeatable); without it a graph's "
+                        "dataset path must lie in the graph's own folder")
 
 
 def run(args) -> int:
@@ -25,14 +34,66 @@ def run(args) -> int:
     from ..graph.shapes import analyse  # after loading: a broken file is reported without importing torch
     result = analyse(doc)
     report = build_report(doc, result)
+    data_problems = []
+    if not args.no_data:
+        from ..data.paths import DataAccess
+        access = DataAccess(Path(args.graph).resolve().parent, tuple(Path(d) for d in args.allow_data))
+        report["dataset"], data_problems = check_dataset(doc, result, access)
+        report["problems"] += [{"node": p.node, "edge": None, "message": str(p), "fix": _fix(p.fix)}
+                               for p in data_problems]
+        report["ok"] = report["ok"] and not data_problems
     if args.json:
         print(json.dumps(report, indent=2))
-    elif result.problems:
-        for p in report["problems"]:
-            print(f"node {p['node']}: {p['message']}" if p["node"] else f"graph: {p['message']}")
-    else:
+        return 0 if report["ok"] else 1
+    if not result.problems:  # a sound graph: its table and what its data hold, then any mismatch
         print(format_table(report))
-    return 0 if result.ok else 1
+        if report.get("dataset"):
+            print(format_dataset(report["dataset"]))
+    for p in report["problems"]:
+        fix = f" (fix: {p['fix']['label']})" if p.get("fix") else ""
+        print((f"node {p['node']}: " if p["node"] else "graph: ") + p["message"] + fix)
+    return 0 if report["ok"] else 1
+
+
+def check_dataset(doc: GraphDocument, result, access) -> tuple[dict | None, list]:
+    """(what the dataset holds as plain data, or None when there is none or it cannot be read;
+    its mismatches with the analysed graph). A file is loaded whole, as training loads it."""
+    from ..data.base import DataError
+    from ..data.preview import preview_file
+    from ..data.registry import describe, resolve_params
+    from ..graph.data_check import check_data
+    ref = doc.dataset if isinstance(doc.dataset, dict) else {}
+    info = error = summary = None
+    try:
+        if isinstance(ref.get("path"), str):
+            val = doc.training.get("val_fraction", 0.2)
+            preview = preview_file(ref, access, val if isinstance(val, float) and 0 <= val < 1 else 0.2)
+            info = preview.info
+            summary = {"path": preview.path, "format": preview.format, "samples": preview.samples,
+                       "train": preview.train, "val": preview.val, "normalised": preview.normalised,
+                       "class_counts": list(preview.class_counts), "summary": preview.summary()}
+        elif isinstance(ref.get("name"), str):
+            info = describe(ref["name"], ref.get("params"))
+            summary = {"path": None, "format": "built-in",
+                       "samples": resolve_params(ref["name"], ref.get("params")).get("samples"),
+                       "summary": f"built-in, generated from the run's seed: {info.description or info.name}"}
+    except DataError as err:
+        error = str(err)
+    if info is not None:
+        summary = {"name": info.name, **summary, "input_shape": list(info.input_shape),
+                   "input_dtype": info.input_dtype, "target_kind": info.target_kind,
+                   "target_shape": list(info.target_shape), "classes": list(info.class_names)}
+    return summary, check_data(doc, result, info, error)
+
+
+def format_dataset(d: dict) -> str:
+    if d.get("format") == "built-in":
+        return f"Dataset '{d['name']}': {d['summary'].rstrip('.')}."
+    return f"Dataset {d['path']} ({d['format']}): {d['summary']}"
+
+
+def _fix(fix) -> dict | None:
+    return None if fix is None else {"node": fix.node, "param": fix.param, "value": fix.value, "label": fix.label}
 
 
 def build_report(doc: GraphDocument, result) -> dict:

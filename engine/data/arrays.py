@@ -34,9 +34,9 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, source: str, *, class_n
         raise DataError(f"{source}: x holds {len(x)} samples but y holds {len(y)}; they must match.")
     if len(x) < 2:
         raise DataError(f"{source} holds {len(x)} sample(s); a dataset needs at least two.")
-    for name, arr in (("x", x), ("y", y)):
+    for which, arr in (("x", x), ("y", y)):
         if 0 in arr.shape[1:]:
-            raise DataError(f"{source}: every entry of array {name} is empty (shape {arr.shape}).")
+            raise DataError(f"{source}: every entry of array {which} is empty (shape {arr.shape}).")
     if input_dtype is None:
         input_dtype = "long" if x.dtype.kind in "iu" and x.dtype != np.uint8 and x.ndim <= 2 else "float"
     if input_dtype == "long":

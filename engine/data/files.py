@@ -31,7 +31,7 @@ OPTIONS = {
     "text": {"seq_len", "stride"},
     "folder": {"size", "channels"},
 }
-COMMON = {"path", "format", "augment"}
+COMMON = {"path", "format", "augment", "normalise"}
 
 
 def guess_format(path: Path) -> str:
@@ -68,7 +68,7 @@ def load_file(ref: dict, access: DataAccess | None = None) -> tuple[np.ndarray, 
     unknown = set(ref) - COMMON - OPTIONS[fmt]
     if unknown:
         raise DataError(f"The {fmt} dataset {path} has no option {excerpt(sorted(unknown)[0])}; it takes "
-                        f"{', '.join(sorted(OPTIONS[fmt] | {'augment'}))}.")
+                        f"{', '.join(sorted(OPTIONS[fmt] | COMMON - {'path', 'format'}))}.")
     if fmt != "folder" and not path.is_file():
         raise DataError(f"Data file {path} does not exist." if not path.exists() else f"{path} is not a file.")
     name = path.name

@@ -22,43 +22,56 @@ def load_dataset(ref: dict, seed: int = 0, val_fraction: float = 0.2,
 
     The split into training and validation samples is a permutation drawn from ``seed``;
     float inputs are normalised with the training split's mean and std (per channel for
-    images, per feature for tables). ``base_dir`` is the document's folder, or a
-    DataAccess that also names the folders the user allowed: relative paths start at the
-    document's folder, and a path outside every allowed folder is refused (paths.py).
+    images, per feature for tables) unless the reference says ``"normalise": false``.
+    ``base_dir`` is the document's folder, or a DataAccess that also names the folders the
+    user allowed: relative paths start at the document's folder, and a path outside every
+    allowed folder is refused (paths.py).
     """
     if not isinstance(ref, dict) or not (isinstance(ref.get("name"), str) or isinstance(ref.get("path"), str)):
         raise DataError('The dataset reference names no dataset: expected {"name": ...} or {"path": ...}.')
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
         raise DataError(f"The validation fraction must be at least 0 and below 1, got {val_fraction!r}.")
+    normalise = ref.get("normalise", True)
+    if not isinstance(normalise, bool):
+        raise DataError(f"The dataset option normalise must be true or false, got {str(normalise)[:20]!r}.")
     if "name" in ref and "path" not in ref:
-        extra = set(ref) - {"name", "params", "augment"}
+        extra = set(ref) - {"name", "params", "augment", "normalise"}
         if extra:
             raise DataError(f"The reference to dataset '{ref['name']}' has an unknown entry "
-                            f"'{sorted(extra)[0]}'; it takes name, params and augment.")
+                            f"'{sorted(extra)[0]}'; it takes name, params, augment and normalise.")
         x, y, info = generate(ref["name"], ref.get("params"), seed)
     else:
         x, y, info = load_file(ref, DataAccess.of(base_dir))
     augment = check_augment_options(ref.get("augment"), info)
     x_train, y_train, x_val, y_val = split(x, y, seed, val_fraction, info)
     mean = std = None
-    if info.input_dtype == "float" and info.kind in NORMALISED_KINDS:
+    if normalise and normalises(info):
         mean, std = training_stats(x_train, info)
         x_train = ((x_train - mean) / std).astype(np.float32)
         x_val = ((x_val - mean) / std).astype(np.float32)
     return ArrayDataset(info, x_train, y_train, x_val, y_val, mean, std, augment)
 
 
+def normalises(info: DatasetInfo) -> bool:
+    """Whether loading standardises these inputs (unless the reference says "normalise": false)."""
+    return info.input_dtype == "float" and info.kind in NORMALISED_KINDS
+
+
 def split(x: np.ndarray, y: np.ndarray, seed: int, val_fraction: float, info: DatasetInfo):
     n = len(x)
     if n < 2:
         raise DataError(f"Dataset '{info.name}' has {n} sample(s); it needs at least two.")
-    n_val = min(n - 1, int(round(n * val_fraction)))
-    if val_fraction > 0:
-        n_val = max(n_val, 1)
+    n_val = validation_size(n, val_fraction)
     # A stream of its own, so the split does not shift when a generator draws more numbers.
     order = np.random.default_rng([int(seed), 0x5EED]).permutation(n)
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], x[val], y[val]
+
+
+def validation_size(n: int, val_fraction: float) -> int:
+    """How many of ``n`` samples the split holds out: at least one when the fraction is not 0."""
+    n_val = min(n - 1, int(round(n * val_fraction)))
+    return max(n_val, 1) if val_fraction > 0 else n_val
 
 
 def training_stats(x_train: np.ndarray, info: DatasetInfo) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.base import DataError, DatasetInfo
+from ..data.paths import DataAccess
 from .catalogue import CATALOGUE, fmt_shape
 from .document import GraphDocument
 from .errors import GraphError
@@ -46,21 +47,12 @@ def dataset_info(ref, access=None) -> tuple[DatasetInfo | None, str | None]:
     may be read). Built-ins are described from a few generated samples; files are read once
     per change of the file."""
     from ..data.files import load_file
-    from ..data.paths import DataAccess
     from ..data.registry import describe
     if not isinstance(ref, dict) or not ref:
         return None, None
     access = DataAccess.of(access)
     path = ref.get("path")
-    stamp = None
-    if isinstance(path, str):
-        full = Path(path) if Path(path).is_absolute() or access.base_dir is None else access.base_dir / path
-        try:
-            st = os.stat(full)
-            stamp = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            stamp = None
-    key = (json.dumps(ref, sort_keys=True, default=str), str(access), stamp)
+    key = _cache_key(ref, access)
     hit = _info_cache.get(key)
     if hit is not None:
         return hit
@@ -77,6 +69,24 @@ def dataset_info(ref, access=None) -> tuple[DatasetInfo | None, str | None]:
         _info_cache.clear()
     _info_cache[key] = result
     return result
+
+
+def remember_info(ref: dict, access, info: DatasetInfo) -> None:
+    """Record what a file holds, read elsewhere (the data dialog reads it in a thread), so the
+    next check does not read it again on the window's thread."""
+    _info_cache[_cache_key(ref, DataAccess.of(access))] = (info, None)
+
+
+def _cache_key(ref: dict, access) -> tuple:
+    path, stamp = ref.get("path"), None
+    if isinstance(path, str):
+        full = Path(path) if Path(path).is_absolute() or access.base_dir is None else access.base_dir / path
+        try:
+            st = os.stat(full)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+    return json.dumps(ref, sort_keys=True, default=str), str(access), stamp
 
 
 # -- the checks -----------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_subprocess_malformed_file_is_one_sentence_and_exit_1(tmp_path):
 # -- in-process -----------------------------------------------------------------------
 
 def test_check_table_rows_totals_and_exit_0(tmp_path, capsys):
-    code, out, err = run_cli("check", write(tmp_path, base()), capsys=capsys)
+    code, out, err = run_cli("check", "--no-data", write(tmp_path, base()), capsys=capsys)
     assert code == 0 and err == ""
     rows = {line.split()[0]: line.split() for line in out.splitlines()[3:] if line and line[0] != "-"}
     assert rows["c1"][:2] == ["c1", "Conv2d"]
@@ -72,7 +72,7 @@ def test_check_table_rows_totals_and_exit_0(tmp_path, capsys):
 
 
 def test_check_json_matches_the_analysis(tmp_path, capsys):
-    code, out, _ = run_cli("check", "--json", write(tmp_path, base()), capsys=capsys)
+    code, out, _ = run_cli("check", "--no-data", "--json", write(tmp_path, base()), capsys=capsys)
     report = json.loads(out)
     assert code == 0 and report["ok"] and report["problems"] == []
     by_id = {n["id"]: n for n in report["nodes"]}
@@ -101,10 +101,10 @@ def test_check_problems_one_line_each_and_exit_1(tmp_path, capsys):
 def test_check_shape_problem_names_the_node(tmp_path, capsys):
     data = base()
     data["nodes"][0]["params"]["shape"] = [64]
-    code, out, _ = run_cli("check", write(tmp_path, data), capsys=capsys)
+    code, out, _ = run_cli("check", "--no-data", write(tmp_path, data), capsys=capsys)
     assert code == 1
     assert out.splitlines() == ["node c1: Conv2d 'c1' expects (N, C, H, W); got (N, 64) from Input 'x'."]
-    code, out, _ = run_cli("check", "--json", write(tmp_path, data), capsys=capsys)
+    code, out, _ = run_cli("check", "--no-data", "--json", write(tmp_path, data), capsys=capsys)
     report = json.loads(out)
     assert code == 1 and not report["ok"]
     assert report["problems"] == [{"node": "c1", "edge": None,
