@@ -12,6 +12,8 @@ import re
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
+
 from engine.graph.document import GraphDocument
 from engine.graph.errors import GraphError
 from engine.session import SessionError, SessionReader
@@ -31,6 +33,7 @@ from .workbench.fit import node_to_follow
 from .workbench.panes import ViewGrid
 
 MARKS_REFRESH_S = 1.0  # re-read the event marks at most this often during a live run
+FILE_WATCH_MS = 1000
 
 
 def view_key(view_cls) -> str:
@@ -67,6 +70,12 @@ class RunMixin:
         for signal in (self.model.settings_changed, self.model.reset):
             signal.connect(lambda *_: self.run_panel.set_settings(self.model.doc.training))
         self.state.binding_changed.connect(self._on_binding_changed)
+        # Once a second: is the bound file still the one opened, and has a replayed session
+        # grown (another window or a headless run still records into it)?
+        self._file_watch = QTimer(self)
+        self._file_watch.setInterval(FILE_WATCH_MS)
+        self._file_watch.timeout.connect(self._watch_file)
+        self._file_warning: str | None = None
 
     def _add_run_actions(self) -> None:
         """Pause/Resume, Step and Stop in the Run menu with shortcuts, mirroring the panel."""
@@ -129,9 +138,15 @@ class RunMixin:
         doc = self.model.doc
         self.run_panel.set_settings(doc.training)
         controller = RunController(self)
-        path = controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
-                                probes=self.run_panel.probe_settings(), fork=fork,
-                                base_dir=self.model.data_access.base_dir, data_dirs=self.model.data_access.allowed)
+        try:
+            path = controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
+                                    probes=self.run_panel.probe_settings(), fork=fork,
+                                    base_dir=self.model.data_access.base_dir,
+                                    data_dirs=self.model.data_access.allowed)
+        except OSError as exc:  # the sessions folder is read-only, full or not a folder
+            self.dialogs.error(self, "Cannot train", f"{str(exc.strerror or exc)[0].upper()}"
+                               f"{str(exc.strerror or exc)[1:]}.")
+            return None
         binding = Binding(self.state.document.key, path, "live", run=controller, doc=doc.to_dict(),
                           name=name or doc.name)
         controller.committed.connect(lambda step, b=binding: self._on_committed(b, step))
@@ -225,10 +240,41 @@ class RunMixin:
         self._update_train_action()
         self._update_title()
 
+    def _watch_file(self) -> None:
+        reader, binding = self.reader, self.state.binding
+        if reader is None or binding is None:
+            return
+        warning = reader.check_file()
+        if warning != self._file_warning:
+            self._file_warning = warning
+            if warning:  # the views keep what the reader still holds: the file it opened
+                self.statusBar().showMessage(warning)
+                self.dialogs.error(self, "Session file changed", warning)
+        if binding.mode == "replay" and warning is None:
+            try:
+                head = reader.refresh()
+            except SessionError as err:
+                self.statusBar().showMessage(str(err), 10000)
+                return
+            if head > self.timeline.head:  # still being recorded elsewhere: extend the timeline
+                follow = self.timeline.at_head
+                self.timeline.set_head(head)
+                if follow:
+                    self.timeline.seek(head)
+                self.timeline_bar.refresh_marks()
+                self.hub.mark_dirty()
+                self.statusBar().showMessage(f"{Path(binding.session_path).name} is still being recorded: "
+                                             f"step {head:,}.", 3000)
+
     def _set_reader(self, reader) -> None:
         if self.reader is not None and self.reader is not reader:
             self.reader.close()
         self.reader = reader
+        self._file_warning = None
+        if reader is None:
+            self._file_watch.stop()
+        else:
+            self._file_watch.start()
         self.hub.set_reader(reader)
         if reader is None:
             apply_overlay(self.scene, None, None)

@@ -104,11 +104,10 @@ def _summary(path: Path, r: SessionReader) -> RunSummary:
 
 
 def session_files(folder, extra=()) -> list[Path]:
-    """The sessions in ``folder`` (not its trash), newest first, then ``extra`` paths
+    """The sessions in ``folder`` (None: none; not its trash), newest first, then ``extra`` paths
     (sessions opened from elsewhere) that still exist; no duplicates."""
-    folder = Path(folder)
-    found = sorted(folder.glob("*.session"), key=lambda p: p.stat().st_mtime, reverse=True) \
-        if folder.is_dir() else []
+    found = sorted(Path(folder).glob("*.session"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if folder is not None and Path(folder).is_dir() else []
     seen = {p.resolve() for p in found}
     for p in map(Path, extra):
         if p.suffix == ".session" and p.is_file() and p.resolve() not in seen:

@@ -132,7 +132,12 @@ class LibraryPanel(QWidget):
 
     def refresh(self) -> None:
         keep = self.current_path()
-        self.summaries = self._read.of(session_files(self.folder(), self.extra()))
+        try:
+            folder = self.folder()
+        except OSError as exc:  # the sessions folder cannot be made: list what was opened only
+            self.setToolTip(str(exc.strerror or exc))
+            folder = None
+        self.summaries = self._read.of(session_files(folder, self.extra()))
         self.table.setRowCount(len(self.summaries))
         for row, s in enumerate(self.summaries):
             for col, text in enumerate(row_texts(s)):

@@ -5,6 +5,7 @@ and carries status and progress. Polling is a short non-blocking timer, so the w
 waits on the worker, and a worker that dies is reported by WorkerHandle.poll."""
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -18,8 +19,22 @@ from ..settings_store import data_dir
 
 def sessions_dir() -> Path:
     folder = data_dir() / "sessions"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"runs cannot be recorded in {folder}: {exc.strerror or exc}") from None
     return folder
+
+
+def writable(folder: Path) -> None:
+    """OSError with a sentence unless a file can be created in ``folder``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".neurostudio-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(exc.errno, f"runs cannot be recorded in {folder}: {exc.strerror or exc}") from None
 
 
 def new_session_path(name: str) -> Path:
@@ -41,6 +56,11 @@ class RunController(QObject):
     log = Signal(str)
     probes_changed = Signal(dict)           # the worker's probe settings after "set_probes"
     started = Signal(str)                   # the session file path
+    stalled = Signal(float)                 # seconds without a word from a running worker (0: it spoke again)
+
+    #: a worker that says nothing for this long while running is reported (stopped with
+    #: SIGSTOP, swapped out, or inside one very long step); it is not killed
+    STALL_S = 10.0
 
     def __init__(self, parent: QObject | None = None, poll_ms: int = 50):
         super().__init__(parent)
@@ -50,6 +70,8 @@ class RunController(QObject):
         self.message = ""
         self.details = ""
         self.last_progress: dict = {}
+        self._heard = time.monotonic()
+        self._stall_shown = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self.poll)
@@ -70,6 +92,7 @@ class RunController(QObject):
         if self.running:
             raise RuntimeError("A run is already in progress; stop it first.")
         self.session_path = Path(session_path) if session_path else new_session_path(name)
+        writable(self.session_path.parent)  # a read-only folder: one sentence now, not a dead worker
         job = {"graph": graph, "overrides": dict(overrides or {}), "record": str(self.session_path),
                "start_paused": start_paused, "progress_interval": 0.1, "probes": dict(probes or {})}
         if base_dir is not None:
@@ -80,6 +103,8 @@ class RunController(QObject):
         self.handle = WorkerHandle(job)
         self.handle.start()
         self.last_progress = {}
+        self._heard = time.monotonic()
+        self._stall_shown = 0.0
         self._set_state("starting", "Starting the training process…", "")
         self._timer.start()
         self.started.emit(str(self.session_path))
@@ -96,7 +121,15 @@ class RunController(QObject):
         return self.handle is not None and self.handle.step()
 
     def stop(self):
-        return self.handle is not None and self.handle.stop()
+        """Ask the worker to stop after its step; one that has stopped answering (see
+        ``stalled``) cannot read the request and is killed instead: the session keeps what
+        it committed."""
+        if self.handle is None:
+            return False
+        if self.running and self._stall_shown:
+            self.kill()
+            return True
+        return self.handle.stop()
 
     def set_lr(self, value: float):
         return self.handle is not None and self.handle.set_lr(value)
@@ -127,7 +160,18 @@ class RunController(QObject):
         if self.handle is None:
             return
         last_commit = None
-        for msg in self.handle.poll():
+        messages = self.handle.poll()
+        now = time.monotonic()
+        if messages:
+            self._heard = now
+            if self._stall_shown:
+                self._stall_shown = 0.0
+                self.stalled.emit(0.0)
+        elif self.state in ("running",) and now - self._heard >= self.STALL_S \
+                and now - self._heard >= self._stall_shown + 5.0:
+            self._stall_shown = now - self._heard
+            self.stalled.emit(self._stall_shown)
+        for msg in messages:
             kind = msg.get("kind")
             if kind == "status":
                 self._set_state(msg["state"], msg.get("message", ""), msg.get("details", ""))

@@ -148,7 +148,7 @@ class RunPanel(QWidget):
             self._size_fields()
 
     _SIGNALS = (("log", "_show_note"), ("probes_changed", "_show_probes"), ("state_changed", "on_state"),
-                ("progress", "on_progress"), ("started", "_show_session"))
+                ("progress", "on_progress"), ("started", "_show_session"), ("stalled", "on_stalled"))
 
     def set_controller(self, controller, session_path=None) -> None:
         """Show and steer ``controller`` (a run, or an idle controller: nothing bound)."""
@@ -255,6 +255,16 @@ class RunPanel(QWidget):
         if state in TERMINAL:
             self.bar.setFormat(f"{state} · step {self.controller.last_progress.get('step', 0)}")
         self._update_buttons()
+
+    def on_stalled(self, seconds: float) -> None:
+        """A running worker has been silent for ``seconds`` (0: it spoke again)."""
+        c = self.controller
+        if seconds <= 0:
+            self.on_state(c.state, c.message, c.details)
+            return
+        self.state_label.setText(f"<b style='color:{STATE_COLOURS['paused']}'>No word from the training process "
+                                 f"for {seconds:.0f} s</b> — it may be stopped (SIGSTOP), swapped out or in a "
+                                 "very long step; Stop ends it.")
 
     def on_progress(self, p: dict) -> None:
         total = p.get("steps_total") or 0
