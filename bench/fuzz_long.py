@@ -50,9 +50,14 @@ def main() -> int:
               f"--seed {args.seed}",
               f"{total} cases in {seconds:.0f} s ({summary[-1] if summary else 'no summary'})", *rows,
               "failures: " + (", ".join(failures) if failures else "none"), ""]
-    if failures:
-        report.insert(-1, "\n".join(line for line in out.splitlines()
-                                    if "reproduce_failure" in line or line.startswith("E ")))
+    if failures:  # each distinct error line and how to reproduce it
+        seen = []
+        for line in out.splitlines():
+            text = line.lstrip("E| \t")
+            if (re.match(r"[A-Za-z_.]*(Error|Exception|Warning)\b", text) or "reproduce_failure" in text) \
+                    and text not in seen:
+                seen.append(text)
+        report.insert(-1, "\n".join("    " + t[:300] for t in seen))
     text = "\n".join(report)
     print(text)
     with RESULTS.open("a") as f:

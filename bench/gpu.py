@@ -197,10 +197,11 @@ def count_syncs(run, steps: int) -> tuple[float, float, int]:
 
 def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool, tmp: Path) -> list[str]:
     doc, data, batch = load(name, quick)
+    tag = f"{name}-{'amp' if amp else 'f32'}"
     runs = {"loop": HandLoop(doc, data, batch, device, amp),
-            "trainer": Run(doc, data, batch, device, amp, None, tmp / f"{name}-t"),
-            "defaults": Run(doc, data, batch, device, amp, {}, tmp / f"{name}-d"),
-            "equal": Run(doc, data, batch, device, amp, EQUAL, tmp / f"{name}-e")}
+            "trainer": Run(doc, data, batch, device, amp, None, tmp / f"{tag}-t"),
+            "defaults": Run(doc, data, batch, device, amp, {}, tmp / f"{tag}-d"),
+            "equal": Run(doc, data, batch, device, amp, EQUAL, tmp / f"{tag}-e")}
     peak = {}
     for mode, run in runs.items():  # warm-up (kernels, allocator, the probes' dense start) and memory
         if device.type == "cuda":
@@ -232,6 +233,29 @@ def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool
         lines.append(f"{label:<22} {mode:<9} {med[mode]:9.1f} steps/s  x trainer {med[mode] / med['trainer']:.3f}"
                      f"  x loop {med[mode] / med['loop']:.3f}  peak {peak[mode]:8.1f} MiB{sc}{where}")
     for run in runs.values():
+        run.close()
+    return lines
+
+
+def profile(name: str, device, steps: int, tmp: Path) -> list[str]:
+    """Where the probes' time goes on this device: milliseconds per step in each probe
+    entry point (bench/probe_profile.py's labels), defaults and equal coverage."""
+    from bench.probe_profile import WRAP, Timer, _resolve
+    doc, data, batch = load(name, False)
+    lines = []
+    for label, settings in (("defaults", {}), ("equal", EQUAL)):
+        run = Run(doc, data, batch, device, False, settings, tmp / f"profile-{name}-{label}")
+        timed(run, 60, device)
+        timer = Timer()
+        root = {"probes": run.probes, "writer": run.writer}
+        for path, method in WRAP:
+            obj = _resolve(root, path)
+            if obj is not None and callable(getattr(obj, method, None)):
+                timer.wrap(obj, method, f"{path}.{method}")
+        rate = timed(run, steps, device)
+        top = sorted(timer.total.items(), key=lambda kv: -kv[1])[:8]
+        lines.append(f"{name} {label}: {1e3 / rate:.3f} ms/step; " + ", ".join(
+            f"{k} {1e3 * v / steps:.3f}" for k, v in top))
         run.close()
     return lines
 
@@ -277,6 +301,16 @@ def main(argv=None) -> int:
                     out = [f"{key} AMP={amp}: FAILED", *("#  " + t for t in traceback.format_exc().splitlines())]
                 print("\n".join(out), flush=True)
                 lines += out
+        if device.type == "cuda" and time.perf_counter() - t_start < args.budget:
+            lines.append("")
+            lines.append("# where the probes' time goes (ms per training step in each probe entry point):")
+            try:
+                out = profile("lenet", device, 300, Path(tmp))
+            except Exception:
+                import traceback
+                out = ["profile FAILED", *("#  " + t for t in traceback.format_exc().splitlines())]
+            print("\n".join(out), flush=True)
+            lines += out
     lines.append(f"# {time.perf_counter() - t_start:.0f} s in all")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"written to {args.out}")

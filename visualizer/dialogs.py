@@ -8,6 +8,8 @@ GRAPH_FILTER = ("Graphs and sessions (*.json *.session);;Neurostudio graphs (*.j
                 "Recorded sessions (*.session);;All files (*)")
 SAVE_FILTER = "Neurostudio graphs (*.json);;All files (*)"
 SESSION_FILTER = "Recorded sessions (*.session);;All files (*)"
+DATA_FILTER = ("Data files (*.npz *.csv *.tsv *.txt *.text *.md *ubyte* *idx* *.gz);;NumPy archives (*.npz);;"
+               "CSV tables (*.csv *.tsv);;Text (*.txt *.text *.md);;IDX files (*ubyte* *idx*);;All files (*)")
 EXPORT_FILTERS = {"png": "PNG pictures (*.png)", "csv": "CSV tables (*.csv)", "svg": "SVG drawings (*.svg)"}
 
 
@@ -48,6 +50,16 @@ class Dialogs:
         from .replay.fork_dialog import ask_fork_settings
         return ask_fork_settings(parent, parent_name, fork_step, parent_settings, last_step)
 
+    def data_path(self, parent, start_dir: str, folder: bool) -> str | None:
+        """A data file (npz, IDX, CSV, text) or, with ``folder``, a folder of images with one
+        sub-folder per class."""
+        if folder:
+            path = QFileDialog.getExistingDirectory(parent, "Choose a folder of images (one sub-folder "
+                                                    "per class)", start_dir)
+        else:
+            path, _ = QFileDialog.getOpenFileName(parent, "Choose a data file", start_dir, DATA_FILTER)
+        return path or None
+
     def save_path(self, parent, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(parent, "Save graph as", suggested, SAVE_FILTER)
         if path and "." not in path.rsplit("/", 1)[-1]:
@@ -86,6 +98,9 @@ class HeadlessDialogs(Dialogs):
 
     def open_paths(self, parent, directory: str) -> list[str]:
         return []
+
+    def data_path(self, parent, start_dir: str, folder: bool) -> str | None:
+        return None
 
     def export_path(self, parent, suggested: str, kind: str) -> str | None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from .panels.data_dialog import open_data_dialog
 from .theme import THEMES
 
 WORKSPACES = (("build", "Build", "Ctrl+1", "Assemble the network: palette, canvas, inspector, training settings"),
@@ -37,6 +38,8 @@ def build(w) -> dict[str, QAction]:
     a = {
         "new": _action(w, "&New", w.new_document, K.New, "Start an empty graph"),
         "open": _action(w, "&Open…", w.open_dialog, K.Open, "Open a graph file or a recorded session"),
+        "open_data": _action(w, "Open &Data…", lambda: open_data_dialog(w), None,
+                             "Choose your own data file or image folder, see what it holds and fit the graph to it"),
         "save": _action(w, "&Save", w.save, K.Save, "Save the graph"),
         "save_as": _action(w, "Save &As…", w.save_as, "Ctrl+Shift+S"),
         "quit": _action(w, "&Quit", w.close, K.Quit if not K(K.Quit).isEmpty() else "Ctrl+Q"),
@@ -72,8 +75,9 @@ def build(w) -> dict[str, QAction]:
 
     bar = w.menuBar()
     w.file_menu = m = bar.addMenu("&File")
-    for key in ("new", "open"):
+    for key in ("new", "open", "open_data"):
         m.addAction(a[key])
+    w.settings_panel.data_requested.connect(a["open_data"].trigger)
     w.recent_menu = m.addMenu("Open &Recent")
     w.recent_menu.aboutToShow.connect(w.fill_recent_menu)
     m.addSeparator()

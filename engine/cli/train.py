@@ -137,6 +137,7 @@ def _json_safe(value):
 def run(args) -> int:
     from ..data import DataError
     from ..graph.errors import GraphError
+    from ..session import SessionError
     from ..train import Trainer, TrainError
     from ..train.recorder import SessionRecorder, open_writer
 
@@ -188,7 +189,7 @@ def run(args) -> int:
             if fork is not None:
                 fork.record_start(recorder, trainer)
         summary = trainer.run()
-    except (GraphError, DataError, TrainError, ProbeSettingsError) as exc:
+    except (GraphError, DataError, TrainError, ProbeSettingsError, SessionError) as exc:  # a full disk
         print(str(exc), file=sys.stderr)
         return 1
     except Exception as exc:
@@ -199,7 +200,10 @@ def run(args) -> int:
         return 1
     finally:
         if recorder is not None:
-            recorder.close()
+            try:
+                recorder.close()
+            except SessionError:
+                pass  # the write that failed during the run was reported above
     print(_summary_text(summary), file=sys.stderr)
     if args.record:
         print(f"Recorded to {args.record} ({_capture_words(probes)}).", file=sys.stderr)

@@ -46,7 +46,8 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, source: str, *, class_n
             raise DataError(f"{source}: token ids in x must not be negative (found {int(x.min())}).")
         x = x.astype(np.int64)
     else:
-        x = x.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
+        with np.errstate(over="ignore"):  # values past float32 become inf, refused below
+            x = x.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
         if not np.isfinite(x).all():
             raise DataError(f"{source}: x holds NaN or infinite values.")
         if x.ndim == 1:
@@ -57,7 +58,8 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, source: str, *, class_n
         y, names = class_ids(y, source, class_names)
         info = DatasetInfo(name, x.shape[1:], input_dtype, "class", y.shape[1:], names, kind, f"Loaded from {source}.")
     else:
-        y = y.astype(np.float32)
+        with np.errstate(over="ignore"):
+            y = y.astype(np.float32)
         if not np.isfinite(y).all():
             raise DataError(f"{source}: y holds NaN or infinite values.")
         if y.ndim == 1:

@@ -162,11 +162,11 @@ def _parse_csv(path: Path, ref: dict, rows):
         pending.append(values)
         labels.add(line, row[label].strip())
         if len(pending) == _BLOCK_ROWS:
-            blocks.append(np.array(pending, dtype=np.float32))
+            blocks.append(_block(pending))
             pending = []
             check_data_bytes(len(blocks) * _BLOCK_ROWS * len(features) * 4, f"CSV file {path}")
     if pending:
-        blocks.append(np.array(pending, dtype=np.float32))
+        blocks.append(_block(pending))
     if not blocks:
         raise DataError(f"CSV file {path} has a header but no data rows.")
     x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
@@ -177,6 +177,11 @@ def _parse_csv(path: Path, ref: dict, rows):
                        names, "table", f"Table from {path}: {len(features)} features, label "
                        f"{excerpt(columns[label])}.")
     return x, y, info
+
+
+def _block(rows: list) -> np.ndarray:
+    with np.errstate(over="ignore"):  # past float32: inf, refused with the NaN check
+        return np.array(rows, dtype=np.float32)
 
 
 def _chain(first, rest):
@@ -213,7 +218,11 @@ class _CsvLabels:
                 text = next(t for t, c in self.texts.items() if c == self.codes[k]) if self.codes[k] >= 0 else "?"
                 raise DataError(f"CSV file {path} row {self.lines[k]}, column {column}: {excerpt(text)} "
                                 f"is not a number.")
-            return values.astype(np.float32)[:, None], (), "value"
+            with np.errstate(over="ignore"):
+                y = values.astype(np.float32)[:, None]
+            if not np.isfinite(y).all():
+                raise DataError(f"CSV file {path} column {column} holds labels too large for a float32 target.")
+            return y, (), "value"
         if numeric.all() and whole:
             if np.abs(values).max() >= 2 ** 53:
                 raise DataError(f"CSV file {path} column {column} holds class ids too big to be classes.")

@@ -141,20 +141,26 @@ def _sequence(s: np.ndarray, t, info: DatasetInfo) -> str:
 
 
 # -- guesses for the dialog --------------------------------------------------------------------
-def csv_columns(path: Path, delimiter: str | None = None) -> tuple[list[str], bool]:
-    """(column names, whether the first row is a header), read from the first row the way the
-    CSV loader reads it: a first row without a single number is a header."""
+def csv_columns(path: Path, delimiter: str | None = None) -> tuple[list[str], bool, int]:
+    """(column names, whether the first row is a header, the likely label column), read from
+    the first rows the way the CSV loader reads them: a first row without a single number is
+    a header. The likely label column is the only one whose first value is not a number (text
+    labels), else the last one (the loader's default)."""
     delimiter = delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            first = next((row for row in csv.reader(f, delimiter=delimiter) if any(c.strip() for c in row)), None)
+            rows = (row for row in csv.reader(f, delimiter=delimiter) if any(c.strip() for c in row))
+            first, second = next(rows, None), next(rows, None)
     except (OSError, UnicodeDecodeError, csv.Error):
         raise DataError(f"CSV file {path} cannot be read as UTF-8 text.") from None
     if first is None:
         raise DataError(f"CSV file {path} is empty.")
     header = all(_number(c) is None for c in first)
     names = [c.strip() for c in first] if header else [f"column {i + 1}" for i in range(len(first))]
-    return [excerpt(n, 40)[1:-1] if not n.isprintable() or len(n) > 40 else n for n in names], header
+    data = second if header else first
+    texts = [i for i, c in enumerate(data or []) if _number(c) is None]
+    guess = texts[0] if len(texts) == 1 and len(data) == len(names) else len(names) - 1
+    return [excerpt(n, 40)[1:-1] if not n.isprintable() or len(n) > 40 else n for n in names], header, guess
 
 
 def _number(cell: str) -> float | None:

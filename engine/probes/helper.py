@@ -29,11 +29,12 @@ class Helper:
         from .stats import StepStats
         torch.set_num_threads(max(1, int(header.get("threads", 1))))
         doc = GraphDocument.from_dict(header["graph"])
-        x = torch.from_numpy(decode_row("x", rows["x"]))
-        y = torch.from_numpy(decode_row("y", rows["y"]))
-        grid_x = torch.from_numpy(decode_row("grid_x", rows["grid_x"])) if "grid_x" in rows else None
+        device = torch.device(header.get("device", "cpu"))
+        x = torch.from_numpy(decode_row("x", rows["x"])).to(device)
+        y = torch.from_numpy(decode_row("y", rows["y"])).to(device)
+        grid_x = torch.from_numpy(decode_row("grid_x", rows["grid_x"])).to(device) if "grid_x" in rows else None
         after = header["after"]
-        self.cm = CaptureModel(doc, "cpu", getattr(torch, header["dtype"]), x, y, int(header["max_channels"]),
+        self.cm = CaptureModel(doc, device, getattr(torch, header["dtype"]), x, y, int(header["max_channels"]),
                                int(header["bins"]), grid_x, int(header.get("grid", 0)), [e[0] for e in after])
         self.cm.capture.load_ranges(header.get("ranges") or {})
         self.stats = StepStats(self.cm.targets)

@@ -79,11 +79,15 @@ def choose_mode(requested: str, device: torch.device, steps_left: int) -> tuple[
             return "stream", "capture_mode is set to stream"
         return "inline", f"a second CUDA stream was asked for but training runs on {device.type}"
     if requested == "process":
-        if device.type == "cpu":
+        if device.type in ("cpu", "cuda"):
             return "process", "capture_mode is set to process"
-        return "inline", f"a helper process captures CPU runs only; training runs on {device.type}"
+        return "inline", f"a helper process captures CPU and CUDA runs only; training runs on {device.type}"
     if device.type == "cuda":
-        return "stream", "training runs on CUDA"
+        if (os.cpu_count() or 1) < 2:
+            return "stream", "one CPU core only: a second CUDA stream instead of a helper process"
+        if steps_left < OFFPATH_MIN_STEPS:
+            return "inline", f"the run is short ({steps_left} steps)"
+        return "process", "training runs on CUDA and a CPU core is free to drive the captures"
     if device.type != "cpu":
         return "inline", f"captures beside training are not supported on {device.type}"
     if spare_cores() < 1:
@@ -127,7 +131,11 @@ class CaptureModel:
 
     def load(self, snapshot: list[torch.Tensor]) -> None:
         with torch.no_grad():
-            torch._foreach_copy_(self.tensors, snapshot)
+            if snapshot and snapshot[0].device == self.tensors[0].device:
+                torch._foreach_copy_(self.tensors, snapshot)
+            else:  # host slots into a GPU copy (the CUDA helper process)
+                for dst, src in zip(self.tensors, snapshot):
+                    dst.copy_(src)
 
     def run(self) -> dict:
         rec = self.capture.run()

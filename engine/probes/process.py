@@ -1,6 +1,11 @@
 """The training process's side of the capture helper (:mod:`.helper`): a second Python
-process on a spare CPU core that takes heavy captures, and the per-step statistics of
-small networks, off the training thread.
+process on a spare CPU core that takes heavy captures, and on a CPU the per-step
+statistics of small networks, off the training thread. On a CUDA device the helper runs
+its captures on the same GPU in its own CUDA context: a second process, not a second
+thread, because the training loop is bound by the host's kernel launches and a capture
+thread would hold the GIL it needs. There the weights leave the GPU by a non-blocking
+copy into pinned memory; the request goes out once that copy's event has completed
+(polled on later steps), so the training loop never waits for the device.
 
 Each measured step uses one of ``SLOTS`` shared-memory slots, round robin: the weights
 after the update (every parameter and buffer: what a capture needs), the weights before
@@ -21,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +95,7 @@ class ProcessHelper:
     def __init__(self, doc, model, flat_params, x, y, max_channels, bins, grid_x=None, grid=0,
                  ranges: dict | None = None, threads: int = 1):
         named = model_tensors(model)
+        self.device = named[0][1].device if named else x.device
         self.live = [t for _, t in named]
         self.params = list(flat_params)
         self.flat = [p.detach() for p in self.params]
@@ -98,12 +105,17 @@ class ProcessHelper:
         before, end = layout_of([(f"before{i}", p) for i, p in enumerate(self.flat)], end)
         grads, end = layout_of([(f"grad{i}", p) for i, p in enumerate(self.flat)], end)
         self._paths, self._after, self._before, self._grads = [], [], [], []
+        self._flats, self._staging, self._staged = [], [], deque()
         for _ in range(SLOTS):
             path, flat = shared_file(end, "neurostudio-slot-")
             self._paths.append(path)
+            self._flats.append(flat)
             self._after.append(views(flat, after))
             self._before.append(views(flat, before))
             self._grads.append(views(flat, grads))
+            if self.device.type == "cuda":  # where the weights land without the host waiting
+                pinned = torch.empty(flat.numel(), dtype=torch.uint8, pin_memory=True)
+                self._staging.append((pinned, views(pinned, after)))
         path, self._ctrl = shared_file(8, "neurostudio-ctrl-")
         self._paths.append(path)
         self._done = self._ctrl[:8].view(torch.int64)
@@ -128,6 +140,7 @@ class ProcessHelper:
             arrays["grid_x"] = grid_x.detach().cpu().numpy()
         dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
         header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
+                  "device": str(self.device),
                   "after": after, "before": before, "grads": grads, "flat_index": index, "size": end,
                   "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
                   "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {}}
@@ -171,6 +184,8 @@ class ProcessHelper:
 
     def poll(self, block: float | None = None) -> list:
         out: list = []
+        if self._staged:
+            self._send_staged(wait=False)
         while True:
             try:
                 item = self._inbox.get(timeout=block) if block else self._inbox.get_nowait()
@@ -191,6 +206,7 @@ class ProcessHelper:
         seq = self._seq
         end = None
         if int(self._done[0]) < seq - SLOTS:
+            self._send_staged(wait=True)
             self._push()
         while int(self._done[0]) < seq - SLOTS:
             if self.gone is not None or self.proc.poll() is not None:
@@ -225,6 +241,17 @@ class ProcessHelper:
         {"present": [...] or None, "before": bool, "acts": {node: tensor}, "loss"}."""
         header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
                   "handover": handover, "flush": flush}
+        if self.device.type == "cuda":  # captures only: the weights go through pinned memory
+            pinned, staged = self._staging[slot]
+            with torch.no_grad():
+                for dst, src in zip(staged, self.live):
+                    dst.copy_(src, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self._staged.append((header, slot, event))
+            self._seq += 1
+            self._captures_out += bool(capture)
+            return self.poll()
         with torch.no_grad():
             torch._foreach_copy_(self._after[slot], self.live)
             if stats is not None:
@@ -248,6 +275,18 @@ class ProcessHelper:
         self._captures_out += bool(capture)
         return self.poll()
 
+    def _send_staged(self, wait: bool) -> None:
+        """Requests whose weights have left the GPU (all of them, waiting, when ``wait``)."""
+        while self._staged and (wait or self._staged[0][2].query()):
+            header, slot, event = self._staged.popleft()
+            event.synchronize()
+            self._flats[slot].copy_(self._staging[slot][0])
+            try:
+                write_frame(self.proc.stdin, header)
+            except OSError as exc:
+                self._lost(f"its pipe broke: {exc}")
+                return
+
     def _push(self) -> None:
         try:
             self.proc.stdin.flush()
@@ -268,6 +307,7 @@ class ProcessHelper:
 
     def flush(self, timeout: float = READY_TIMEOUT) -> list:
         """Every result still on its way (statistics held for batching included)."""
+        self._send_staged(wait=True)
         out = self.poll()
         if self.gone is not None:
             return out

@@ -211,7 +211,8 @@ class ProbeSet(Callback):
         """After backward, before clipping and the update: gradients and weights, into a
         helper slot for a small network once the helper runs, else measured here."""
         runner, stats = self._offpath, self.stats
-        if runner is not None and runner.mode == "process" and runner.ready and self._ship_stats is not False:
+        if (runner is not None and runner.mode == "process" and runner.ready and self._ship_stats is not False
+                and runner.device.type == "cpu"):
             if self._ship_stats is None:  # decided once, on the first outputs the helper could take
                 self._ship_stats = sum(a.numel() for a in stats._outs.values()) < SIDE_MIN_ELEMENTS
             if self._ship_stats:

@@ -10,6 +10,7 @@ value SQLite builds.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import urllib.parse
@@ -46,11 +47,13 @@ class Deadline:
 
 
 def connect_readonly(path: Path, deadline: Deadline) -> sqlite3.Connection:
-    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
-    try:
-        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise SessionError(f"{path} could not be opened ({exc}).") from None
+    db = _connect(path, "?mode=ro")
+    if _cannot_open(db) and _unwritable_folder(path) and not Path(str(path) + "-wal").exists():
+        # A finished session in a read-only folder (a CD, a read-only share): WAL mode wants
+        # to create its -shm file beside it. With no -wal left nothing can change the file
+        # (no writer can work there either), so SQLite may take it as immutable.
+        db.close()
+        db = _connect(path, "?mode=ro&immutable=1")
     try:
         db.set_progress_handler(deadline, _TICK_INSTRUCTIONS)
         if hasattr(db, "setlimit"):  # Python 3.11+
@@ -62,6 +65,28 @@ def connect_readonly(path: Path, deadline: Deadline) -> sqlite3.Connection:
         db.close()
         raise SessionError(f"{path} could not be opened ({exc}).") from None
     return db
+
+
+def _connect(path: Path, query: str) -> sqlite3.Connection:
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + query
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise SessionError(f"{path} could not be opened ({exc}).") from None
+
+
+def _cannot_open(db: sqlite3.Connection) -> bool:
+    try:
+        db.execute("PRAGMA schema_version").fetchall()   # reads the header: opens the log
+        return False
+    except sqlite3.OperationalError as exc:
+        return "unable to open" in str(exc)
+    except sqlite3.Error:
+        return False   # not a database, damaged...: said by the first real read
+
+
+def _unwritable_folder(path: Path) -> bool:
+    return not os.access(path.resolve().parent, os.W_OK)
 
 
 def check_schema(db: sqlite3.Connection, path: Path, deadline: Deadline) -> None:
@@ -99,6 +124,8 @@ def check_schema(db: sqlite3.Connection, path: Path, deadline: Deadline) -> None
                                    f"column {missing[0]!r}.")
     except sqlite3.Error as exc:
         raise translate(exc, path, deadline) from None
+    except UnicodeDecodeError:
+        raise SessionError(f"{path} is a damaged session (its schema holds text that is not UTF-8).") from None
     finally:
         deadline.stop()
 
@@ -111,6 +138,8 @@ def translate(exc: sqlite3.Error, path: Path, deadline: Deadline) -> SessionErro
                             f"was stopped (the file is damaged or built to hang readers).")
     if "not a database" in text or "file is encrypted" in text:
         return SessionError(f"{path} is not a Neurostudio session.")
+    if "decode to UTF-8" in text:  # Python's sqlite3 reads TEXT as UTF-8 (and quotes the text)
+        return SessionError(f"{path} is a damaged session (it holds text that is not UTF-8).")
     if "too big" in text:
         return SessionError(f"{path} holds a value bigger than the {MAX_VALUE_BYTES} bytes a "
                             f"reader takes from one field, so it was not read.")

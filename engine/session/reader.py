@@ -493,6 +493,9 @@ class SessionReader:
                 rows.extend(chunk)
         except sqlite3.Error as exc:
             raise translate(exc, self.path, self._deadline) from None
+        except UnicodeDecodeError:  # Python's sqlite3 decodes TEXT as UTF-8
+            raise SessionError(f"{self.path} is a damaged session (it holds text that is not "
+                               f"UTF-8).") from None
         finally:
             self._deadline.stop()
 

@@ -35,43 +35,46 @@ class SessionWriter:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise SessionError(f"{self.path} already exists; refusing to overwrite it.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(self.path) + suffix).unlink(missing_ok=True)
         meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "created": time.time(),
                 "graph": graph, "settings": settings, "dataset_info": dataset_info,
                 "parent": parent, "last_step": -1}
         rows = [(k, self._json(k, v)) for k, v in meta.items()]
-        # Built under a temporary name and renamed into place: a kill during creation
-        # never leaves a half-made file that claims to be a session.
-        tmp = self.path.with_name(self.path.name + ".creating")
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(tmp) + suffix).unlink(missing_ok=True)
-        db = sqlite3.connect(str(tmp), isolation_level=None)
-        try:
-            # 16 KiB pages: tensor blobs span 4x fewer overflow pages (measured ~1.3x
-            # faster writes and reads than 4 KiB); 64 KiB would bloat small commits.
-            # Set first: WAL mode freezes the page size.
-            db.execute("PRAGMA page_size=16384")
-            # WAL is switched on here, not after the rename: the switch itself goes through
-            # a rollback journal, and a kill in it would leave a hot journal that a
-            # read-only reader cannot roll back.
-            db.execute("PRAGMA journal_mode=WAL").fetchall()
-            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
-            db.execute("BEGIN")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.executemany("INSERT INTO meta VALUES (?, ?)", rows)
-            db.execute("COMMIT")
-        finally:
-            db.close()
-        os.replace(tmp, self.path)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        # NORMAL in WAL mode: a process kill loses nothing committed; only a power cut can
-        # lose the last few commits, and the file still opens.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:  # a read-only folder or a full disk: one sentence, not sqlite's exception
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            # Built under a temporary name and renamed into place: a kill during creation
+            # never leaves a half-made file that claims to be a session.
+            tmp = self.path.with_name(self.path.name + ".creating")
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(tmp) + suffix).unlink(missing_ok=True)
+            db = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                # 16 KiB pages: tensor blobs span 4x fewer overflow pages (measured ~1.3x
+                # faster writes and reads than 4 KiB); 64 KiB would bloat small commits.
+                # Set first: WAL mode freezes the page size.
+                db.execute("PRAGMA page_size=16384")
+                # WAL is switched on here, not after the rename: the switch itself goes through
+                # a rollback journal, and a kill in it would leave a hot journal that a
+                # read-only reader cannot roll back.
+                db.execute("PRAGMA journal_mode=WAL").fetchall()
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+                db.execute("BEGIN")
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany("INSERT INTO meta VALUES (?, ?)", rows)
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            os.replace(tmp, self.path)
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+            # NORMAL in WAL mode: a process kill loses nothing committed; only a power cut can
+            # lose the last few commits, and the file still opens.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise SessionError(f"could not create {self.path}: {getattr(exc, 'strerror', None) or exc}.") from None
         self._ids: dict[tuple[str, str], int] = {}
         self._new_series: list[tuple[int, str, str]] = []
         self._scalars: list[tuple] = []
@@ -205,8 +208,11 @@ class SessionWriter:
             db.execute("UPDATE meta SET value = ? WHERE key = 'last_step'", (str(self._max_step),))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            try:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolled back itself (a full disk can end the transaction)
             raise SessionError(f"could not write to {self.path}: {exc}.") from None
         for buf in (self._new_series, self._scalars, self._tensors, self._events,
                     self._checkpoints, self._checkpoint_tensors, self._probe, self._dropped):
@@ -222,8 +228,13 @@ class SessionWriter:
         through a rollback journal, which a kill could leave hot for read-only readers."""
         if self._closed:
             return
-        self.commit()
-        self._closed = True
+        try:
+            self.commit()
+        finally:  # a commit that failed (a full disk) is not tried again; the file is closed
+            self._closed = True
+            self._close_connection()
+
+    def _close_connection(self) -> None:
         try:
             self._db.execute("PRAGMA busy_timeout=0")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

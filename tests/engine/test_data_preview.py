@@ -30,7 +30,10 @@ def test_idx_pair_counts_shapes_and_thumbnails(tmp_path):
 
 def test_csv_columns_rows_and_label_column(tmp_path):
     path, x, species = csv_table(tmp_path / "iris.csv", n=80)
-    assert csv_columns(path) == (["species", "sepal_length", "sepal_width", "petal_length", "petal_width"], True)
+    # the label column is guessed: the only one holding text
+    assert csv_columns(path) == (["species", "sepal_length", "sepal_width", "petal_length", "petal_width"], True, 0)
+    (tmp_path / "plain.csv").write_text("1,2,0\n3,4,1\n")
+    assert csv_columns(tmp_path / "plain.csv") == (["column 1", "column 2", "column 3"], False, 2)
     # the default label column is the last one: the text column then is a feature, and is refused
     with pytest.raises(DataError, match="row 2, column 'species': 'setosa' is not a number"):
         preview_file({"path": "iris.csv"}, DataAccess(tmp_path))

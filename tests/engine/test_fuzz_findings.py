@@ -91,3 +91,41 @@ def test_shape_inference_of_a_million_step_sequence(layer):
         {"id": "x", "type": "Input", "params": {"shape": [7, 4]}}, *doc.to_dict()["nodes"][1:]]}))
     assert short.nodes["r"].n_params == result.nodes["r"].n_params
     assert short.nodes["r"].flops * 10**6 == result.nodes["r"].flops * 7
+
+
+def test_npz_header_that_tokenize_cannot_read(tmp_path):
+    """numpy parses an .npy header with tokenize: a damaged one raised tokenize.TokenError."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, 2), np.float32))
+    member = buf.getvalue().replace(b"(3, 2)", b"(3, 2(", 1)
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as z:
+        z.writestr("x.npy", member)
+        z.writestr("y.npy", member)
+    with pytest.raises(DataError, match=r"member 'x.npy' is not a NumPy array file \(.npy\)"):
+        load_dataset({"path": "d.npz"}, base_dir=tmp_path)
+
+
+def test_float64_inputs_past_float32(tmp_path):
+    """1e300 became inf with a RuntimeWarning on the way to float32, before the check."""
+    np.savez(tmp_path / "d.npz", x=np.full((4, 2), 1e300), y=np.zeros(4, np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="x holds NaN or infinite values"):
+            load_dataset({"path": "d.npz"}, base_dir=tmp_path)
+
+
+def test_session_text_that_is_not_utf8(tmp_path):
+    """Python's sqlite3 raised UnicodeDecodeError on a damaged TEXT value."""
+    import sqlite3
+    path = tmp_path / "run.session"
+    with SessionWriter(path, {}, {}) as w:
+        w.event("start", 0, "hello")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET message = CAST(X'68E36C6C6F' AS TEXT)")
+    db.commit()
+    db.close()
+    with SessionReader(path) as r:
+        with pytest.raises(SessionError, match="is a damaged session \\(it holds text that is not UTF-8\\)"):
+            r.events()

@@ -40,6 +40,9 @@ class ScriptedDialogs:
     def export_path(self, parent, suggested, kind):
         return self._next("export_path", suggested)
 
+    def data_path(self, parent, start_dir, folder):
+        return self._next("data_path", (start_dir, folder))
+
     def errors(self):
         return [t for k, t in self.asked if k == "error"]
 

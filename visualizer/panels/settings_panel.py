@@ -1,9 +1,12 @@
 """Dataset and training settings: the dataset chooser and its params (from
-engine.data.registry) and the training form (from engine.graph.settings.TRAINING_PARAMS).
-Every change is an undoable edit of the document."""
+engine.data.registry), "Choose data file…" for the user's own data (the data dialog,
+data_dialog.py; the window opens it on ``data_requested``) and the training form (from
+engine.graph.settings.TRAINING_PARAMS). Every change is an undoable edit of the document."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout,
+                               QWidget)
 
 from engine.data.registry import CATEGORY_ORDER, DATASETS
 from engine.graph.settings import TRAINING_DEFAULTS, TRAINING_PARAMS
@@ -13,6 +16,8 @@ from .param_form import build_form
 
 
 class SettingsPanel(QScrollArea):
+    data_requested = Signal()  # "Choose data file…": the window opens the data dialog
+
     def __init__(self, model, parent=None):
         super().__init__(parent)
         self.model = model
@@ -37,13 +42,17 @@ class SettingsPanel(QScrollArea):
         self.dataset.activated.connect(self._dataset_chosen)
         self.path = QLineEdit()
         self.path.setReadOnly(True)
+        self.choose_data = QPushButton("Choose data file…")
+        self.choose_data.setToolTip("Your own data: an npz, IDX, CSV or text file, or a folder of images; "
+                                    "see what it holds and fit the graph to it")
+        self.choose_data.clicked.connect(self.data_requested)
         self.dataset_help = QLabel()
         self.dataset_help.setObjectName("muted")
         self.dataset_help.setWordWrap(True)
         self.dataset_form_host = QWidget()
         self.dataset_form = QFormLayout(self.dataset_form_host)
         self.dataset_form.setContentsMargins(0, 0, 0, 0)
-        for w in (self.dataset, self.path, self.dataset_help, self.dataset_form_host):
+        for w in (self.dataset, self.path, self.choose_data, self.dataset_help, self.dataset_form_host):
             lay.addWidget(w)
         title = QLabel("Training")
         title.setObjectName("heading")
@@ -79,8 +88,9 @@ class SettingsPanel(QScrollArea):
         self.path.setVisible("path" in ds)
         self.path.setText(str(ds.get("path", "")))
         self.dataset.setCurrentIndex(max(0, self.dataset.findData(name)) if spec else -1)
-        if not spec and "path" not in ds:
-            self.dataset.setPlaceholderText(f"unknown dataset '{name}'" if name else "choose a dataset")
+        if not spec:
+            self.dataset.setPlaceholderText("your data file" if "path" in ds else
+                                            f"unknown dataset '{name}'" if name else "choose a dataset")
         self.dataset_help.setText(spec.help if spec else "")
         if spec is not self._shown_dataset:  # rebuild the form only when the dataset changes
             self._shown_dataset = spec
