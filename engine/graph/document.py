@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .blocks import Block, BlockTree, blocks_from
 from .errors import GraphError
 
 FORMAT_NAME = "neurostudio.graph"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: blocks (version 1 documents load as they were, with none)
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 # What a graph file may make us spend (a stranger's file is bounded before it is built):
@@ -52,7 +53,8 @@ class Node:
     id: str
     type: str
     params: dict[str, Any] = field(default_factory=dict)
-    pos: tuple[float, float] = (0.0, 0.0)
+    pos: tuple[float, float] = (0.0, 0.0)   # relative to its block's frame, if it has one
+    block: str | None = None                # the innermost block it belongs to
 
     def to_dict(self) -> dict:
         return {"id": self.id, "type": self.type, "params": copy.deepcopy(self.params),
@@ -82,16 +84,42 @@ class GraphDocument:
     training: dict[str, Any] = field(default_factory=dict)
     name: str = "untitled"
     description: str = ""
+    blocks: list[Block] = field(default_factory=list)
+    # id -> index into ``nodes``; checked on every hit and rebuilt on a miss, so callers may
+    # change ``nodes`` freely (a 10,000-node graph cannot afford a scan per lookup)
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- lookup -------------------------------------------------------------------
+    def _find(self, node_id: str) -> Node | None:
+        nodes = self.nodes
+        i = self._index.get(node_id)
+        if i is not None and i < len(nodes) and nodes[i].id == node_id:
+            return nodes[i]
+        self._index = {n.id: k for k, n in enumerate(nodes)}
+        i = self._index.get(node_id)
+        return nodes[i] if i is not None else None
+
     def node(self, node_id: str) -> Node:
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        raise KeyError(node_id)
+        n = self._find(node_id)
+        if n is None:
+            raise KeyError(node_id)
+        return n
 
     def has_node(self, node_id: str) -> bool:
-        return any(n.id == node_id for n in self.nodes)
+        return self._find(node_id) is not None
+
+    def block(self, block_id: str) -> Block:
+        for b in self.blocks:
+            if b.id == block_id:
+                return b
+        raise KeyError(block_id)
+
+    def has_block(self, block_id: str) -> bool:
+        return any(b.id == block_id for b in self.blocks)
+
+    def tree(self) -> BlockTree:
+        """Who contains whom (a fresh index: rebuild after changing nodes or blocks)."""
+        return BlockTree(self)
 
     def incoming(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.dst == node_id]
@@ -104,7 +132,7 @@ class GraphDocument:
         base = re.sub(r"[^A-Za-z0-9_]", "", prefix.lower()) or "n"
         if not base[0].isalpha():
             base = "n" + base
-        taken = {n.id for n in self.nodes}
+        taken = {n.id for n in self.nodes} | {b.id for b in self.blocks}
         i = 1
         while f"{base}{i}" in taken:
             i += 1
@@ -112,6 +140,10 @@ class GraphDocument:
 
     # -- plain data ---------------------------------------------------------------
     def to_dict(self) -> dict:
+        members: dict[str, list[str]] = {b.id: [] for b in self.blocks}
+        for n in self.nodes:
+            if n.block in members:
+                members[n.block].append(n.id)
         return {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -119,6 +151,7 @@ class GraphDocument:
             "description": self.description,
             "nodes": [n.to_dict() for n in self.nodes],
             "edges": [e.to_dict() for e in self.edges],
+            "blocks": [b.to_dict(members[b.id]) for b in self.blocks],
             "dataset": copy.deepcopy(self.dataset),
             "training": copy.deepcopy(self.training),
         }
@@ -164,6 +197,7 @@ class GraphDocument:
                              f"may have at most {MAX_NODES} nodes and {MAX_EDGES} edges.")
         nodes = [_node_from(raw, i) for i, raw in enumerate(nodes_raw)]
         edges = [_edge_from(raw, i) for i, raw in enumerate(edges_raw)]
+        blocks = blocks_from(data.get("blocks", []), nodes, source)
         dataset = data.get("dataset") or {}
         training = data.get("training") or {}
         if not isinstance(dataset, dict):
@@ -174,7 +208,7 @@ class GraphDocument:
         description = data.get("description", "")
         doc = cls(nodes=nodes, edges=edges, dataset=dataset, training=training,
                   name=name if isinstance(name, str) else "untitled",
-                  description=description if isinstance(description, str) else "")
+                  description=description if isinstance(description, str) else "", blocks=blocks)
         if validate:
             from .validate import validate_document
             validate_document(doc)
@@ -203,7 +237,10 @@ def _no_constant(name: str):
 
 
 def _migrate(data: dict, version: int) -> dict:
-    # Version 1 is the first format; later versions add their upgrade steps here.
+    """Upgrade ``data`` one version at a time to FORMAT_VERSION (each step: k -> k + 1)."""
+    if version == 1:  # 1 -> 2: blocks arrive; a version 1 graph has none, positions stay absolute
+        data = {**data, "version": 2, "blocks": []}
+        version = 2
     return data
 
 

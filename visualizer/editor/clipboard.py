@@ -42,4 +42,7 @@ def get() -> dict | None:
                 and isinstance(n.get("type"), str) and isinstance(n.get("params", {}), dict)]
     ok_edges = [e for e in data.get("edges", []) if isinstance(e, dict) and isinstance(e.get("from"), str)
                 and isinstance(e.get("to"), str) and e["from"].count(".") == 1 and e["to"].count(".") == 1]
-    return {"nodes": ok_nodes, "edges": ok_edges}
+    blocks = data.get("blocks", [])
+    ok_blocks = [b for b in blocks if isinstance(b, dict) and isinstance(b.get("id"), str)] \
+        if isinstance(blocks, list) else []
+    return {"nodes": ok_nodes, "edges": ok_edges, "blocks": ok_blocks}

@@ -10,6 +10,7 @@ import copy
 import networkx as nx
 
 from engine.graph.catalogue import CATALOGUE
+from engine.graph.blocks import MAX_BLOCK_DEPTH, Block
 from engine.graph.document import Edge, GraphDocument, Node
 
 from .commands import AddItemsCommand, MoveNodesCommand, RemoveItemsCommand, SetParamsCommand, SetSettingsCommand
@@ -23,19 +24,25 @@ def id_prefix(type_name: str) -> str:
     return _PREFIX.get(type_name, type_name.lower())
 
 
-def add_node(model: DocumentModel, type_name: str, pos: tuple[float, float]) -> str:
+def add_node(model: DocumentModel, type_name: str, pos: tuple[float, float], block: str | None = None) -> str:
+    """A new layer at ``pos`` (relative to ``block``'s frame when it is dropped into one)."""
     if type_name not in CATALOGUE:
         raise KeyError(type_name)
     node_id = model.doc.new_id(id_prefix(type_name))
-    node = Node(node_id, type_name, {}, (float(pos[0]), float(pos[1])))
+    node = Node(node_id, type_name, {}, (float(pos[0]), float(pos[1])),
+                block if block in model.tree.blocks else None)
     model.undo_stack.push(AddItemsCommand(model, [node], [], f"Add {type_name}"))
     return node_id
 
 
-def delete(model: DocumentModel, node_ids, edges=(), text: str = "Delete") -> None:
-    node_ids, edges = list(node_ids), list(edges)
-    if node_ids or edges:
-        model.undo_stack.push(RemoveItemsCommand(model, node_ids, edges, text))
+def delete(model: DocumentModel, node_ids, edges=(), text: str = "Delete", block_ids=()) -> None:
+    """Remove nodes, edges and blocks (with everything inside them) in one step."""
+    tree = model.tree
+    node_ids, edges, block_ids = list(node_ids), list(edges), [b for b in block_ids if b in tree.blocks]
+    for b in block_ids:
+        node_ids += tree.members(b)
+    if node_ids or edges or block_ids:
+        model.undo_stack.push(RemoveItemsCommand(model, list(dict.fromkeys(node_ids)), edges, text, block_ids))
 
 
 def connect_problem(doc: GraphDocument, src: str, src_port: str, dst: str, dst_port: str) -> str | None:
@@ -71,8 +78,9 @@ def connect(model: DocumentModel, src: str, src_port: str, dst: str, dst_port: s
 
 
 def move_nodes(model: DocumentModel, new_pos: dict, text: str = "Move") -> None:
-    doc = model.doc
-    old = {nid: doc.node(nid).pos for nid in new_pos}
+    """Move nodes and blocks (unit id -> position in its level) in one step."""
+    doc, blocks = model.doc, model.tree.blocks
+    old = {nid: (blocks[nid].pos if nid in blocks else doc.node(nid).pos) for nid in new_pos}
     new = {nid: (float(p[0]), float(p[1])) for nid, p in new_pos.items()}
     changed = {nid for nid in new if old[nid] != new[nid]}
     if changed:
@@ -104,42 +112,103 @@ def set_dataset(model: DocumentModel, dataset: dict, key: str = "") -> None:
     model.undo_stack.push(SetSettingsCommand(model, "dataset", model.doc.dataset, dataset, key))
 
 
-def fragment(doc: GraphDocument, node_ids) -> dict:
-    """The selected nodes and the edges among them, as plain data (the clipboard format)."""
-    ids = set(node_ids)
-    return {"nodes": [n.to_dict() for n in doc.nodes if n.id in ids],
-            "edges": [e.to_dict() for e in doc.edges if e.src in ids and e.dst in ids]}
+def fragment(doc: GraphDocument, node_ids, block_ids=()) -> dict:
+    """The selected nodes (and whole blocks) with the edges among them, as plain data (the
+    clipboard format). A node keeps its block where the block is copied too, or where it
+    stays in the document it was copied from (a duplicate stays in its block)."""
+    tree = doc.tree()
+    blocks = set()
+    for b in block_ids:
+        if b in tree.blocks:
+            blocks.add(b)
+            blocks.update(tree.descendants(b))
+    ids = set(node_ids) | {m for b in blocks for m in tree.members(b)}
+    nodes = []
+    for n in doc.nodes:
+        if n.id in ids:
+            raw = n.to_dict()
+            raw["block"] = n.block
+            nodes.append(raw)
+    return {"nodes": nodes,
+            "edges": [e.to_dict() for e in doc.edges if e.src in ids and e.dst in ids],
+            "blocks": [b.to_dict([]) for b in doc.blocks if b.id in blocks]}
 
 
 def paste(model: DocumentModel, frag: dict, offset: tuple[float, float], text: str = "Paste") -> list[str]:
-    """Add a fragment with fresh ids, shifted by ``offset``; returns the new ids."""
-    doc = model.doc
-    taken = {n.id for n in doc.nodes}
+    """Add a fragment with fresh ids, shifted by ``offset`` at its top level; returns the new
+    ids of its top-level units (nodes and blocks)."""
+    doc, tree = model.doc, model.tree
+    taken = {n.id for n in doc.nodes} | set(tree.blocks)
+    probe = GraphDocument(nodes=[Node(t, "") for t in taken])
     rename: dict[str, str] = {}
+    blocks: list[Block] = []
+    raw_blocks = [b for b in frag.get("blocks", []) if isinstance(b, dict) and isinstance(b.get("id"), str)]
+    for raw in raw_blocks:
+        new_id = probe.new_id("block")
+        probe.nodes.append(Node(new_id, ""))
+        rename[raw["id"]] = new_id
+    copied = set(rename)
+
+    def home(old):  # a copied block, or the same block of this document, or the top level
+        if old in copied:
+            return rename[old]
+        return old if isinstance(old, str) and old in tree.blocks else None
+
+    parents = {raw["id"]: raw.get("parent") for raw in raw_blocks}
+    for raw in raw_blocks:  # a fragment from elsewhere: its blocks must nest like boxes
+        chain, cur = [raw["id"]], parents[raw["id"]]
+        while cur in parents:
+            if cur in chain or len(chain) >= MAX_BLOCK_DEPTH:
+                parents[raw["id"]] = None
+                break
+            chain.append(cur)
+            cur = parents[cur]
+    top: list[str] = []
+    for raw in raw_blocks:
+        parent = parents[raw["id"]]
+        x, y = _xy(raw)
+        inside = parent in copied
+        b = Block(rename[raw["id"]], str(raw.get("name") or raw["id"])[:200], home(parent),
+                  bool(raw.get("collapsed", True)),
+                  (float(x) + (0 if inside else offset[0]), float(y) + (0 if inside else offset[1])))
+        blocks.append(b)
+        if not inside:
+            top.append(b.id)
     nodes: list[Node] = []
     for raw in frag.get("nodes", []):
         if raw.get("type") not in CATALOGUE:
             continue
-        probe = GraphDocument(nodes=[Node(t, "") for t in taken])
         new_id = probe.new_id(id_prefix(raw["type"]))
-        taken.add(new_id)
+        probe.nodes.append(Node(new_id, ""))
         rename[raw["id"]] = new_id
-        x, y = raw.get("pos", (0, 0))
+        x, y = _xy(raw)
+        inside = raw.get("block") in copied
         nodes.append(Node(new_id, raw["type"], copy.deepcopy(raw.get("params", {})),
-                          (float(x) + offset[0], float(y) + offset[1])))
+                          (float(x) + (0 if inside else offset[0]), float(y) + (0 if inside else offset[1])),
+                          home(raw.get("block"))))
+        if not inside:
+            top.append(new_id)
     edges = []
     for raw in frag.get("edges", []):
         (s, sp), (d, dp) = raw["from"].split("."), raw["to"].split(".")
         if s in rename and d in rename:
             edges.append(Edge(rename[s], sp, rename[d], dp))
     if nodes:
-        model.undo_stack.push(AddItemsCommand(model, nodes, edges, text))
-    return [n.id for n in nodes]
+        model.undo_stack.push(AddItemsCommand(model, nodes, edges, text, blocks))
+    return top
+
+
+def _xy(raw: dict) -> tuple[float, float]:
+    pos = raw.get("pos")
+    if (isinstance(pos, (list, tuple)) and len(pos) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9 for v in pos)):
+        return float(pos[0]), float(pos[1])
+    return 0.0, 0.0
 
 
 def auto_layout(model: DocumentModel) -> None:
-    from .layout import layered_layout
-    move_nodes(model, layered_layout(model.doc), "Auto layout")
+    from .layout import layout_all
+    move_nodes(model, layout_all(model.doc), "Auto layout")
 
 
 _MISSING = object()

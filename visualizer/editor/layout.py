@@ -11,7 +11,7 @@ import math
 
 import networkx as nx
 
-from engine.graph.document import GraphDocument
+from engine.graph.document import Edge, GraphDocument, Node
 
 NODE_W, NODE_H = 184.0, 66.0     # the node box; node_item draws to these
 LAYER_GAP = 96.0                 # room for an edge's shape label between layers
@@ -162,15 +162,60 @@ def _grid(doc: GraphDocument) -> dict[str, tuple[float, float]]:
     return {n.id: ((i % cols) * DX, (i // cols) * DY) for i, n in enumerate(doc.nodes)}
 
 
+def level_layout(doc: GraphDocument, tree, container, viewport=VIEWPORT) -> dict[str, tuple[float, float]]:
+    """Positions for one level of the block tree (its nodes and child blocks, each as a box the
+    size of a node), relative to the level's origin. Edges count between the units they join."""
+    units = tree.children.get(container, [])
+    if not units:
+        return {}
+    at_level = set(units)
+    parent = tree.parent
+
+    def unit_of(node_id):
+        u = node_id
+        while u is not None and u not in at_level:
+            u = parent.get(u)
+        return u
+    edges, seen = [], set()
+    for e in doc.edges:
+        a, b = unit_of(e.src), unit_of(e.dst)
+        if a is not None and b is not None and a != b and (a, b) not in seen:
+            seen.add((a, b))
+            edges.append(Edge(a, "out", b, "in"))
+    proxy = GraphDocument(nodes=[Node(u, "") for u in units], edges=edges)
+    return layered_layout(proxy, viewport)
+
+
+def layout_all(doc: GraphDocument, viewport=VIEWPORT) -> dict[str, tuple[float, float]]:
+    """Positions for every node and block: each level laid out on its own, then every expanded
+    block, innermost first, pushes its neighbours to make room for its frame. For a graph
+    without blocks this is ``layered_layout``."""
+    from .geometry import Geometry, grow_moves
+    if not doc.blocks:
+        return layered_layout(doc, viewport)
+    tree = doc.tree()
+    pos: dict[str, tuple[float, float]] = {}
+    for container in [None, *tree.blocks]:
+        pos.update(level_layout(doc, tree, container, viewport))
+    geo = Geometry(doc, tree, pos=pos, collapsed={b: True for b in tree.blocks})
+    for b in sorted(tree.blocks, key=tree.depth, reverse=True):
+        if not tree.blocks[b].collapsed:
+            grow_moves(geo, b, lambda g, b=b: g.set_collapsed(b, False))
+    return {u: geo.pos(u) for u in pos}
+
+
+def apply_positions(doc: GraphDocument, positions: dict) -> None:
+    """Set node and block positions on a document that is not yet in the editor."""
+    blocks = {b.id: b for b in doc.blocks}
+    for unit, p in positions.items():
+        target = blocks.get(unit) or doc.node(unit)
+        target.pos = (float(p[0]), float(p[1]))
+
+
 def needs_layout(doc: GraphDocument) -> bool:
-    """True when nodes overlap or sit too close for their edge labels (e.g. a hand-written
-    file with all positions at 0, or positions spaced for smaller boxes)."""
-    boxes = sorted((n.pos[0], n.pos[1]) for n in doc.nodes)
-    min_gap = LAYER_GAP * 0.6
-    for i, (x, y) in enumerate(boxes):
-        for x2, y2 in boxes[i + 1:]:
-            if x2 - x >= NODE_W + min_gap:
-                break
-            if abs(y2 - y) < NODE_H + 8:
-                return True
-    return False
+    """True when the units of some level overlap or sit too close for their edge labels
+    (e.g. a hand-written file with all positions at 0, or positions spaced for smaller boxes)."""
+    from .geometry import Geometry, overlapping
+    tree = doc.tree()
+    geo = Geometry(doc, tree)
+    return any(overlapping(geo, c) for c in [None, *tree.blocks])

@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoStack
 
 from engine.data.paths import DataAccess
 from engine.graph.data_check import check_data, dataset_info
+from engine.graph.blocks import Block, BlockTree
 from engine.graph.document import Edge, GraphDocument, Node
 from engine.graph.errors import GraphError
 from engine.graph.shapes import Analysis, analyse
@@ -32,6 +33,10 @@ class DocumentModel(QObject):
     dataset_changed = Signal()
     reset = Signal()                # a whole new document
     analysis_changed = Signal(object)  # Analysis
+    blocks_changed = Signal()       # blocks added or removed, or who is in which block
+    block_changed = Signal(str)     # a block's name
+    block_collapsed = Signal(str)   # a block folded or opened
+    block_moved = Signal(str)
 
     def __init__(self, doc: GraphDocument | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -49,11 +54,24 @@ class DocumentModel(QObject):
                     self.edge_removed, self.reset, self.dataset_changed):
             sig.connect(self.schedule_analysis)
         self.settings_changed.connect(self.schedule_analysis)  # settings have their own checks
+        self._tree = None
+        for sig in (self.node_added, self.node_removed, self.blocks_changed, self.reset):
+            sig.connect(self._drop_tree)
         self.schedule_analysis()
 
     @property
     def doc(self) -> GraphDocument:
         return self._doc
+
+    @property
+    def tree(self) -> BlockTree:
+        """Who contains whom; rebuilt after nodes or blocks come and go."""
+        if self._tree is None:
+            self._tree = self._doc.tree()
+        return self._tree
+
+    def _drop_tree(self, *_args) -> None:
+        self._tree = None
 
     # -- whole document -------------------------------------------------------------
     def set_document(self, doc: GraphDocument) -> None:
@@ -85,6 +103,35 @@ class DocumentModel(QObject):
     def set_node_pos(self, node_id: str, pos: tuple[float, float]) -> None:
         self._doc.node(node_id).pos = (float(pos[0]), float(pos[1]))
         self.node_moved.emit(node_id)
+
+    def set_unit_pos(self, unit: str, pos: tuple[float, float]) -> None:
+        """A node's or a block's position."""
+        block = self.tree.blocks.get(unit)
+        if block is None:
+            self.set_node_pos(unit, pos)
+        else:
+            block.pos = (float(pos[0]), float(pos[1]))
+            self.block_moved.emit(unit)
+
+    def set_structure(self, blocks: list[Block], membership: dict, positions: dict) -> None:
+        """Replace the blocks, move nodes between them (node id -> block id or None) and set
+        positions (unit -> pos), announced once: group, ungroup, and deletes that empty a block."""
+        self._doc.blocks = copy.deepcopy(blocks)
+        for node_id, block_id in membership.items():
+            self._doc.node(node_id).block = block_id
+        by_id = {b.id: b for b in self._doc.blocks}
+        for unit, pos in positions.items():
+            target = by_id.get(unit) or self._doc.node(unit)
+            target.pos = (float(pos[0]), float(pos[1]))
+        self.blocks_changed.emit()
+
+    def set_block_name(self, block_id: str, name: str) -> None:
+        self.tree.blocks[block_id].name = name
+        self.block_changed.emit(block_id)
+
+    def set_block_collapsed(self, block_id: str, collapsed: bool) -> None:
+        self.tree.blocks[block_id].collapsed = bool(collapsed)
+        self.block_collapsed.emit(block_id)
 
     def insert_edge(self, edge: Edge, index: int | None = None) -> None:
         edges = self._doc.edges

@@ -63,10 +63,11 @@ def _fonts():
 
 
 class NodeItem(QGraphicsItem):
-    def __init__(self, node_id: str, type_name: str, theme):
-        super().__init__()
+    def __init__(self, node_id: str, type_name: str, theme, parent=None):
+        super().__init__(parent)
         self.node_id = node_id
         self.type_name = type_name
+        self.title = type_name
         self.theme = theme
         spec = CATALOGUE.get(type_name)
         self.category = spec.category if spec else ""
@@ -83,15 +84,16 @@ class NodeItem(QGraphicsItem):
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
         if spec is not None:
-            self._make_ports(spec)
+            self.make_ports([(p.name, p.multi) for p in spec.inputs], [(p.name, False) for p in spec.outputs])
 
-    def _make_ports(self, spec) -> None:
-        for ports, is_input, table in ((spec.inputs, True, self.inputs), (spec.outputs, False, self.outputs)):
-            for i, port in enumerate(ports):
-                item = PortItem(self, port.name, is_input, port.multi)
+    def make_ports(self, inputs, outputs, connectable: bool = True) -> None:
+        """Ports down each side: ``inputs`` and ``outputs`` are (name, takes several) pairs."""
+        for ports, is_input, table in ((inputs, True, self.inputs), (outputs, False, self.outputs)):
+            for i, (name, multi) in enumerate(ports):
+                item = PortItem(self, name, is_input, multi, connectable)
                 y = NODE_H * (i + 1) / (len(ports) + 1)
                 item.setPos(0.0 if is_input else NODE_W, y)
-                table[port.name] = item
+                table[name] = item
 
     # -- what the model says --------------------------------------------------------
     def set_params(self, params: dict) -> None:
@@ -137,7 +139,7 @@ class NodeItem(QGraphicsItem):
         width = NODE_W - 2 * PAD - 4
         # The type name comes first: the id takes the room the title leaves, and moves down
         # to the summary line when that room is too small to read it.
-        title_w = fm_title.horizontalAdvance(self.type_name)
+        title_w = fm_title.horizontalAdvance(self.title)
         full_id = fm_small.horizontalAdvance(self.node_id)
         id_w = min(full_id, max(0.0, width - title_w - 8))
         id_in_header = id_w >= min(full_id, 28.0)
@@ -146,7 +148,7 @@ class NodeItem(QGraphicsItem):
             id_w = 0.0
         shape = self.problem and "⚠ " + self.problem or self.shape_text or "…"
         self._texts = {
-            "title": (title, fm_title.elidedText(self.type_name, _ELIDE_RIGHT, width - (id_w + 8 if id_w else 0))),
+            "title": (title, fm_title.elidedText(self.title, _ELIDE_RIGHT, width - (id_w + 8 if id_w else 0))),
             "id": (small, fm_small.elidedText(self.node_id, _ELIDE_MIDDLE, id_w) if id_w else ""),
             "shape": (mono if not self.problem else small, (fm_mono if not self.problem else fm_small)
                       .elidedText(shape, _ELIDE_RIGHT, width)),
@@ -168,14 +170,14 @@ class NodeItem(QGraphicsItem):
         return path
 
     def rect_in_scene(self) -> QRectF:
-        return QRectF(self.pos(), QRectF(0, 0, NODE_W, NODE_H).size())
+        return QRectF(self.scenePos(), QRectF(0, 0, NODE_W, NODE_H).size())
 
     def port_pos(self, name: str, is_input: bool) -> QPointF:
         table = self.inputs if is_input else self.outputs
         port = table.get(name)
         if port is None:  # an edge to a port the type lacks: draw it to the side's middle
-            return self.pos() + QPointF(0.0 if is_input else NODE_W, NODE_H / 2)
-        return self.pos() + port.pos()
+            return self.scenePos() + QPointF(0.0 if is_input else NODE_W, NODE_H / 2)
+        return self.scenePos() + port.pos()
 
     def paint(self, painter, option, widget=None):
         t = self.theme
@@ -193,8 +195,7 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(Qt.NoBrush)
             painter.drawRoundedRect(body.adjusted(-1.5, -1.5, 1.5, 1.5), 8, 8)
         painter.setPen(pen)
-        painter.setBrush(QBrush(t.color("node")))
-        painter.drawRoundedRect(body, 7, 7)
+        self._paint_body(painter, body, t)
         # category strip on the left
         strip = QPainterPath()
         strip.addRoundedRect(QRectF(0.5, 0.5, 9, NODE_H - 1), 6, 6)
@@ -227,6 +228,10 @@ class NodeItem(QGraphicsItem):
         for port in (*self.inputs.values(), *self.outputs.values()):
             port.draw(painter)
 
+    def _paint_body(self, painter, body, t) -> None:
+        painter.setBrush(QBrush(t.color("node")))
+        painter.drawRoundedRect(body, 7, 7)
+
     def _paint_overview(self, painter, t, lod: float) -> None:
         """Zoomed out: the small text would be specks, so only the type name is drawn, in a
         font that stays ~9 px on screen, with the id under it where there is room."""
@@ -236,7 +241,7 @@ class NodeItem(QGraphicsItem):
         box = QRectF(PAD, 2, NODE_W - PAD - 4, NODE_H - 4)
         painter.setFont(font)
         painter.setPen(t.color("error") if self.problem else t.color("text"))
-        lines = [fm.elidedText(self.type_name, _ELIDE_RIGHT, box.width())]
+        lines = [fm.elidedText(self.title, _ELIDE_RIGHT, box.width())]
         if fm.height() * 2 <= box.height():
             lines.append(fm.elidedText(self.node_id, _ELIDE_MIDDLE, box.width()))
         painter.drawText(box, Qt.AlignCenter, "\n".join(lines))

@@ -15,21 +15,27 @@ RADIUS = 5.5
 class PortItem(QGraphicsItem):
     NORMAL, COMPATIBLE, DIMMED = range(3)
 
-    def __init__(self, node_item, name: str, is_input: bool, multi: bool = False):
+    def __init__(self, node_item, name: str, is_input: bool, multi: bool = False, connectable: bool = True):
         super().__init__(node_item)
         self.node_item = node_item
         self.name = name
         self.is_input = is_input
         self.multi = multi
+        self.connectable = connectable  # a folded block's ports show where edges cross; open it to connect
         self.state = self.NORMAL
-        self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CrossCursor)
         self.setZValue(2)
         self.setFlag(QGraphicsItem.ItemHasNoContents, True)
         self._hover = False
         kind = "input" if is_input else "output"
-        self.setToolTip(f"{kind} '{name}'" + (" (takes several connections)" if multi else "")
-                        + ": drag to connect")
+        if connectable:
+            self.setAcceptHoverEvents(True)
+            self.setCursor(Qt.CrossCursor)
+            self.setToolTip(f"{kind} '{name}'" + (" (takes several connections)" if multi else "")
+                            + ": drag to connect")
+        else:
+            self.setAcceptedMouseButtons(Qt.NoButton)
+            node = name.split(".")[0]
+            self.setToolTip(f"input from '{node}'" if is_input else f"output of '{node}'")
 
     @property
     def node_id(self) -> str:

@@ -1,132 +1,117 @@
 """The canvas scene: follows the DocumentModel's signals and never edits the document
-itself except through editor.edits (which pushes undo commands)."""
-from __future__ import annotations
+itself except through editor.edits / block_edits (which push undo commands).
 
-import bisect
+It holds items only for what is drawn and near the screen (scene_items.py decides which), so
+a 10,000-node graph costs what is on screen; zoomed far out over a big graph it holds none
+and paints a map of boxes instead (map_paint.py). Selection is kept by id, so a selected
+node that scrolls away and comes back is still selected.
+"""
+from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsScene
 
-from engine.graph.catalogue import fmt_shape
-
-from . import edits
-from .edge_item import EdgeItem, route
+from . import block_edits, edits
+from .block_item import BlockItem, FrameItem
+from .edge_item import EdgeItem
 from .interactions import NewLinkInteraction
+from .map_paint import MapPainter
 from .model import DocumentModel
-from .layout import NODE_W
 from .node_item import NodeItem
 from .port_item import PortItem
+from .scene_items import ItemsMixin
 
 GRID = 24
 
 
-class EditorScene(QGraphicsScene):
+class EditorScene(ItemsMixin, QGraphicsScene):
     node_activated = Signal(str)  # double-click on a node
+    block_toggled = Signal(str)   # a block was folded or opened from the canvas
 
     def __init__(self, model: DocumentModel, theme, parent=None):
         super().__init__(parent)
         self.model = model
         self.theme = theme
-        self.read_only = False  # a replayed session: select and inspect, but no edits
-        self.node_items: dict[str, NodeItem] = {}
-        self.edge_items: dict = {}  # Edge -> [EdgeItem] (parallel identical edges are legal)
+        self.read_only = False  # a replayed session: select, inspect and fold, but no edits
         self.interaction = None
-        self._node_edges: dict[str, set] = {}  # node id -> edges touching it
-        self._dirty_edges: set = set()
         self._grid_brush = None
-        self._node_rects = None  # (xs, [(x, rect, id)]) sorted by x, for edge routing
+        self._hidden_selection: set[str] = set()  # selected units that have no item now
+        self.map = MapPainter(self)
         self._edge_timer = QTimer(self)
         self._edge_timer.setSingleShot(True)
         self._edge_timer.setInterval(0)
-        self._edge_timer.timeout.connect(self.flush_edges)
+        self._edge_timer.timeout.connect(self.flush)
         self.setItemIndexMethod(QGraphicsScene.BspTreeIndex)
+        self.init_items()
         model.node_added.connect(self._on_node_added)
         model.node_removed.connect(self._on_node_removed)
         model.node_changed.connect(self._on_node_changed)
-        model.node_moved.connect(self._on_node_moved)
+        model.node_moved.connect(self._on_unit_moved)
+        model.block_moved.connect(self._on_unit_moved)
         model.edge_added.connect(self._on_edge_added)
         model.edge_removed.connect(self._on_edge_removed)
+        model.blocks_changed.connect(self.rebuild)
+        model.block_changed.connect(self._on_block_changed)
+        model.block_collapsed.connect(self._on_block_collapsed)
         model.reset.connect(self.rebuild)
         model.analysis_changed.connect(self._on_analysis)
+        model.undo_stack.indexChanged.connect(self.flush)
         self.rebuild()
+
+    def schedule(self) -> None:
+        if not self._edge_timer.isActive():
+            self._edge_timer.start()
+
+    def flush_edges(self) -> None:
+        self.flush()
 
     # -- following the model ------------------------------------------------------------
     def rebuild(self) -> None:
+        """A new document or new blocks: everything drawn is worked out again."""
         self.interaction = None
-        self.clear()
-        self.node_items.clear()
-        self.edge_items.clear()
-        self._node_edges.clear()
-        self._dirty_edges.clear()
-        for node in self.model.doc.nodes:
-            self._add_node_item(node)
-        for edge in self.model.doc.edges:
-            self._on_edge_added(edge)
-        self.flush_edges()
+        keep = set(self.selected_units()) if self.node_items or self.frame_items else set()
+        self.clear_items()
+        self.reset_display()
+        self._hidden_selection = {u for u in keep if u in self.model.doc.tree().blocks or self.model.doc.has_node(u)}
+        self.refresh(force=True)
+        self.flush()
         self._on_analysis(self.model.analysis)
 
     def _on_node_added(self, node_id: str) -> None:
-        self._add_node_item(self.model.doc.node(node_id))
-
-    def _add_node_item(self, node) -> None:
-        node_id = node.id
-        item = NodeItem(node.id, node.type, self.theme)
-        item.set_params(node.params)
-        item.setPos(*node.pos)
-        self.addItem(item)
-        self.node_items[node_id] = item
-        self._node_rects = None
+        self._stale = True
+        self.schedule()
 
     def _on_node_removed(self, node_id: str) -> None:
-        item = self.node_items.pop(node_id)
-        self.removeItem(item)
-        self._node_rects = None
+        self._hidden_selection.discard(node_id)
+        self.drop_unit(node_id)
+        self._stale = True
+        self.schedule()
 
     def _on_node_changed(self, node_id: str) -> None:
-        self.node_items[node_id].set_params(self.model.doc.node(node_id).params)
+        item = self.node_items.get(node_id)
+        if item is not None:
+            item.set_params(self.model.doc.node(node_id).params)
 
-    def _on_node_moved(self, node_id: str) -> None:
-        item = self.node_items[node_id]
-        pos = QPointF(*self.model.doc.node(node_id).pos)
-        if item.pos() != pos:
-            item.setPos(pos)  # itemChange marks its edges for re-routing
+    def _on_unit_moved(self, unit: str) -> None:
+        if not self._stale:
+            self.unit_moved(unit)
 
     def _on_edge_added(self, edge) -> None:
-        item = EdgeItem(edge, self.theme)
-        self.addItem(item)
-        self.edge_items.setdefault(edge, []).append(item)
-        self._node_edges.setdefault(edge.src, set()).add(edge)
-        self._node_edges.setdefault(edge.dst, set()).add(edge)
-        info = self.model.analysis.nodes.get(edge.src)
-        item.set_label(fmt_shape(info.out_shape) if info else "")
-        self._dirty_edges.add(edge)
-        self._edge_timer.start()
+        self.edges_changed({edge.src, edge.dst})
 
     def _on_edge_removed(self, edge) -> None:
-        items = self.edge_items.get(edge, [])
-        if items:
-            self.removeItem(items.pop())
-        if not items:
-            self.edge_items.pop(edge, None)
-            for nid in (edge.src, edge.dst):
-                self._node_edges.get(nid, set()).discard(edge)
+        self.edges_changed({edge.src, edge.dst})
+
+    def _on_block_changed(self, block_id: str) -> None:
+        self.update_block_text(block_id)
+
+    def _on_block_collapsed(self, block_id: str) -> None:
+        if not self._stale:
+            self.refold(block_id)
 
     def _on_analysis(self, analysis) -> None:
-        problems = {}
-        for p in analysis.problems:
-            if p.node and p.node not in problems:
-                problems[p.node] = str(p)
-        for node_id, item in self.node_items.items():
-            info = analysis.nodes.get(node_id)
-            shape = fmt_shape(info.out_shape) if info and item.outputs else ""
-            if info and not item.outputs:  # a loss: show what it receives
-                shape = "← " + ", ".join(fmt_shape(s) for s in info.in_shapes)
-            item.set_info(shape, problems.get(node_id))
-        for edge, items in self.edge_items.items():
-            info = analysis.nodes.get(edge.src)
-            for it in items:
-                it.set_label(fmt_shape(info.out_shape) if info else "")
+        self.analysis_shown(analysis)
 
     def set_theme(self, theme, scale: float = 1.0) -> None:
         """Colours of every item; ``scale`` > 1 (presentation mode) raises the zoom below
@@ -136,85 +121,81 @@ class EditorScene(QGraphicsScene):
             if hasattr(view, "min_readable"):
                 view.min_readable = type(view).min_readable * scale
         self._grid_brush = None
-        for item in self.node_items.values():
+        for item in (*self.node_items.values(), *self.frame_items.values()):
             item.set_theme(theme)
         for items in self.edge_items.values():
             for it in items:
                 it.set_theme(theme)
+        self.map.dirty()
         self.update()
 
-    # -- edge routing ---------------------------------------------------------------------
-    def node_geometry_changed(self, item: NodeItem) -> None:
-        self._node_rects = None
-        self._dirty_edges.update(self._node_edges.get(item.node_id, ()))
-        if not self._edge_timer.isActive():
-            self._edge_timer.start()
+    # -- selection, by id ---------------------------------------------------------------
+    def selected_units(self) -> list[str]:
+        """Selected nodes and blocks, in document order (items or not)."""
+        ids = {it.node_id for it in self.selectedItems() if isinstance(it, (NodeItem, FrameItem))}
+        ids |= self._hidden_selection
+        tree = self.model.tree
+        order = tree.order
+        ids = {u for u in ids if u in tree.parent}
+        return sorted(ids, key=lambda u: (order.get(u, 0), u in tree.blocks))
 
-    def flush_edges(self) -> None:
-        dirty, self._dirty_edges = self._dirty_edges, set()
-        for edge in dirty:
-            for item in self.edge_items.get(edge, []):
-                self._route(item)
-
-    def _obstacles(self, exclude):
-        """Node rects in a query rect. QGraphicsScene.items() wraps every port and edge too
-        (~25 ms a call at 1,000 nodes); node rects sorted by x answer in microseconds."""
-        if self._node_rects is None:
-            rects = sorted(((it.pos().x(), it.rect_in_scene(), nid) for nid, it in self.node_items.items()),
-                           key=lambda t: t[0])
-            self._node_rects = ([r[0] for r in rects], rects)
-        xs, rects = self._node_rects
-
-        def find(rect: QRectF):
-            lo = bisect.bisect_left(xs, rect.left() - NODE_W)
-            hi = bisect.bisect_right(xs, rect.right())
-            return [r for _, r, nid in rects[lo:hi] if nid not in exclude and r.intersects(rect)]
-        return find
-
-    def _route(self, item: EdgeItem) -> None:
-        e = item.edge
-        src, dst = self.node_items.get(e.src), self.node_items.get(e.dst)
-        if src is None or dst is None:
-            return
-        p1, p2 = src.port_pos(e.src_port, False), dst.port_pos(e.dst_port, True)
-        path, label = route(p1, p2, src.rect_in_scene(), dst.rect_in_scene(), self._obstacles({e.src, e.dst}))
-        item.set_route(path, label)
-
-    # -- selection helpers ----------------------------------------------------------------
     def selected_node_ids(self) -> list[str]:
-        ids = {it.node_id for it in self.selectedItems() if isinstance(it, NodeItem)}
-        return [n.id for n in self.model.doc.nodes if n.id in ids]
+        blocks = self.model.tree.blocks
+        return [u for u in self.selected_units() if u not in blocks]
+
+    def selected_block_ids(self) -> list[str]:
+        blocks = self.model.tree.blocks
+        return [u for u in self.selected_units() if u in blocks]
 
     def selected_edges(self) -> list:
-        return [it.edge for it in self.selectedItems() if isinstance(it, EdgeItem)]
+        out = []
+        for it in self.selectedItems():
+            if isinstance(it, EdgeItem):
+                out.extend(self.shown.edges.get(it.edge, ()) if not self.shown.doc_edge(it.edge) else [it.edge])
+        return list(dict.fromkeys(out))
 
     def select_nodes(self, ids) -> None:
+        """Select these units (nodes or blocks), and only them."""
         ids = set(ids)
+        self.blockSignals(True)
         self.clearSelection()
-        for nid in ids:
-            if nid in self.node_items:
-                self.node_items[nid].setSelected(True)
+        self._hidden_selection = set()
+        for uid in ids:
+            item = self.node_items.get(uid) or self.frame_items.get(uid)
+            if item is not None:
+                item.setSelected(True)
+            else:
+                self._hidden_selection.add(uid)
+        self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def select_all(self) -> None:
+        self.select_nodes(u for u in self.model.tree.parent if self.geo.shown(u))
 
     def all_ports(self):
         for item in self.node_items.values():
-            yield from item.inputs.values()
-            yield from item.outputs.values()
+            for p in (*item.inputs.values(), *item.outputs.values()):
+                if p.connectable:
+                    yield p
 
     def nodes_rect(self) -> QRectF:
-        rect = QRectF()
-        for item in self.node_items.values():
-            rect = rect.united(item.sceneBoundingRect())
-        return rect
+        box = self.geo.bbox()
+        return QRectF() if box is None else QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1])
 
     # -- mouse: gestures and committing drags -------------------------------------------
     def mousePressEvent(self, event):
-        if event.button() == Qt.LeftButton and not self.read_only:
-            port = next((it for it in self.items(event.scenePos()) if isinstance(it, PortItem)), None)
-            if port is not None:
-                self.interaction = NewLinkInteraction(self, port)
-                self.interaction.mouse_move(event.scenePos())
-                event.accept()
-                return
+        if event.button() == Qt.LeftButton:
+            under = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
+            if not event.modifiers() & (Qt.ControlModifier | Qt.ShiftModifier) and not (under and under.isSelected()):
+                self._hidden_selection.clear()
+            if not self.read_only:
+                port = next((it for it in self.items(event.scenePos()) if isinstance(it, PortItem)
+                             and it.connectable), None)
+                if port is not None:
+                    self.interaction = NewLinkInteraction(self, port)
+                    self.interaction.mouse_move(event.scenePos())
+                    event.accept()
+                    return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event):
@@ -240,21 +221,37 @@ class EditorScene(QGraphicsScene):
         if self.read_only:
             return
         moved = {}
-        for nid, item in self.node_items.items():
-            x, y = self.model.doc.node(nid).pos
-            if (item.pos().x(), item.pos().y()) != (x, y):
-                moved[nid] = (item.pos().x(), item.pos().y())
+        for unit, item in (*self.node_items.items(), *self.frame_items.items()):
+            x, y = self.geo.pos(unit)
+            p = item.content_pos() if isinstance(item, FrameItem) else item.pos()
+            if (p.x(), p.y()) != (x, y):
+                moved[unit] = (p.x(), p.y())
         if moved:
             edits.move_nodes(self.model, moved, "Move" if len(moved) == 1 else f"Move {len(moved)} nodes")
 
     def mouseDoubleClickEvent(self, event):
-        item = next((it for it in self.items(event.scenePos()) if isinstance(it, NodeItem)), None)
-        if item is not None:
+        items = self.items(event.scenePos())
+        item = next((it for it in items if isinstance(it, (NodeItem, FrameItem))), None)
+        if isinstance(item, BlockItem):
+            self.toggle_block(item.node_id, False)
+        elif isinstance(item, FrameItem):
+            if item.header_rect().contains(item.mapFromScene(event.scenePos())):
+                self.toggle_block(item.node_id, True)
+        elif item is not None:
             self.node_activated.emit(item.node_id)
+        elif self.map_mode and self.views():
+            self.views()[0].zoom_in_at(event.scenePos())
         super().mouseDoubleClickEvent(event)
+
+    def toggle_block(self, block_id: str, collapsed: bool) -> None:
+        if block_edits.set_collapsed(self.model, block_id, collapsed):
+            self.block_toggled.emit(block_id)
 
     def drawBackground(self, painter: QPainter, rect: QRectF):
         painter.fillRect(rect, self.theme.color("canvas"))
+        if self.map_mode:
+            self.map.paint(painter, rect)
+            return
         if painter.worldTransform().m11() < 0.35:
             return
         if self._grid_brush is None:  # a dotted grid as a texture: one fill, no per-dot calls
@@ -265,3 +262,6 @@ class EditorScene(QGraphicsScene):
             p.end()
             self._grid_brush = QBrush(pm)
         painter.fillRect(rect, self._grid_brush)
+
+
+__all__ = ["EditorScene", "GRID", "QPointF"]

@@ -29,6 +29,7 @@ class EditorView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self._pan_from = None
         self._space = False
+        scene.block_toggled.connect(lambda _b: self.graph_grew())
         self._fitted = False  # the last view change was a fit: a resize fits again
         self._fitting = False
 
@@ -40,6 +41,12 @@ class EditorView(QGraphicsView):
         self._fitted = False
         factor = min(MAX_SCALE, max(MIN_SCALE, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
+        self.scene().view_changed(self)
+
+    def zoom_in_at(self, scene_pos: QPointF) -> None:
+        """Zoomed out to the map: a double-click zooms in to a readable size there."""
+        self.set_zoom(max(self.zoom() * 2.5, self.min_readable))
+        self.centerOn(scene_pos)
 
     def wheelEvent(self, event):
         if event.modifiers() & Qt.ShiftModifier:  # shift+wheel pans sideways, as in most editors
@@ -69,12 +76,18 @@ class EditorView(QGraphicsView):
         super().scrollContentsBy(dx, dy)
         if not self._fitting:
             self._fitted = False  # the user panned: leave the view where they put it
+        self.scene().view_changed(self)
 
     def resizeEvent(self, event):
         # A panel shown or a workspace switched: the graph the user had fitted stays fitted.
         super().resizeEvent(event)
         if self._fitted:
             self.zoom_to_fit()
+        self.scene().view_changed(self)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self.scene().view_changed(self)
 
     def _do_fit(self, rect, max_scale: float) -> None:
         rect = rect.adjusted(-40, -40, 40, 40)
@@ -89,15 +102,24 @@ class EditorView(QGraphicsView):
             self.centerOn(rect.left() + view.width() / 2, rect.top() + min(view.height(), rect.height()) / 2)
             return
         self.centerOn(rect.center())
+        self.scene().view_changed(self)
 
     def _grow_scene_rect(self, rect: QRectF) -> None:
         # a generous scene rect so the user can pan past the graph's edges
         r = rect.adjusted(-2000, -2000, 2000, 2000).united(self.scene().itemsBoundingRect())
         self.setSceneRect(r)
 
+    def graph_grew(self) -> None:
+        """A block opened or the graph changed size: it can be panned to all over."""
+        rect = self.scene().nodes_rect()
+        if not rect.isNull() and not self.sceneRect().contains(rect):
+            self._grow_scene_rect(rect.united(self.sceneRect()))
+
     def centre_on(self, item) -> None:
+        """Centre on an item, or on a rect of the scene (a unit that has no item yet)."""
         self._grow_scene_rect(self.scene().nodes_rect())
-        self.centerOn(item)
+        self.centerOn(item.center() if isinstance(item, QRectF) else item)
+        self.scene().view_changed(self)
 
     # -- pan: middle button, or space + left drag ------------------------------------
     def keyPressEvent(self, event):

@@ -9,14 +9,10 @@ from engine.graph.catalogue import CATALOGUE, fmt_shape
 from engine.graph.validate import resolved_params
 
 from ..editor import edits
+from ..editor.block_facts import human
 from .param_form import build_form
 
-
-def human(n: int) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.3g}{unit}"
-    return str(n)
+__all__ = ["Inspector", "human"]
 
 
 class Inspector(QScrollArea):
