@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 SCENES = {  # name: (template, workspace, node to follow, training steps)
     "build": ("lenet", "build", "c1", 0),
     "build_resnet": ("resnet", "build", None, 0),
+    # blocks: ResNet-20 with its stages folded, and with stage 1 open (docs/user-guide.md)
+    "blocks_collapsed": ("resnet", "build", None, 0),
+    "blocks_stage": ("resnet", "build", "s1b2_conv1", 0),
     "watch_lenet": ("lenet", "watch", "c1", 400),
     "watch_lstm": ("anbn_lstm", "watch", "lstm", 1500),
     "watch_mlp": ("playground_mlp", "watch", "fc2", 1500),
@@ -109,6 +112,10 @@ def main() -> int:
                 recorded[template] = window.session_path
         if scene == "readme":
             show_counting_unit(window)
+        if scene == "blocks_stage":
+            from visualizer.editor import block_edits
+            block_edits.set_collapsed(window.model, "stage1", False)
+            block_edits.set_collapsed(window.model, "s1b2", False)
         window.hub.render_now()
         wait(app, 1.0)
         window.zoom_to_fit()

@@ -67,6 +67,12 @@ class Dialogs:
         return path or None
 
 
+    def text(self, parent, title: str, label: str, value: str) -> str | None:
+        """One line of text (a block's name), or None when cancelled."""
+        from PySide6.QtWidgets import QInputDialog
+        text, ok = QInputDialog.getText(parent, title, label, text=value)
+        return text if ok else None
+
     def export_path(self, parent, suggested: str, kind: str) -> str | None:
         """Where to write an export of ``kind`` ("png", "csv", "svg")."""
         path, _ = QFileDialog.getSaveFileName(parent, f"Export {kind.upper()}", suggested,
@@ -110,4 +116,7 @@ class HeadlessDialogs(Dialogs):
         return None
 
     def save_path(self, parent, suggested: str) -> str | None:
+        return None
+
+    def text(self, parent, title: str, label: str, value: str) -> str | None:
         return None

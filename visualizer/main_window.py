@@ -17,6 +17,7 @@ from . import settings_store, window_menus
 from .autosave import DEFAULT_INTERVAL_S, Autosaver
 from .dialogs import Dialogs
 from .editor import clipboard, edits
+from .editor.block_facts import probed_members
 from .editor.layout import NODE_H, NODE_W
 from .editor.model import DocumentModel
 from .editor.scene import EditorScene
@@ -29,6 +30,7 @@ from .panels.settings_panel import SettingsPanel
 from .panels.templates_gallery import TemplatesGallery
 from .state import AppState, OpenDocument
 from .theme import THEMES
+from .window_blocks import BlocksMixin
 from .window_exports import ExportsMixin
 from .window_files import FilesMixin
 from .window_interop import InteropMixin
@@ -38,7 +40,7 @@ from .window_run import RunMixin
 PASTE_STEP = 32.0
 
 
-class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, QMainWindow):
+class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, BlocksMixin, QMainWindow):
     def __init__(self, dialogs: Dialogs | None = None, autosave_interval_s: float = DEFAULT_INTERVAL_S,
                  restore_layout: bool = True):
         super().__init__()
@@ -58,6 +60,7 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
         self.inspector = Inspector(self.model)
         self.settings_panel = SettingsPanel(self.model)
         self.problems = ProblemsPanel(self.model)
+        self._setup_blocks()       # breadcrumb and search over the canvas (window_blocks.py)
         self.actions = window_menus.build(self)
         self._setup_run()          # views, grid, run strip, timeline (window_run.py)
         self._setup_workbench()    # the workbench and its workspaces (window_layout.py)
@@ -91,13 +94,17 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
             self.statusBar().showMessage("A recorded session is read-only: use File > New or open a "
                                          "graph to edit.", 6000)
             return None
-        node_id = edits.add_node(self.model, type_name, (scene_pos.x() - NODE_W / 2, scene_pos.y() - NODE_H / 2))
+        # dropped into an open block's frame: it joins that block (the innermost one)
+        frame = self.scene.frame_at(scene_pos)
+        where = frame.mapFromScene(scene_pos) if frame is not None else scene_pos
+        node_id = edits.add_node(self.model, type_name, (where.x() - NODE_W / 2, where.y() - NODE_H / 2),
+                                 frame.node_id if frame is not None else None)
         self.scene.select_nodes([node_id])
         return node_id
 
     def add_layer_at_centre(self, type_name: str) -> str:
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        taken = [it.rect_in_scene() for it in self.scene.node_items.values()]
+        taken = self.scene.item_rects()
         pos = QPointF(centre)
         while any(r.adjusted(-10, -10, 10, 10).contains(pos) for r in taken):
             pos += QPointF(PASTE_STEP, PASTE_STEP)
@@ -105,16 +112,16 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
 
     # -- edit actions -----------------------------------------------------------------
     def copy(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if ids:
-            clipboard.put(edits.fragment(self.model.doc, ids))
+        ids, blocks = self.scene.selected_node_ids(), self.scene.selected_block_ids()
+        if ids or blocks:
+            clipboard.put(edits.fragment(self.model.doc, ids, blocks))
             self._paste_count = 0
 
     def cut(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if ids:
+        ids, blocks = self.scene.selected_node_ids(), self.scene.selected_block_ids()
+        if ids or blocks:
             self.copy()
-            edits.delete(self.model, ids, text="Cut")
+            edits.delete(self.model, ids, text="Cut", block_ids=blocks)
 
     def paste(self) -> list[str]:
         frag = clipboard.get()
@@ -127,19 +134,20 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
         return ids
 
     def duplicate(self) -> list[str]:
-        ids = self.scene.selected_node_ids()
-        if not ids:
+        ids, blocks = self.scene.selected_node_ids(), self.scene.selected_block_ids()
+        if not ids and not blocks:
             return []
-        new = edits.paste(self.model, edits.fragment(self.model.doc, ids), (PASTE_STEP, PASTE_STEP), "Duplicate")
+        new = edits.paste(self.model, edits.fragment(self.model.doc, ids, blocks), (PASTE_STEP, PASTE_STEP),
+                          "Duplicate")
         self.scene.select_nodes(new)
         return new
 
     def delete_selection(self) -> None:
-        edits.delete(self.model, self.scene.selected_node_ids(), self.scene.selected_edges())
+        edits.delete(self.model, self.scene.selected_node_ids(), self.scene.selected_edges(),
+                     block_ids=self.scene.selected_block_ids())
 
     def select_all(self) -> None:
-        for item in self.scene.node_items.values():
-            item.setSelected(True)
+        self.scene.select_all()
 
     def auto_layout(self) -> None:
         edits.auto_layout(self.model)
@@ -149,14 +157,6 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
     def zoom_to_fit(self) -> None:
         self.scene.flush_edges()
         self.view.zoom_to_fit()
-
-    def show_node(self, node_id: str) -> None:
-        item = self.scene.node_items.get(node_id)
-        if item is not None:
-            self.scene.select_nodes([node_id])
-            self.view.centre_on(item)
-            if self.workbench.right.isVisible():
-                self.workbench.right.show_tab("inspector")
 
     def apply_fix(self, node_id: str | None, fix) -> None:
         """A problem's one-click fix (set the output units to the dataset's classes...)."""
@@ -168,11 +168,16 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
 
     # -- following the model ---------------------------------------------------------
     def _canvas_selection_changed(self) -> None:
-        self.state.select(self.scene.selected_node_ids())
+        self.state.select(self.scene.selected_units())
 
     def _on_selection(self, ids) -> None:
-        self.inspector.show_node(ids[0] if len(ids) == 1 else None)
+        if len(ids) == 1 and ids[0] in self.model.tree.blocks and self.state.selected_node is None:
+            probed = probed_members(self.model.doc, self.model.tree, ids[0])  # a block: its first probed member
+            if probed:
+                self.state.members[ids[0]] = probed[0][0]
+        self.inspector.show_unit(ids[0] if len(ids) == 1 else None, self.state.selected_node)
         self._follow_selection()
+        self.update_crumbs()
 
     def _node_activated(self, node_id: str) -> None:
         if not self.workbench.right.isVisible():

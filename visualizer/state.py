@@ -68,7 +68,8 @@ class Binding:
 class AppState:
     document_changed = Signal(object)   # OpenDocument
     binding_changed = Signal(object)    # Binding or None
-    selection_changed = Signal(tuple)   # node ids
+    selection_changed = Signal(tuple)   # node and block ids
+    followed_changed = Signal(object)   # the node the views follow (a block's member), or None
     workspace_changed = Signal(str)
     runs_changed = Signal()             # a run was added or removed
 
@@ -77,6 +78,7 @@ class AppState:
         self.binding: Binding | None = None
         self.runs: dict[str, Binding] = {}  # document key -> its latest run
         self.selection: tuple[str, ...] = ()
+        self.members: dict[str, str] = {}   # block id -> the member its selection shows in the views
         self.workspace = "build"
         self.timeline = Timeline()
 
@@ -144,7 +146,25 @@ class AppState:
 
     @property
     def selected_node(self) -> str | None:
-        return self.selection[0] if len(self.selection) == 1 else None
+        """The node the per-layer views follow: the one selected node, or for one selected
+        block the member chosen for it (the window chooses its first probed member when the
+        user has not chosen one)."""
+        if len(self.selection) != 1:
+            return None
+        unit = self.selection[0]
+        doc = self.document.doc if self.document is not None else None
+        if doc is None or not doc.has_block(unit):
+            return unit
+        chosen = self.members.get(unit)
+        return chosen if chosen is not None and doc.has_node(chosen) else None
+
+    def follow(self, block_id: str, node_id: str) -> None:
+        """Show ``node_id`` in the views while block ``block_id`` is selected (remembered per
+        block, by id, for as long as the window is open)."""
+        if self.members.get(block_id) != node_id:
+            self.members[block_id] = node_id
+            if self.selection == (block_id,):
+                self.followed_changed.emit(node_id)
 
     def set_workspace(self, name: str) -> None:
         if name not in WORKSPACES:

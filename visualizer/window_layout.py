@@ -34,7 +34,7 @@ class LayoutMixin:
 
     def _setup_workbench(self) -> None:
         self.problems_box = ProblemsBox(self.problems)
-        wb = self.workbench = Workbench(self.view, self.problems_box, self.grid, self.run_panel,
+        wb = self.workbench = Workbench(self.canvas_pane, self.problems_box, self.grid, self.run_panel,
                                         self.timeline_bar, self)
         wb.problems_title = self.problems_box.heading.setText
         wb.left.add("palette", "Layers", self.palette)

@@ -50,6 +50,17 @@ def build(w) -> dict[str, QAction]:
         "duplicate": _action(w, "D&uplicate", w.duplicate, "Ctrl+D"),
         "delete": _action(w, "&Delete", w.delete_selection, [K(K.Delete), K("Backspace")]),
         "select_all": _action(w, "Select &All", w.select_all, K.SelectAll),
+        "group": _action(w, "&Group into Block", w.group_selection, "Ctrl+G",
+                         "Put the selected layers in a block of their own"),
+        "ungroup": _action(w, "U&ngroup Block", w.ungroup_selection, "Ctrl+Shift+G",
+                           "Dissolve the selected block: its layers stay where they are"),
+        "rename_block": _action(w, "&Rename Block…", w.rename_selected_block, "F2"),
+        "expand": _action(w, "&Open Block", lambda: w.fold_selection(False), "Ctrl+Shift+=",
+                          "Show the layers inside the selected block (or double-click it)"),
+        "collapse": _action(w, "&Fold Block", lambda: w.fold_selection(True), "Ctrl+Shift+-",
+                            "Draw the selected block (or the block of the selected layer) as one box"),
+        "find": _action(w, "&Find Layer…", w.focus_search, K.Find,
+                        "Find a layer or block by id, type or name; it opens the blocks it is folded in"),
         "zoom_fit": _action(w, "Zoom to &Fit", w.zoom_to_fit, "Ctrl+0", "Fit the whole graph into the canvas"),
         "zoom_in": _action(w, "Zoom &In", lambda: w.view.set_zoom(w.view.zoom() * 1.25), K.ZoomIn),
         "zoom_out": _action(w, "Zoom &Out", lambda: w.view.set_zoom(w.view.zoom() / 1.25), K.ZoomOut),
@@ -62,7 +73,7 @@ def build(w) -> dict[str, QAction]:
     }
     for key in ("presentation", "lock_layout"):
         a[key].setCheckable(True)
-    for key in ("cut", "copy", "paste", "duplicate", "delete", "select_all"):
+    for key in ("cut", "copy", "paste", "duplicate", "delete", "select_all", "group", "ungroup", "rename_block"):
         # canvas-only: in a text field, Ctrl+C and Delete belong to the field
         a[key].setShortcutContext(a[key].shortcutContext().WidgetWithChildrenShortcut)
         w.view.addAction(a[key])
@@ -91,7 +102,8 @@ def build(w) -> dict[str, QAction]:
     m.addSeparator()
     m.addAction(a["quit"])
     m = bar.addMenu("&Edit")
-    for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all"):
+    for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find",
+                None, "group", "ungroup", "rename_block", "expand", "collapse"):
         m.addSeparator() if key is None else m.addAction(a[key])
     m = bar.addMenu("&View")
     for name, *_ in WORKSPACES:

@@ -155,8 +155,11 @@ class RunMixin:
             self.set_workspace("watch")
         if not self.state.selection:  # the per-layer views need a layer to follow
             node = node_to_follow(doc, self.grid.titles())
-            if node is not None:
-                self.scene.select_nodes([node])
+            if node is not None:  # folded inside a block: select the block, follow the node
+                shown = self.model.tree.shown_as(node)
+                if shown != node:
+                    self.state.follow(shown, node)
+                self.scene.select_nodes([shown])
         self.state.add_run(binding)
         self.statusBar().showMessage(f"Training '{doc.name}': recording to {path.name}", 6000)
         return path
@@ -389,11 +392,11 @@ class RunMixin:
         self.scene.read_only = read_only
         for item in self.scene.node_items.values():
             item.setFlag(item.GraphicsItemFlag.ItemIsMovable, not read_only)
-        for key in ("cut", "paste", "duplicate", "delete", "layout"):
+        for key in ("cut", "paste", "duplicate", "delete", "layout", "group", "ungroup", "rename_block"):
             self.actions[key].setEnabled(not read_only)
         for widget in (self.palette, self.templates, self.settings_panel):
             widget.setEnabled(not read_only)
-        self.inspector.setEnabled(not read_only)
+        self.inspector.set_read_only(read_only)
 
     def shutdown_run(self) -> None:
         for b in list(self.state.runs.values()):

@@ -55,11 +55,25 @@ def test_template_analyses_cleanly_and_runs_a_training_step(slug):
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_template_layout_has_no_overlapping_nodes(slug):
+    """Positions nest in blocks: within each level no two units share a spot, and every
+    edge between two units of a level runs right, or down to the next row."""
     doc = load_template(slug)
-    spots = [n.pos for n in doc.nodes]
-    assert len(set(spots)) == len(spots)
-    for e in doc.edges:  # drawn left to right: every edge moves right
-        assert doc.node(e.src).pos[0] < doc.node(e.dst).pos[0], e.label
+    tree = doc.tree()
+    pos = {n.id: n.pos for n in doc.nodes} | {b.id: b.pos for b in doc.blocks}
+    for level, units in tree.children.items():
+        spots = [pos[u] for u in units]
+        assert len(set(spots)) == len(spots), level
+
+    def unit(node_id, level):
+        u = node_id
+        while u is not None and tree.parent.get(u) != level:
+            u = tree.parent.get(u)
+        return u
+    for e in doc.edges:
+        for level in tree.children:
+            a, b = unit(e.src, level), unit(e.dst, level)
+            if a is not None and b is not None and a != b:
+                assert pos[a][0] < pos[b][0] or pos[a][1] < pos[b][1], e.label
 
 
 def test_twins_have_the_same_depth():

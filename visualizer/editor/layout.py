@@ -19,6 +19,7 @@ LANE_GAP = 44.0
 ROW_GAP = 84.0                   # between wrapped rows: where return edges run
 DX, DY = NODE_W + LAYER_GAP, NODE_H + LANE_GAP
 VIEWPORT = (1100.0, 700.0)       # the canvas size wrapping aims to fill at full scale
+BLOCK_VIEWPORT = (2200.0, 1400.0)  # inside a block: a basic block's chain stays one row
 MAX_DUMMIES = 20000
 
 
@@ -162,7 +163,7 @@ def _grid(doc: GraphDocument) -> dict[str, tuple[float, float]]:
     return {n.id: ((i % cols) * DX, (i // cols) * DY) for i, n in enumerate(doc.nodes)}
 
 
-def level_layout(doc: GraphDocument, tree, container, viewport=VIEWPORT) -> dict[str, tuple[float, float]]:
+def level_layout(doc: GraphDocument, tree, container, viewport=BLOCK_VIEWPORT) -> dict[str, tuple[float, float]]:
     """Positions for one level of the block tree (its nodes and child blocks, each as a box the
     size of a node), relative to the level's origin. Edges count between the units they join."""
     units = tree.children.get(container, [])
@@ -196,7 +197,7 @@ def layout_all(doc: GraphDocument, viewport=VIEWPORT) -> dict[str, tuple[float, 
     tree = doc.tree()
     pos: dict[str, tuple[float, float]] = {}
     for container in [None, *tree.blocks]:
-        pos.update(level_layout(doc, tree, container, viewport))
+        pos.update(level_layout(doc, tree, container, viewport if container is None else BLOCK_VIEWPORT))
     geo = Geometry(doc, tree, pos=pos, collapsed={b: True for b in tree.blocks})
     for b in sorted(tree.blocks, key=tree.depth, reverse=True):
         if not tree.blocks[b].collapsed:

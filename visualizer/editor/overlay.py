@@ -25,8 +25,9 @@ def layer_values(reader, step: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def node_overlays(values: dict[str, dict[str, float]]) -> dict[str, tuple[QColor, str]]:
-    """The worst grade of each layer's cells as a translucent halo, with the reasons."""
+def node_overlays(values: dict[str, dict[str, float]], ranks: dict | None = None) -> dict[str, tuple[QColor, str]]:
+    """The worst grade of each layer's cells as a translucent halo, with the reasons
+    (``ranks``, if given, gets each node's worst grade: 1 fine, 2 warning, 3 bad)."""
     from ..views.health import BAD, GOOD, WARN
     rank = {GOOD.name(): 1, WARN.name(): 2, BAD.name(): 3}
     out = {}
@@ -44,6 +45,25 @@ def node_overlays(values: dict[str, dict[str, float]]) -> dict[str, tuple[QColor
             halo = QColor(worst).darker(115)
             halo.setAlpha(200)
             out[node] = (halo, "Health: " + ("; ".join(reasons) if reasons else "fine"))
+            if ranks is not None:
+                ranks[node] = rank[worst.name()]
+    return out
+
+
+def block_overlays(tree, nodes: dict, ranks: dict) -> dict[str, tuple[QColor, str]]:
+    """Each block's halo: the worst health among its members, naming the member."""
+    worst: dict[str, str] = {}  # block -> its worst member so far
+    for node, r in ranks.items():
+        for b in tree.ancestors(node) if node in tree.parent else ():
+            w = worst.get(b)
+            if w is None or r > ranks[w]:
+                worst[b] = node
+    out = {}
+    for b, node in worst.items():
+        colour, why = nodes[node]
+        word = {1: "fine", 2: "a warning", 3: "a problem"}[ranks[node]]
+        text = f"Worst member: {node}, {word}" + ("" if ranks[node] == 1 else f" ({why.removeprefix('Health: ')})")
+        out[b] = (colour, text)
     return out
 
 
@@ -70,19 +90,14 @@ def edge_overlays(graph_edges, values: dict[str, dict[str, float]]) -> dict:
 
 
 def apply_overlay(scene, reader, step: int | None) -> None:
-    """Paint the overlay for ``step`` on the scene's items; ``reader`` None clears it."""
+    """Paint the overlay for ``step`` on the scene; ``reader`` None clears it. A folded
+    block shows its members' worst health, and its edges the gradient norm of the members
+    they reach."""
     if reader is None or step is None:
-        for item in scene.node_items.values():
-            item.set_overlay(None)
-        for items in scene.edge_items.values():
-            for item in items:
-                item.set_overlay(None)
+        scene.set_overlays({}, {}, {})
         return
     values = layer_values(reader, step)
-    nodes = node_overlays(values)
-    for node_id, item in scene.node_items.items():
-        item.set_overlay(nodes.get(node_id))
-    edges = edge_overlays(list(scene.edge_items), values)
-    for edge, items in scene.edge_items.items():
-        for item in items:
-            item.set_overlay(edges.get(edge))
+    ranks: dict = {}
+    nodes = node_overlays(values, ranks)
+    edges = edge_overlays(scene.model.doc.edges, values)
+    scene.set_overlays(nodes, edges, block_overlays(scene.model.tree, nodes, ranks))

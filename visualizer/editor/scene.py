@@ -178,6 +178,11 @@ class EditorScene(ItemsMixin, QGraphicsScene):
                 if p.connectable:
                     yield p
 
+    def frame_at(self, scene_pos: QPointF):
+        """The innermost open block's frame at a point, or None."""
+        frames = [it for it in self.frame_items.values() if it.rect_in_scene().contains(scene_pos)]
+        return max(frames, key=lambda it: it.depth, default=None)
+
     def nodes_rect(self) -> QRectF:
         box = self.geo.bbox()
         return QRectF() if box is None else QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1])
