@@ -10,8 +10,8 @@ names, and the compiled graph is run against the module on the example batch: an
 that does not compute what the module computes is refused.
 
 Each node keeps where it came from (``Origin``: the submodule path, the module whose
-forward ran it, the line), so grouping nodes into blocks per submodule is a matter of
-reading ``ImportedModule.origins``. Node ids are the submodule path with dots as
+forward ran it, the line), and lands in the block of that module: one block per submodule
+stepped into, nested as the modules are (import_blocks.py). Node ids are the submodule path with dots as
 underscores (``layer1.0.conv1`` -> ``layer1_0_conv1``), or the layer type for functions
 (``add``, ``add_1``, ``flatten``).
 
@@ -91,7 +91,7 @@ def import_module(module: nn.Module, input_shape, *, input_dtype: str = "auto", 
     dtype, vocab = _input_dtype(gm, input_dtype)
     example = _example(shape, dtype, vocab, batch=2)
     _propagate(gm, module, example, cls_name)
-    builder = Builder(gm, shape, dtype, cls_name)
+    builder = Builder(gm, shape, dtype, cls_name, module)
     builder.walk()
     doc = builder.document(name or cls_name, loss)
     problems = analyse(doc).problems

@@ -17,6 +17,7 @@ from ..graph.document import Edge, GraphDocument, Node
 from .errors import InteropError
 from .import_functions import ALIAS, DATA, describe, function_rule
 from .import_modules import IDENTITY, Layer, Unsupported, module_rule
+from .import_blocks import add_blocks
 from .layout import layered_positions
 
 _TORCH_DIR = str(Path(torch.__file__).parent)
@@ -69,8 +70,9 @@ def _sanitize(text: str) -> str:
 
 
 class Builder:
-    def __init__(self, gm: fx.GraphModule, shape, dtype, cls_name: str):
+    def __init__(self, gm: fx.GraphModule, shape, dtype, cls_name: str, module: nn.Module | None = None):
         self.gm, self.shape, self.dtype, self.cls_name = gm, shape, dtype, cls_name
+        self.module = module if module is not None else gm  # for the classes of its submodules
         self.nodes: list[Node] = []
         self.edges: list[Edge] = []
         self.keys: dict[str, str] = {}         # module state-dict name -> compiled name
@@ -284,8 +286,10 @@ class Builder:
         self._bypass_reshapes()
         doc = GraphDocument(nodes=self.nodes, edges=self.edges, name=name,
                             description=f"Imported from the PyTorch module {name}.")
-        for node_id, pos in layered_positions(doc).items():
-            doc.node(node_id).pos = pos
+        add_blocks(doc, self.origins, self.module)
+        blocks = {b.id: b for b in doc.blocks}
+        for unit, pos in layered_positions(doc).items():
+            (blocks.get(unit) or doc.node(unit)).pos = pos
         return doc
 
     def _bypass_reshapes(self) -> None:
