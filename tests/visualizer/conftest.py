@@ -43,6 +43,9 @@ class ScriptedDialogs:
     def data_path(self, parent, start_dir, folder):
         return self._next("data_path", (start_dir, folder))
 
+    def text(self, parent, title, label, value):
+        return self._next("text", value)
+
     def errors(self):
         return [t for k, t in self.asked if k == "error"]
 

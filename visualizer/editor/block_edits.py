@@ -46,8 +46,8 @@ def group(model: DocumentModel, units, name: str | None = None) -> str | None:
     rects = [geo.rect(u) for u in units]
     x0, y0 = min(r[0] for r in rects), min(r[1] for r in rects)
     block_id = doc.new_id("block")
-    number = sum(1 for b in doc.blocks if b.name.startswith("Block ")) + 1
-    block = Block(block_id, name or f"Block {number}", level, collapsed=False, pos=(x0 - PAD, y0 - HEAD))
+    block = Block(block_id, name or f"Block {block_id.removeprefix('block')}", level, collapsed=False,
+                  pos=(x0 - PAD, y0 - HEAD))
     blocks = copy.deepcopy(doc.blocks)
     for b in blocks:
         if b.id in units:

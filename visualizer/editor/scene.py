@@ -8,6 +8,10 @@ node that scrolls away and comes back is still selected.
 """
 from __future__ import annotations
 
+import weakref
+
+import shiboken6
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsScene
@@ -56,7 +60,15 @@ class EditorScene(ItemsMixin, QGraphicsScene):
         model.block_collapsed.connect(self._on_block_collapsed)
         model.reset.connect(self.rebuild)
         model.analysis_changed.connect(self._on_analysis)
-        model.undo_stack.indexChanged.connect(self.flush)
+        # after each command, catch up at once (items for what it added); through a weak
+        # reference: the stack outlives the scene when a window closes, and clears itself then
+        ref = weakref.ref(self)
+
+        def after_command(*_args):
+            scene = ref()
+            if scene is not None and shiboken6.isValid(scene):
+                scene.flush()
+        model.undo_stack.indexChanged.connect(after_command)
         self.rebuild()
 
     def schedule(self) -> None:
@@ -111,6 +123,7 @@ class EditorScene(ItemsMixin, QGraphicsScene):
             self.refold(block_id)
 
     def _on_analysis(self, analysis) -> None:
+        self.ensure()
         self.analysis_shown(analysis)
 
     def set_theme(self, theme, scale: float = 1.0) -> None:

@@ -33,6 +33,11 @@ class EditorView(QGraphicsView):
         self._fitted = False  # the last view change was a fit: a resize fits again
         self._fitting = False
 
+    def _tell_scene(self) -> None:
+        scene = self.scene()
+        if scene is not None:
+            scene.view_changed(self)
+
     # -- zoom ------------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()
@@ -41,7 +46,7 @@ class EditorView(QGraphicsView):
         self._fitted = False
         factor = min(MAX_SCALE, max(MIN_SCALE, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
-        self.scene().view_changed(self)
+        self._tell_scene()
 
     def zoom_in_at(self, scene_pos: QPointF) -> None:
         """Zoomed out to the map: a double-click zooms in to a readable size there."""
@@ -76,18 +81,18 @@ class EditorView(QGraphicsView):
         super().scrollContentsBy(dx, dy)
         if not self._fitting:
             self._fitted = False  # the user panned: leave the view where they put it
-        self.scene().view_changed(self)
+        self._tell_scene()
 
     def resizeEvent(self, event):
         # A panel shown or a workspace switched: the graph the user had fitted stays fitted.
         super().resizeEvent(event)
         if self._fitted:
             self.zoom_to_fit()
-        self.scene().view_changed(self)
+        self._tell_scene()
 
     def showEvent(self, event):
         super().showEvent(event)
-        self.scene().view_changed(self)
+        self._tell_scene()
 
     def _do_fit(self, rect, max_scale: float) -> None:
         rect = rect.adjusted(-40, -40, 40, 40)
@@ -102,7 +107,7 @@ class EditorView(QGraphicsView):
             self.centerOn(rect.left() + view.width() / 2, rect.top() + min(view.height(), rect.height()) / 2)
             return
         self.centerOn(rect.center())
-        self.scene().view_changed(self)
+        self._tell_scene()
 
     def _grow_scene_rect(self, rect: QRectF) -> None:
         # a generous scene rect so the user can pan past the graph's edges
@@ -119,7 +124,7 @@ class EditorView(QGraphicsView):
         """Centre on an item, or on a rect of the scene (a unit that has no item yet)."""
         self._grow_scene_rect(self.scene().nodes_rect())
         self.centerOn(item.center() if isinstance(item, QRectF) else item)
-        self.scene().view_changed(self)
+        self._tell_scene()
 
     # -- pan: middle button, or space + left drag ------------------------------------
     def keyPressEvent(self, event):
