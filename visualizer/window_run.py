@@ -20,6 +20,7 @@ from engine.session import SessionError, SessionReader
 from engine.worker import TERMINAL
 
 from . import settings_store
+from .editor.geometry import match_folds
 from .editor.overlay import apply_overlay
 from .replay.actions import install_replay_ui
 from .replay.session_open import graph_document, open_checked
@@ -374,6 +375,8 @@ class RunMixin:
         if not self.maybe_save():
             reader.close()
             return False
+        # the blocks the user had open stay open (and folded ones folded), by id
+        match_folds(doc, {b.id: b.collapsed for b in self.model.doc.blocks})
         entry = OpenDocument.from_session(doc, path)
         binding = Binding(entry.key, Path(path), "replay", doc=doc.to_dict(), name=Path(path).stem)
         self._pending_reader = reader

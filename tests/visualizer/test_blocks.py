@@ -220,3 +220,40 @@ def test_a_big_graph_holds_items_only_near_the_screen(qtbot):
     view.centerOn(QPointF(scene.nodes_rect().right(), scene.nodes_rect().bottom()))
     scene.flush()
     assert scene.selected_units() == [some]
+
+
+def test_replay_and_compare_map_blocks_by_id(window, qtbot, tmp_path):
+    from engine.session import SessionWriter
+    from engine.templates import load_template
+    from visualizer.editor.layout import needs_layout
+    from visualizer.replay.actions import open_compare
+    from visualizer.views.activations import ActivationsView
+    paths = []
+    for name, rename in (("a", None), ("b", "stage2")):
+        doc = load_template("resnet")
+        if rename:  # the second run's graph has no block 'stage2'
+            doc.block(rename).id = "second_stage"
+            for n in doc.nodes:
+                n.block = "second_stage" if n.block == rename else n.block
+            for b in doc.blocks:
+                b.parent = "second_stage" if b.parent == rename else b.parent
+        paths.append(tmp_path / f"{name}.session")
+        SessionWriter(paths[-1], doc.to_dict(), {}, None).close()
+    # a replay opens with the blocks open that the user had open, by id
+    window.open_template("resnet")
+    block_edits.set_collapsed(window.model, "stage2", False)
+    window.model.undo_stack.setClean()
+    assert window.open_session(str(paths[0]))
+    doc = window.model.doc
+    assert not doc.block("stage2").collapsed and doc.block("stage1").collapsed and not needs_layout(doc)
+    assert "stage2" in window.scene.frame_items
+    # compare: a block chosen in the shared box shows its first member in every run that has it
+    cw = open_compare(window, paths, render_hidden=True)
+    qtbot.addWidget(cw)
+    cw.set_view(ActivationsView)
+    box = cw.node_box
+    box.setCurrentIndex(box.findData("block:stage3"))
+    assert [c.view.node_id for c in cw.columns] == ["s3b1_conv1", "s3b1_conv1"]
+    box.setCurrentIndex(box.findData("block:stage2"))
+    assert [c.view.node_id for c in cw.columns] == ["s2b1_conv1", "s3b1_conv1"]  # b keeps its own
+    assert box.itemText(box.findData("block:stage2")).endswith("(1 runs)")

@@ -94,6 +94,7 @@ class FrameItem(QGraphicsItem):
         self._font.setBold(True)
         self._small = QFont()
         self._small.setPointSizeF(8.5)
+        self._texts: dict = {}
 
     def set_frame(self, rect: QRectF) -> None:
         """The frame's rect in this item's coordinates."""
@@ -172,24 +173,29 @@ class FrameItem(QGraphicsItem):
         painter.setBrush(QBrush(_tint(t, self.depth)))
         painter.drawRoundedRect(r, 10, 10)
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        size = 9.5 if lod >= 0.62 else min(7.0 / max(lod, 0.05), 40.0)
-        font = self._font
-        if font.pointSizeF() != size:
+        detail = lod >= 0.62
+        size = 9.5 if detail else float(round(min(7.0 / max(lod, 0.05), 40.0)))
+        key = (size, r.width(), self.title, self.problem is not None, self.summary)
+        texts = self._texts.get(key)
+        if texts is None:  # laid out once per size: zooming repaints every frame on screen
             font = QFont(self._font)
             font.setPointSizeF(size)
-        painter.setFont(font)
-        painter.setPen(t.color("error") if self.problem else t.color("text"))
-        head = QRectF(r.left() + 12, r.top() + 4, r.width() - 24, HEAD - 10)
-        fm = QFontMetricsF(font)
-        title = ("▾ " if lod >= 0.62 else "") + self.title + (" ⚠" if self.problem else "")
-        painter.drawText(head, Qt.AlignLeft | Qt.AlignVCenter, fm.elidedText(title, Qt.ElideRight, head.width()))
-        if lod >= 0.62 and self.summary:
-            used = fm.horizontalAdvance(title) + 16
-            painter.setFont(self._small)
-            painter.setPen(t.color("muted"))
-            rest = QRectF(head.left() + used, head.top(), max(0.0, head.width() - used), head.height())
-            painter.drawText(rest, Qt.AlignLeft | Qt.AlignVCenter,
-                             QFontMetricsF(self._small).elidedText(self.summary, Qt.ElideRight, rest.width()))
+            fm = QFontMetricsF(font)
+            head = QRectF(r.left() + 12, r.top() + 4, r.width() - 24, HEAD - 10)
+            title = ("▾ " if detail else "") + self.title + (" ⚠" if self.problem else "")
+            texts = [(font, head, fm.elidedText(title, Qt.ElideRight, head.width()), "text")]
+            if detail and self.summary:
+                used = fm.horizontalAdvance(title) + 16
+                rest = QRectF(head.left() + used, head.top(), max(0.0, head.width() - used), head.height())
+                texts.append((self._small, rest, QFontMetricsF(self._small).elidedText(
+                    self.summary, Qt.ElideRight, rest.width()), "muted"))
+            if len(self._texts) > 16:
+                self._texts.clear()
+            self._texts[key] = texts
+        for font, rect, text, colour in texts:
+            painter.setFont(font)
+            painter.setPen(t.color("error") if self.problem and colour == "text" else t.color(colour))
+            painter.drawText(rect, Qt.AlignLeft | Qt.AlignVCenter, text)
 
     def itemChange(self, change, value):
         if change == _POS_CHANGED and self.scene() is not None:

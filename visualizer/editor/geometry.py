@@ -171,3 +171,22 @@ def overlapping(geo: Geometry, container) -> bool:
             if b[1] < a[3] + 8 and a[1] < b[3] + 8:
                 return True
     return False
+
+
+def match_folds(doc: GraphDocument, folds: dict) -> list[str]:
+    """Fold or open ``doc``'s blocks as ``folds`` says (block id -> collapsed), as the canvas
+    would: neighbours make room or get it back. A recorded session of the open document opens
+    showing the blocks it showed (blocks map by id). Returns the blocks changed."""
+    changed = []
+    tree = doc.tree()
+    for b in sorted(tree.blocks, key=tree.depth):
+        want = folds.get(b)
+        if want is None or tree.blocks[b].collapsed == want:
+            continue
+        geo = Geometry(doc, tree)
+        moves = grow_moves(geo, b, lambda g, b=b, want=want: g.set_collapsed(b, want))
+        tree.blocks[b].collapsed = want
+        for unit, pos in moves.items():
+            (tree.blocks.get(unit) or doc.node(unit)).pos = pos
+        changed.append(b)
+    return changed

@@ -46,6 +46,30 @@ _SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
 _ELIDE_RIGHT, _ELIDE_MIDDLE, _PLAIN = Qt.ElideRight, Qt.ElideMiddle, Qt.PlainText
 
 
+_STRIP: list = []
+_OVERVIEW: dict = {}
+
+
+def _strip() -> QPainterPath:
+    """The category strip: the left edge of the rounded body (one path, made once)."""
+    if not _STRIP:
+        strip = QPainterPath()
+        strip.addRoundedRect(QRectF(0.5, 0.5, 9, NODE_H - 1), 6, 6)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0.5, 0.5, 5, NODE_H - 1))
+        _STRIP.append(strip.intersected(clip))
+    return _STRIP[0]
+
+
+def _overview_font(size: float):
+    got = _OVERVIEW.get(size)
+    if got is None:
+        font = QFont(_fonts()[0])
+        font.setPointSizeF(size)
+        got = _OVERVIEW[size] = (font, QFontMetricsF(font))
+    return got
+
+
 def _fonts():
     """Title, small and monospace fonts with their metrics, made once."""
     global _FONTS
@@ -76,6 +100,7 @@ class NodeItem(QGraphicsItem):
         self.problem: str | None = None
         self.overlay = None  # (QColor health tint, tooltip line) while a run is shown, else None
         self._texts: dict = {}
+        self._overview: dict = {}
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
         self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
@@ -156,6 +181,7 @@ class NodeItem(QGraphicsItem):
             "id_w": id_w,
         }
         self._static = {k: QStaticText(v[1]) for k, v in self._texts.items() if isinstance(v, tuple)}
+        self._overview = {}
         for st in self._static.values():
             st.setTextFormat(_PLAIN)
         self.update()
@@ -196,14 +222,9 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(body.adjusted(-1.5, -1.5, 1.5, 1.5), 8, 8)
         painter.setPen(pen)
         self._paint_body(painter, body, t)
-        # category strip on the left
-        strip = QPainterPath()
-        strip.addRoundedRect(QRectF(0.5, 0.5, 9, NODE_H - 1), 6, 6)
-        clip = QPainterPath()
-        clip.addRect(QRectF(0.5, 0.5, 5, NODE_H - 1))
-        painter.setPen(Qt.NoPen)
+        painter.setPen(Qt.NoPen)  # category strip on the left
         painter.setBrush(t.category(self.category))
-        painter.drawPath(strip.intersected(clip))
+        painter.drawPath(_strip())
         if self.problem and self.isSelected():  # keep the error visible when selected
             painter.setPen(QPen(t.color("error"), 1.2, Qt.DashLine))
             painter.setBrush(Qt.NoBrush)
@@ -234,17 +255,29 @@ class NodeItem(QGraphicsItem):
 
     def _paint_overview(self, painter, t, lod: float) -> None:
         """Zoomed out: the small text would be specks, so only the type name is drawn, in a
-        font that stays ~9 px on screen, with the id under it where there is room."""
-        font = QFont(_fonts()[0])
-        font.setPointSizeF(min(OVERVIEW_PT / max(lod, 0.05), 26.0))
-        fm = QFontMetricsF(font)
-        box = QRectF(PAD, 2, NODE_W - PAD - 4, NODE_H - 4)
-        painter.setFont(font)
+        font that stays ~9 px on screen, with the id under it where there is room. Laid out
+        once per font size (zooming repaints every node on screen)."""
+        size = float(round(min(OVERVIEW_PT / max(lod, 0.05), 26.0)))
+        got = self._overview.get(size)
+        if got is None:
+            font, fm = _overview_font(size)
+            width = NODE_W - PAD - 4
+            lines = [fm.elidedText(self.title, _ELIDE_RIGHT, width)]
+            if fm.height() * 2 <= NODE_H - 4:
+                lines.append(fm.elidedText(self.node_id, _ELIDE_MIDDLE, width))
+            got = []
+            top = 2 + (NODE_H - 4 - fm.height() * len(lines)) / 2
+            for i, line in enumerate(lines):
+                st = QStaticText(line)
+                st.setTextFormat(_PLAIN)
+                st.prepare(font=font)
+                x = PAD + (width - fm.horizontalAdvance(line)) / 2
+                got.append((QPointF(x, top + i * fm.height()), st))
+            self._overview[size] = got
+        painter.setFont(_overview_font(size)[0])
         painter.setPen(t.color("error") if self.problem else t.color("text"))
-        lines = [fm.elidedText(self.title, _ELIDE_RIGHT, box.width())]
-        if fm.height() * 2 <= box.height():
-            lines.append(fm.elidedText(self.node_id, _ELIDE_MIDDLE, box.width()))
-        painter.drawText(box, Qt.AlignCenter, "\n".join(lines))
+        for point, st in got:
+            painter.drawStaticText(point, st)
 
     def itemChange(self, change, value):
         if change == _POS_CHANGED and self.scene() is not None:

@@ -248,6 +248,8 @@ class ItemsMixin:
         for k in want:
             n = self.shown.items_count(k)
             items = self.edge_items.setdefault(k, [])
+            if len(items) == n:
+                continue
             while len(items) > n:
                 self.removeItem(items.pop())
             while len(items) < n:
@@ -388,6 +390,7 @@ class ItemsMixin:
                 if it.edge.src == block_id or it.edge.dst == block_id:
                     self._dirty_edges.add(it.edge)
         self.schedule()
+        self.block_toggled.emit(block_id)
 
     # -- what the model says about each unit ---------------------------------------------
     def facts(self, block_id: str):

@@ -12,46 +12,63 @@ from engine.graph.catalogue import CATALOGUE
 from engine.graph.errors import GraphError
 from engine.templates import first_sentence, list_templates, load_template
 
-from ..editor.layout import NODE_H, NODE_W, layered_layout, needs_layout
+from ..editor.geometry import Geometry
+from ..editor.layout import apply_positions, layout_all, needs_layout
+from ..editor.shown import Shown
 
 SLUG_ROLE = Qt.UserRole + 1
 THUMB = QSize(112, 64)
 
 
 def graph_picture(doc, theme, size: QSize = THUMB) -> QPixmap:
-    """The graph as coloured boxes (by layer category) joined by its edges."""
+    """The graph as the canvas first shows it: coloured boxes (by layer category; folded
+    blocks in the accent colour, open ones as outlines) joined by its edges."""
     pm = QPixmap(size)
     pm.fill(QColor(theme.canvas))
-    pos = {n.id: n.pos for n in doc.nodes}
-    if needs_layout(doc):
-        pos.update(layered_layout(doc))
-    if not pos:
+    if not doc.nodes:
         return pm
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    x0, y0 = min(xs), min(ys)
-    w, h = max(xs) - x0 + NODE_W, max(ys) - y0 + NODE_H
+    if needs_layout(doc):
+        doc = doc.copy()
+        apply_positions(doc, layout_all(doc))
+    geo = Geometry(doc, doc.tree())
+    shown = Shown(geo)
+    rects = dict(shown.visible((-1e12, -1e12, 1e12, 1e12)))
+    x0 = min(r[0] for r in rects.values())
+    y0 = min(r[1] for r in rects.values())
+    w = max(r[2] for r in rects.values()) - x0
+    h = max(r[3] for r in rects.values()) - y0
     margin = 5
     k = min((size.width() - 2 * margin) / w, (size.height() - 2 * margin) / h)
     ox = (size.width() - w * k) / 2
     oy = (size.height() - h * k) / 2
 
-    def box(nid) -> QRectF:
-        x, y = pos[nid]
-        return QRectF(ox + (x - x0) * k, oy + (y - y0) * k, max(NODE_W * k, 2.0), max(NODE_H * k, 2.0))
+    def box(unit) -> QRectF:
+        r = rects[unit]
+        return QRectF(ox + (r[0] - x0) * k, oy + (r[1] - y0) * k, max((r[2] - r[0]) * k, 2.0),
+                      max((r[3] - r[1]) * k, 2.0))
 
     p = QPainter(pm)
     p.setRenderHint(QPainter.Antialiasing)
+    p.setPen(QPen(QColor(theme.border), 0.8))
+    p.setBrush(Qt.NoBrush)
+    for u in rects:
+        if geo.expanded(u):
+            p.drawRoundedRect(box(u), 2, 2)
     p.setPen(QPen(QColor(theme.edge), 1.0))
-    for e in doc.edges:
-        if e.src in pos and e.dst in pos:
+    for e in shown.edges:
+        if e.src in rects and e.dst in rects:
             a, b = box(e.src), box(e.dst)
             p.drawLine(QPointF(a.right(), a.center().y()), QPointF(b.left(), b.center().y()))
     p.setPen(Qt.NoPen)
-    for n in doc.nodes:
-        spec = CATALOGUE.get(n.type)
-        p.setBrush(theme.category(spec.category if spec else ""))
-        p.drawRoundedRect(box(n.id), 1.5, 1.5)
+    for u in rects:
+        if geo.expanded(u):
+            continue
+        if u in geo.tree.blocks:
+            p.setBrush(QColor(theme.accent))
+        else:
+            spec = CATALOGUE.get(doc.node(u).type)
+            p.setBrush(theme.category(spec.category if spec else ""))
+        p.drawRoundedRect(box(u), 1.5, 1.5)
     p.end()
     return pm
 

@@ -5,7 +5,8 @@ beside an LSTM, or the gates of an LSTM beside a GRU.
 
 Node choice maps by id: the shared node box selects that id in every run whose graph has
 it; a run without it keeps its own choice (each column has its own node box, which starts
-on the first node the view applies to)."""
+on the first node the view applies to). Blocks map by id too: choosing a block shows, in
+each run whose graph has that block, its first member the view applies to."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMen
                                QVBoxLayout, QWidget)
 
 from engine.graph.catalogue import CATALOGUE
+from engine.graph.document import GraphDocument
+from engine.graph.errors import GraphError
 
 from ..views.base import export_svg
 from ..views.registry import VIEWS
@@ -32,19 +35,35 @@ def run_step(mode: str, position: int, head: int) -> int:
     return int(round(position / PROGRESS_TICKS * max(head, 0)))
 
 
+BLOCK = "block:"  # a node box entry that stands for a block (node ids never hold a colon)
+
+
 def graph_nodes(reader) -> list[tuple[str, str]]:
     return [(n.get("id"), n.get("type", "")) for n in (reader.graph or {}).get("nodes", [])
             if isinstance(n, dict) and isinstance(n.get("id"), str)]
 
 
-def default_node(reader, view_cls) -> str | None:
-    """The first node the view applies to (by the catalogue's probes), else None."""
+def graph_blocks(reader) -> dict[str, tuple[str, list[str]]]:
+    """Block id -> (name, member node ids in document order) of a run's graph; none for a
+    graph from before blocks, or one whose blocks do not load."""
+    try:
+        doc = GraphDocument.from_dict(reader.graph or {}, validate=False)
+    except GraphError:
+        return {}
+    tree = doc.tree()
+    return {b.id: (b.name, tree.members(b.id)) for b in doc.blocks}
+
+
+def default_node(reader, view_cls, among: list[str] | None = None) -> str | None:
+    """The first node (of ``among``, if given) the view applies to (by the catalogue's
+    probes), else None."""
     wanted = set(view_cls.applies_to)
     if not wanted:
         return None
+    allowed = None if among is None else set(among)
     for node_id, kind in graph_nodes(reader):
         spec = CATALOGUE.get(kind)
-        if spec is not None and wanted & set(getattr(spec, "probes", ())):
+        if (allowed is None or node_id in allowed) and spec is not None and wanted & set(getattr(spec, "probes", ())):
             return node_id
     return None
 
@@ -61,6 +80,10 @@ class RunColumn(QWidget):
         title.setToolTip(str(reader.path))
         self.node_box = QComboBox()
         self.node_box.addItem("(no node)", None)
+        self.blocks = graph_blocks(reader)
+        self.view_cls = view_cls
+        for block_id, (name, _) in self.blocks.items():
+            self.node_box.addItem(f"▸ {name} (block {block_id})", BLOCK + block_id)
         for node_id, kind in graph_nodes(reader):
             self.node_box.addItem(f"{node_id} ({kind})", node_id)
         self.view = view_cls()
@@ -88,6 +111,9 @@ class RunColumn(QWidget):
 
     def _node_from_box(self) -> None:
         node_id = self.node_box.currentData()
+        if node_id and node_id.startswith(BLOCK):  # a block: its first member the view shows
+            members = self.blocks.get(node_id[len(BLOCK):], ("", []))[1]
+            node_id = default_node(self.reader, self.view_cls, members)
         kind = dict(graph_nodes(self.reader)).get(node_id) if node_id else None
         self.view.set_node(node_id, kind)
 
@@ -242,13 +268,23 @@ class CompareWindow(QMainWindow):
         self._mark()
 
     def _fill_node_box(self) -> None:
+        blocks: dict[str, tuple[str, int]] = {}  # id -> (name, how many runs have it)
+        for r in self.readers:
+            for block_id, (name, _) in graph_blocks(r).items():
+                first, runs = blocks.get(block_id, (name, 0))
+                blocks[block_id] = (first, runs + 1)
+        self.node_box.blockSignals(True)
+        self.node_box.addItem("(each run its own)", None)
+        for block_id, (name, shared) in blocks.items():
+            self.node_box.addItem(f"▸ {name}" + ("" if shared == len(self.readers) else f"  ({shared} runs)"),
+                                  BLOCK + block_id)
+        self.node_box.blockSignals(False)
         seen = []
         for r in self.readers:
             for node_id, _ in graph_nodes(r):
                 if node_id not in seen:
                     seen.append(node_id)
         self.node_box.blockSignals(True)
-        self.node_box.addItem("(each run its own)", None)
         for node_id in seen:
             shared = sum(1 for r in self.readers if node_id in dict(graph_nodes(r)))
             self.node_box.addItem(node_id + ("" if shared == len(self.readers) else f"  ({shared} runs)"),
