@@ -338,6 +338,10 @@ class DataDialog(QDialog):
         self._show_rows()
         self._delay.start()
 
+    def reading(self) -> bool:
+        """Whether a read is under way or about to start (an option just changed)."""
+        return self._delay.isActive() or self._future is not None
+
     def load(self) -> None:
         """Read the file with the options shown, unless that was the last thing read."""
         self._delay.stop()
@@ -351,7 +355,7 @@ class DataDialog(QDialog):
         access = self.model.data_access
         self._future = self._pool.submit(preview_file, ref, access, self.val_fraction())
         self._pending = (key, ref, access)
-        self.preview = self.plan = None
+        self.preview = self.plan = self.error = None
         self._set_busy(f"Reading {self.path.name}{self._size_of(self.path)}…")
         self._poll.start()
 
