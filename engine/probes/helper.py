@@ -28,6 +28,12 @@ class Helper:
         from .protocol import decode_row
         from .stats import StepStats
         torch.set_num_threads(max(1, int(header.get("threads", 1))))
+        if header.get("numerics"):
+            from .process import apply_numerics
+            apply_numerics(header["numerics"])
+            if header["numerics"]["deterministic"]:
+                import warnings  # kernels without a deterministic version only warn (warn_only)
+                warnings.simplefilter("ignore")
         doc = GraphDocument.from_dict(header["graph"])
         device = torch.device(header.get("device", "cpu"))
         x = torch.from_numpy(decode_row("x", rows["x"])).to(device)

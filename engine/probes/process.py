@@ -88,6 +88,27 @@ def shared_file(size: int, prefix: str) -> tuple[str, torch.Tensor]:
     return path, torch.from_file(path, shared=True, size=max(64, size), dtype=torch.uint8)
 
 
+def numerics() -> dict:
+    """The switches that change float results (TF32, deterministic kernels, cuDNN's
+    algorithm choice): the helper copies them, so that it computes what inline would."""
+    return {"tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "matmul_precision": torch.get_float32_matmul_precision(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark, "cudnn": torch.backends.cudnn.enabled,
+            "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled()}
+
+
+def apply_numerics(n: dict) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = n["tf32_matmul"]
+    torch.backends.cudnn.allow_tf32 = n["tf32_cudnn"]
+    torch.set_float32_matmul_precision(n["matmul_precision"])
+    torch.backends.cudnn.deterministic = n["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = n["cudnn_benchmark"]
+    torch.backends.cudnn.enabled = n["cudnn"]
+    torch.use_deterministic_algorithms(n["deterministic"], warn_only=n["deterministic_warn_only"])
+
+
 class ProcessHelper:
     """Captures (and statistics) in a helper process, from shared-memory slots."""
     mode = "process"
@@ -140,7 +161,7 @@ class ProcessHelper:
             arrays["grid_x"] = grid_x.detach().cpu().numpy()
         dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
         header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
-                  "device": str(self.device),
+                  "device": str(self.device), "numerics": numerics(),
                   "after": after, "before": before, "grads": grads, "flat_index": index, "size": end,
                   "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
                   "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {}}

@@ -128,7 +128,7 @@ class ProbeSet(Callback):
             basic = {"train/loss": loss, "lr": metrics.get("lr", trainer.lr)}
             if dt:
                 basic["step_time"] = dt
-                basic["samples_per_s"] = metrics.get("batch_size", self.stats.batch_size or 0) / dt
+                basic["samples_per_s"] = metrics.get("batch_size", trainer.batch_size) / dt
             self.writer.scalars(step, basic)
         measured = self._stats_ok and self.stats.armed
         heavy = self._heavy_ok and self.schedule.heavy_due(step)
