@@ -33,7 +33,8 @@ class Outcome:
 
 def job(model: str, path: Path) -> dict:
     doc = load_template(MODELS[model])
-    return {"graph": doc.to_dict(), "overrides": {"device": "cpu", "steps": 1_000_000, "threads": 1},
+    device = os.environ.get("NEUROSTUDIO_FAULT_DEVICE", "cpu")   # "cuda" on a GPU machine
+    return {"graph": doc.to_dict(), "overrides": {"device": device, "steps": 1_000_000, "threads": 1},
             "record": str(path), "progress_interval": 0.1}
 
 
