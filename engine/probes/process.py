@@ -222,6 +222,16 @@ class ProcessHelper:
         return self.ready
 
     # -- slots ------------------------------------------------------------------------------------
+    def free_slot(self) -> int | None:
+        """The slot the next measured step fills if the helper is done with it, else None
+        (the statistics of that step are then taken inline rather than waited for)."""
+        seq = self._seq
+        if int(self._done[0]) >= seq - SLOTS:
+            return seq % SLOTS
+        self._send_staged(wait=False)
+        self._push()
+        return None
+
     def reserve(self) -> int:
         """The slot the next measured step fills, once the helper is done with it."""
         seq = self._seq

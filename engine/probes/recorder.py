@@ -215,16 +215,12 @@ class ProbeSet(Callback):
                 and runner.device.type == "cpu"):
             if self._ship_stats is None:  # decided once, on the first outputs the helper could take
                 self._ship_stats = sum(a.numel() for a in stats._outs.values()) < SIDE_MIN_ELEMENTS
-            if self._ship_stats:
-                try:
-                    slot = runner.reserve()
-                except HelperGone as exc:
-                    self._drop_offpath(self._step, str(exc))
-                else:
-                    present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
-                    runner.put_gradients(slot, present, True)
-                    self._slot, self._present = slot, present
-                    return
+            slot = runner.free_slot() if self._ship_stats else None
+            if slot is not None:  # else the helper is behind: this step is measured here
+                present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
+                runner.put_gradients(slot, present, True)
+                self._slot, self._present = slot, present
+                return
         stats.after_backward(True)
 
     def _ship(self, trainer, step: int, loss, heavy: bool) -> None:
