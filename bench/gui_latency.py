@@ -20,12 +20,12 @@ import argparse
 import gc
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 RUNS = (("lenet", "c1"), ("anbn_lstm", "lstm"))
 HEARTBEAT_MS = 5
@@ -154,29 +154,12 @@ def main(argv=None) -> int:
     p.add_argument("--grid", default="2x2", choices=("2x2", "2x3", "3x3"), help="views in the Watch grid")
     p.add_argument("--out", default=str(ROOT / "bench/results/gui_latency.txt"))
     args = p.parse_args(argv)
-    if not os.environ.get("DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    tmp = tempfile.mkdtemp(prefix="gui-latency-")
-    os.environ["NEUROSTUDIO_CONFIG_DIR"] = os.path.join(tmp, "config")
-    os.environ["NEUROSTUDIO_DATA_DIR"] = os.path.join(tmp, "data")
+    from bench_window import bench_window
 
-    from PySide6.QtWidgets import QApplication
-
-    from visualizer.main_window import MainWindow
-    from visualizer.theme import THEMES, apply_theme
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_theme(app, THEMES["light"])
-    from visualizer.dialogs import HeadlessDialogs
-    window = MainWindow(dialogs=HeadlessDialogs(), restore_layout=False)
-    window.resize(1600, 1000)
-    window.show()
-    app.processEvents()
+    app, window = bench_window("gui-latency-")
     rows, cols = (int(v) for v in args.grid.split("x"))
     watch(window, rows, cols)
     app.processEvents()
-    from visualizer import heap
-    heap.settle()  # as visualizer/app.py does once the window is up
     profiler = None
     if args.profile:
         import cProfile

@@ -16,7 +16,6 @@ import argparse
 import gc
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 SAMPLE_S = 10.0
 HEARTBEAT_MS = 5
@@ -41,28 +41,12 @@ def main(argv=None) -> int:
     p.add_argument("--node", default="lstm")
     p.add_argument("--out", default=str(ROOT / "bench/results/soak.txt"))
     args = p.parse_args(argv)
-    if not os.environ.get("DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    tmp = tempfile.mkdtemp(prefix="soak-")
-    os.environ["NEUROSTUDIO_CONFIG_DIR"] = os.path.join(tmp, "config")
-    os.environ["NEUROSTUDIO_DATA_DIR"] = os.path.join(tmp, "data")
-
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
 
-    from visualizer import heap
-    from visualizer.dialogs import HeadlessDialogs
+    from bench_window import bench_window
     from visualizer.editor import edits
-    from visualizer.main_window import MainWindow
-    from visualizer.theme import THEMES, apply_theme
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_theme(app, THEMES["light"])
-    window = MainWindow(dialogs=HeadlessDialogs(), restore_layout=False)
-    window.resize(1600, 1000)
-    window.show()
-    app.processEvents()
-    heap.settle()
+    app, window = bench_window("soak-")
     window.open_template(args.template)
     edits.set_training(window.model, "steps", 1_000_000)
     window.model.undo_stack.setClean()

@@ -164,14 +164,13 @@ def _export_network(args, kind: str) -> None:
             w.check_fit(doc, weights)
         else:
             weights = w.fresh_weights(doc)
-    code = None
-    if args.to and args.to[0] == "pytorch" or args.weights:
-        from ..interop.code_export import export_code
-        code = export_code(doc)
     if args.to and args.to[0] == "pytorch":
-        out = Path(args.to[1])
-        out.write_text(code.source, encoding="utf-8")
-        print(f"Wrote PyTorch code for '{doc.name}' to {out} (class {code.class_name}).")
+        from ..interop.code_export import write_pytorch
+        code = write_pytorch(doc, args.to[1], weights, args.weights)
+        print(f"Wrote PyTorch code for '{doc.name}' to {args.to[1]} (class {code.class_name}).")
+        if args.weights:
+            print(f"Wrote {len(weights.weights)} weight tensors from {weights.origin} to {args.weights}.")
+        return
     if args.to and args.to[0] == "onnx":
         from ..interop.onnx_export import OPSET, export_onnx
         result = export_onnx(doc, args.to[1], weights, opset=args.opset or OPSET)
@@ -180,11 +179,8 @@ def _export_network(args, kind: str) -> None:
         print(f"Wrote ONNX (opset {result.opset}) for '{doc.name}' with {weights.origin} to {result.path}; "
               f"{check}.")
     if args.weights:
-        meta = {"format": "neurostudio.weights", "graph": doc.name, "origin": weights.origin,
-                "class": code.class_name}
-        if weights.step is not None:
-            meta["step"] = str(weights.step)
-        w.save_safetensors(code.rename_weights(weights.weights), args.weights, meta)
+        from ..interop.code_export import export_weights
+        export_weights(doc, weights, args.weights)
         print(f"Wrote {len(weights.weights)} weight tensors from {weights.origin} to {args.weights}.")
 
 

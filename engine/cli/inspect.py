@@ -37,31 +37,38 @@ def summarise(reader: SessionReader) -> dict:
     }
 
 
+def _clean(value, limit: int = 120) -> str:
+    """Text from the file as the terminal should see it: printable (no escape sequences that
+    would steer the terminal) and cut short."""
+    text = "".join(c if c.isprintable() else "?" for c in str(value)[:limit + 1])
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
 def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
 
 def print_text(s: dict) -> None:
     g = s["graph"]
-    types = ", ".join(f"{t} x{n}" if n > 1 else t for t, n in sorted(g["layer_types"].items()))
+    types = _clean(", ".join(f"{t} x{n}" if n > 1 else t for t, n in sorted(g["layer_types"].items())), 400)
     print(f"Session  {s['path']}  ({_mib(s['size_bytes'])})")
     if s["title"]:
-        print(f"Title    {s['title']}")
-    print(f"Graph    {g['name'] or '(unnamed)'}: {g['nodes']} nodes ({types or 'none'})")
+        print(f"Title    {_clean(s['title'])}")
+    print(f"Graph    {_clean(g['name']) or '(unnamed)'}: {g['nodes']} nodes ({types or 'none'})")
     if s["parent"]:
-        print(f"Forked   from {s['parent'].get('path')} at step {s['parent'].get('step')}")
+        print(f"Forked   from {_clean(s['parent'].get('path'))} at step {_clean(s['parent'].get('step'))}")
     print(f"Steps    up to {s['last_step']}" if s["last_step"] >= 0 else "Steps    none yet")
     for label, key in (("Scalars", "scalars"), ("Tensors", "tensors")):
         print(f"{label}  {len(s[key])} series")
         for name, n in sorted(s[key].items()):
-            print(f"  {name:<40} {n:>8} records")
+            print(f"  {_clean(name, 60):<40} {n:>8} records")
     cps = s["checkpoints"]
     print(f"Checkpoints  {len(cps)}" + (f" (steps {', '.join(map(str, cps[:20]))}"
                                         f"{', ...' if len(cps) > 20 else ''})" if cps else ""))
     print(f"Probe batch  {'yes' if s['has_probe_batch'] else 'no'}")
     print(f"Events   {len(s['events'])}")
     for e in s["events"]:
-        print(f"  step {e['step']:>8}  {e['kind']:<12} {e['message']}")
+        print(f"  step {e['step']:>8}  {_clean(e['kind'], 20):<12} {_clean(e['message'], 200)}")
 
 
 def run(args) -> int:

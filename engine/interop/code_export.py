@@ -13,6 +13,7 @@ from __future__ import annotations
 import keyword
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -46,6 +47,44 @@ class CodeExport:
 
     def rename_weights(self, weights: dict) -> dict:
         return {self.exported_key(k): v for k, v in weights.items()}
+
+
+def write_pytorch(doc: GraphDocument, py_path, weights=None, weights_path=None) -> CodeExport:
+    """Write ``doc`` as a .py file and, with ``weights_path``, its weights (a GraphWeights;
+    default: a fresh initialisation) as safetensors named for the file's class. Raises
+    GraphError or InteropError, one sentence each."""
+    from .weights import fresh_weights
+    code = export_code(doc)
+    if weights_path is not None:
+        weights = weights or fresh_weights(doc)
+    py_path = Path(py_path)
+    tmp = py_path.with_name(py_path.name + ".tmp")
+    try:
+        tmp.write_text(code.source, encoding="utf-8")
+        tmp.replace(py_path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InteropError(f"Could not write {py_path}: {exc.strerror or exc}.") from None
+    if weights_path is not None:
+        _save_weights(doc, code, weights, weights_path)
+    return code
+
+
+def export_weights(doc: GraphDocument, weights, path) -> CodeExport:
+    """Write ``weights`` (a GraphWeights of ``doc``) as safetensors, each tensor named as the
+    exported code's ``state_dict`` names it. InteropError when they do not fit the graph."""
+    code = export_code(doc)
+    _save_weights(doc, code, weights, path)
+    return code
+
+
+def _save_weights(doc, code: CodeExport, weights, path) -> None:
+    from .weights import check_fit, save_safetensors
+    check_fit(doc, weights)
+    meta = {"format": "neurostudio.weights", "graph": doc.name, "class": code.class_name, "origin": weights.origin}
+    if weights.step is not None:
+        meta["step"] = str(weights.step)
+    save_safetensors(code.rename_weights(weights.weights), path, meta)
 
 
 def python_name(node_id: str) -> str:

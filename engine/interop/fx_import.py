@@ -105,6 +105,9 @@ def import_module(module: nn.Module, input_shape, *, input_dtype: str = "auto", 
 
 
 def _check_shape(input_shape) -> tuple[int, ...]:
+    if input_shape is None or input_shape == "":
+        raise InteropError("Give the shape of one example input without the batch, e.g. 1,28,28 for "
+                           "28x28 grey images or 50,8 for 50 steps of 8 features: tracing runs the model on it.")
     try:
         shape = tuple(int(v) for v in input_shape)
     except (TypeError, ValueError):

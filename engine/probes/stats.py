@@ -12,13 +12,16 @@ moved to the host in one transfer per step, which nothing waits for (:mod:`.pend
 - Weights: the L2 norm of every layer's parameters (after the step) and the update ratio
   ‖W_after − W_before‖ / ‖W_before‖ of this step.
 
-The hooks only keep a reference to the layer's output (nothing in the model changes an
-output in place); the reductions run once the step is done, as a handful of ops per layer
-plus one fused ``torch._foreach_norm`` per group of parameter tensors. The weights before
-the update go into a buffer allocated once, with one fused copy. Per-tensor norms are
-summed per layer on the host. On a CPU with a spare core, a network with big activations
-has its activation reductions done on a side thread (:class:`.pending.SideThread`):
-torch releases the GIL inside those kernels, so they cost the training thread nothing.
+The hooks keep a reference to the layer's output (nothing in the model changes an output
+in place), or, when the helper process takes the statistics (:mod:`.process`), copy it
+into the helper's shared-memory slot at once, while it is still in the CPU's cache (a
+copy at the end of the step would read it back from memory). The reductions run once
+the step is done, as a handful of ops per layer plus one fused ``torch._foreach_norm``
+per group of parameter tensors. The weights before the update go into a buffer
+allocated once, with one fused copy. Per-tensor norms are summed per layer on the host.
+(A side thread for the reductions was tried and dropped: each of its torch calls hands
+the GIL back and forth with the training thread, and those hand-overs cost more than
+the reductions.)
 
 Hooks stay registered for the whole run (removed by :meth:`StepStats.detach`), do nothing
 unless armed, and only for training-mode forwards, so validation passes and the
@@ -30,27 +33,23 @@ import math
 
 import torch
 
-from .pending import SideThread, fetch
+from ..train.device import fetch
 
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
-# A step's activations above this many elements go to the side thread when one is allowed:
-# below it the reductions take microseconds and a thread would only add hand-over costs.
-SIDE_MIN_ELEMENTS = 200_000
 
 
 class StepStats:
-    def __init__(self, targets, side_allowed: bool = False):
+    def __init__(self, targets):
         self.t = targets
-        self.armed = False        # keep activations of the next training forward
-        self.side_allowed = side_allowed
-        self.side: SideThread | None = None
+        self._armed = False       # keep activations of the next training forward
+        self._attached = False    # hooks stay on the layers (else only while armed)
+        self.copy_into: dict[str, torch.Tensor] | None = None  # node -> slot view (helper's)
         self._outs: dict[str, torch.Tensor] = {}
         self._handles: list = []
         self._gnorms: list[torch.Tensor] | None = None
         self._gpresent: list[int] = []
         self._before: list[torch.Tensor] | None = None   # persistent buffer
         self._have_before = False
-        self.batch_size: int | None = None
         self._kinds = {n: (n in self.t.dead_units,
                            SATURATION.get(self.t.type_of(n)) if n in self.t.saturation else None)
                        for n in self.t.activation}
@@ -62,32 +61,51 @@ class StepStats:
         self._layer_of = [k for k, n in enumerate(self.t.param_layers) for _ in self.t.params(n)]
 
     # -- hooks ---------------------------------------------------------------------------
+    # A module with a forward hook takes torch's slow call path on every forward, armed or
+    # not (measured ~5 µs a layer on a GPU host): the hooks are on the layers only for the
+    # steps that are measured.
     def attach(self) -> None:
-        try:
-            for node in self.t.activation:
-                module = self.t.module(node)
-                self._handles.append(module.register_forward_hook(self._hook(node)))
-            self._handles.append(self.t.model.register_forward_pre_hook(self._batch_hook))
-        except Exception:
-            self.detach()
-            raise
+        """Start taking statistics; the hooks go on with :attr:`armed`."""
+        self._attached = True
+        self._hooks(self._armed)
 
     def detach(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-        if self.side is not None:
-            self.side.close()
-            self.side = None
+        self._attached = False
+        self._hooks(False)
 
-    def _batch_hook(self, model, args):
-        if model.training and args and torch.is_tensor(args[0]):
-            self.batch_size = args[0].shape[0]
+    @property
+    def armed(self) -> bool:
+        return self._armed
+
+    @armed.setter
+    def armed(self, on: bool) -> None:
+        self._armed = bool(on)
+        if self._attached:
+            self._hooks(self._armed)
+
+    def _hooks(self, on: bool) -> None:
+        if on and not self._handles:
+            try:
+                for node in self.t.activation:
+                    self._handles.append(self.t.module(node).register_forward_hook(self._hook(node)))
+            except Exception:
+                self._hooks(False)
+                raise
+        elif not on and self._handles:
+            for h in self._handles:
+                h.remove()
+            self._handles.clear()
 
     def _hook(self, node: str):
         def hook(module, args, out):
-            if self.armed and module.training and torch.is_tensor(out) and out.is_floating_point():
-                self._outs[node] = out.detach()
+            if self._armed and module.training and torch.is_tensor(out) and out.is_floating_point():
+                dst = self.copy_into.get(node) if self.copy_into else None
+                if dst is not None and dst.shape == out.shape and dst.dtype == out.dtype:
+                    with torch.no_grad():
+                        dst.copy_(out)
+                    self._outs[node] = dst
+                else:
+                    self._outs[node] = out.detach()
         return hook
 
     def take_outputs(self) -> dict[str, torch.Tensor]:
@@ -101,13 +119,13 @@ class StepStats:
         flat = self._flat
         present = [i for i, p in enumerate(flat) if p.grad is not None]
         self._gpresent = present
-        self._gnorms = _norms([flat[i].grad.detach() for i in present]) if present else None
-        self._have_before = False
-        if with_update_ratio and flat:
-            if self._before is None:
-                self._before = [torch.empty_like(p, memory_format=torch.preserve_format) for p in flat]
-            with torch.no_grad():
-                torch._foreach_copy_(self._before, [p.detach() for p in flat])
+        with torch.no_grad():
+            self._gnorms = _norms([flat[i].grad for i in present]) if present else None
+            self._have_before = False
+            if with_update_ratio and flat:
+                if self._before is None:
+                    self._before = [torch.empty_like(p, memory_format=torch.preserve_format) for p in flat]
+                torch._foreach_copy_(self._before, flat)
             self._have_before = True
 
     # -- a step's numbers --------------------------------------------------------------------
@@ -115,23 +133,24 @@ class StepStats:
         """Everything measured this step: (names, pending values) where the pending
         object's ``values()`` is a flat list that :meth:`named` turns into a dict. The
         weight numbers are computed now (the next update changes the weights); the
-        activation reductions now or on the side thread."""
+        activation reductions now."""
         acts, self._outs = self._outs, {}
         small: list[torch.Tensor] = []
         layout = {"acts": [], "grads": None, "weights": False, "before": False, "extra": []}
         if self._gnorms is not None:
             small += self._gnorms
             layout["grads"] = list(self._gpresent)
-        flat = [p.detach() for p in self._flat]
+        flat = self._flat
         if flat:
             with torch.no_grad():
-                small += _norms(flat)
                 layout["weights"] = True
-                if self._have_before:
-                    small += _norms(self._before)
+                if self._have_before:  # ‖W_after‖ and ‖W_before‖ in one call, then ‖ΔW‖
+                    small += _norms(flat + self._before)
                     torch._foreach_sub_(self._before, flat)  # W_before − W_after, in place
                     small += _norms(self._before)
                     layout["before"] = True
+                else:
+                    small += _norms(flat)
         for name, v in (extra or {}).items():
             small.append(v)
             layout["extra"].append(name)
@@ -145,11 +164,6 @@ class StepStats:
                 layout["acts"].append((node, x.numel(), x.shape[1] if x.dim() >= 2 else 0,
                                        dead, sat is not None))
         layout["spread"] = "norm" if all(e[1].device.type == "cpu" for e in entries) else "var"
-        big = sum(e[1].numel() for e in entries)
-        if self.side_allowed and big >= SIDE_MIN_ELEMENTS:
-            if self.side is None:
-                self.side = SideThread()
-            return layout, self.side.submit(lambda: _gather(entries, small).tolist())
         return layout, fetch(_gather(entries, small))
 
     def collect(self, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:

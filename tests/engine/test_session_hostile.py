@@ -310,3 +310,15 @@ def test_the_reader_says_when_its_file_was_deleted_or_replaced(good, tmp_path):
         assert "was replaced by another file while it was open" in r.check_file()
         assert r.tensor("x", 5)[1].shape == (10, 10)
         assert r.size_bytes == len(b"something else")
+
+
+def test_inspect_prints_no_escape_sequences_from_the_file(tmp_path, capsys):
+    from engine.cli import main
+    path = tmp_path / "esc.session"
+    with SessionWriter(path, {"name": "\x1b]0;pwned\x07", "nodes": [{"type": "\x1b[31mX"}]}, {}) as w:
+        w.event("st\x1bart", 0, "hello \x1b[2J" + "x" * 500)
+        w.set_meta("title", "\x1b[5mblink")
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "?]0;pwned?" in out
+    assert max(len(line) for line in out.splitlines()) < 260

@@ -26,7 +26,6 @@ def test_opening_a_lesson_template_shows_its_views_and_selects_its_node(window, 
     assert opened == expected
     assert window.scene.selected_node_ids() == [lesson.select]
     first = {cls.title: view_key(cls) for cls in VIEWS}[lesson.views[0]]
-    view = window.views[first]
     assert window.state.workspace == "watch"
     [pane] = [p for p in window.grid.panes if p.title == lesson.views[0]]
     assert pane.isVisible() and not pane.visibleRegion().isEmpty()

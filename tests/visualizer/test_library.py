@@ -150,3 +150,30 @@ def test_fork_from_here_starts_a_live_run_from_the_checkpoint(window, dialogs, r
             np.testing.assert_array_equal(w_child[name], arr)
     window.library.refresh()  # the library shows the child
     assert window.library.row_of(child) >= 0
+
+
+def test_compare_the_runs_selected_in_the_library(window, recorded, qtbot):
+    a, b = sessions_dir() / "a.session", sessions_dir() / "b.session"
+    shutil.copy(recorded, a)
+    shutil.copy(recorded, b)
+    panel = window.library
+    panel.refresh()
+    from PySide6.QtCore import QItemSelectionModel
+    for path in (a, b):
+        panel.table.selectionModel().select(panel.table.model().index(panel.row_of(path), 0),
+                                            QItemSelectionModel.Select | QItemSelectionModel.Rows)
+    assert sorted(panel.selected_paths()) == sorted([str(a), str(b)])
+    panel.buttons["compare"].click()
+    [cw] = window.compare_windows
+    qtbot.addWidget(cw)
+    assert sorted(str(r.path) for r in cw.readers) == sorted([str(a), str(b)])
+    cw.close()
+    # one selected while another is replayed: the two are compared
+    assert window.open_session(str(a))
+    panel.table.clearSelection()
+    panel.table.selectRow(panel.row_of(b))
+    panel.buttons["compare"].click()
+    cw = window.compare_windows[-1]
+    qtbot.addWidget(cw)
+    assert [str(r.path) for r in cw.readers] == [str(a), str(b)]
+    cw.close()

@@ -12,7 +12,6 @@ import os
 import signal
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from engine.session import SessionReader

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 
 from engine.graph.document import load_graph
 from engine.templates import load_template

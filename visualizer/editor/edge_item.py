@@ -7,7 +7,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
-from .layout import LANE_GAP, NODE_H, ROW_GAP
+from .layout import LANE_GAP, NODE_H
 
 LABEL_MIN_LOD = 0.45  # below this zoom, labels would be unreadable: skip them
 

@@ -81,6 +81,7 @@ class _Delete(QUndoCommand):
 
 class LibraryPanel(QWidget):
     open_requested = Signal(str)
+    compare_requested = Signal(list)  # session paths
 
     def __init__(self, folder_fn, extra_fn=lambda: [], busy_fn=lambda p: False, parent=None):
         """``folder_fn()`` the sessions folder; ``extra_fn()`` other session paths to list
@@ -93,7 +94,7 @@ class LibraryPanel(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)  # several rows: Compare
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
@@ -110,6 +111,12 @@ class LibraryPanel(QWidget):
             b.clicked.connect(lambda _=False, s=slot: s())
             buttons.addWidget(b, len(self.buttons) // 3, len(self.buttons) % 3)
             self.buttons[key] = b
+        compare = QPushButton("Compare")
+        compare.setToolTip("Compare the selected runs side by side (select two or more with Ctrl or Shift; "
+                           "with one selected, it is compared with the run on show)")
+        compare.clicked.connect(lambda: self.compare_requested.emit(self.selected_paths()))
+        buttons.addWidget(compare, 2, 0)
+        self.buttons["compare"] = compare
         undo = self.undo_stack.createUndoAction(self, "Undo")
         self.undo_button = QPushButton("Undo")
         self.undo_button.clicked.connect(self.undo_stack.undo)
@@ -126,6 +133,10 @@ class LibraryPanel(QWidget):
         lay.addWidget(self.message)
 
     # -- contents ----------------------------------------------------------------------------
+    def selected_paths(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        return [str(self.summaries[r].path) for r in rows if 0 <= r < len(self.summaries)]
+
     def showEvent(self, event):  # a run may have finished since the tab was last shown
         super().showEvent(event)
         self.refresh()

@@ -338,6 +338,10 @@ class DataDialog(QDialog):
         self._show_rows()
         self._delay.start()
 
+    def reading(self) -> bool:
+        """Whether a read is under way or about to start (an option just changed)."""
+        return self._delay.isActive() or self._future is not None
+
     def load(self) -> None:
         """Read the file with the options shown, unless that was the last thing read."""
         self._delay.stop()
@@ -351,7 +355,7 @@ class DataDialog(QDialog):
         access = self.model.data_access
         self._future = self._pool.submit(preview_file, ref, access, self.val_fraction())
         self._pending = (key, ref, access)
-        self.preview = self.plan = None
+        self.preview = self.plan = self.error = None
         self._set_busy(f"Reading {self.path.name}{self._size_of(self.path)}…")
         self._poll.start()
 
@@ -373,8 +377,9 @@ class DataDialog(QDialog):
         except DataError as err:
             self._show_error(str(err))
             return
-        except (MemoryError, OSError) as exc:  # the loaders turn a bad file into DataError
-            self._show_error(f"{self.path.name} could not be read: {type(exc).__name__}.")
+        except Exception as exc:  # noqa: BLE001 -- the loaders turn a bad file into DataError; anything
+            # else (out of memory, a loader's bug) is still one sentence here, never a traceback
+            self._show_error(f"{self.path.name} could not be read ({type(exc).__name__}).")
             return
         self.preview, self._loaded_key, self.error = preview, key, None
         remember_info(ref, access, preview.info)  # the check before Train need not read it again

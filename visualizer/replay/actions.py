@@ -33,6 +33,7 @@ def install_replay_ui(window) -> None:
     window.library = LibraryPanel(sessions_dir, lambda: _opened_sessions(window),
                                   lambda p: _is_busy(window, p))
     window.library.open_requested.connect(window.open_file)
+    window.library.compare_requested.connect(lambda paths: compare_selected(window, paths))
 
 
 def _opened_sessions(window) -> list[str]:
@@ -55,6 +56,14 @@ def compare_dialog(window):
         return None
     if window.session_mode == "replay" and window.session_path is not None:
         paths = [str(window.session_path)] + [p for p in paths if Path(p) != Path(window.session_path)]
+    return open_compare(window, paths)
+
+
+def compare_selected(window, paths) -> CompareWindow | None:
+    """The library's Compare: the selected runs, with the replayed one when one is selected."""
+    if len(paths) == 1 and window.session_mode == "replay" and window.session_path is not None \
+            and Path(paths[0]).resolve() != Path(window.session_path).resolve():
+        paths = [str(window.session_path), *paths]
     return open_compare(window, paths)
 
 

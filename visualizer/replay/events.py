@@ -23,7 +23,7 @@ def timeline_marks(reader) -> list[Mark]:
                   else JUMP_KINDS.get(e.kind, e.kind))
              for e in reader.events() if e.kind in JUMP_KINDS]
     # the checkpoints the file holds (a keep-last-K policy drops old ones): each can be forked
-    marks += [Mark(s, "checkpoint", f"Checkpoint (fork from here with Run > Fork from Here)")
+    marks += [Mark(s, "checkpoint", "Checkpoint (fork from here with Run > Fork from Here)")
               for s in reader.checkpoint_steps()]
     steps, values = reader.scalar("val/loss")
     if len(values):

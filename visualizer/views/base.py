@@ -112,7 +112,7 @@ class View(QWidget):
     # -- export ------------------------------------------------------------------
     def export_png(self, path: str | Path) -> bool:
         if not self.grab().save(str(path), "PNG"):
-            raise OSError(f"the picture could not be written")
+            raise OSError("the picture could not be written")
         return True
 
     def export_svg(self, path: str | Path) -> bool:
