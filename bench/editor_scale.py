@@ -74,6 +74,18 @@ def laid_out(data: dict) -> tuple[str, float]:
     return doc.to_json(), time.perf_counter() - t0
 
 
+GC_PAUSES: list[float] = []  # full collections during the measured frames and expands, in ms
+MEASURING = [False]
+
+
+def _gc_watch(phase, info) -> None:
+    if info.get("generation") == 2 and MEASURING[0]:
+        if phase == "start":
+            _gc_watch.t0 = time.perf_counter()
+        else:
+            GC_PAUSES.append((time.perf_counter() - _gc_watch.t0) * 1000)
+
+
 def pct(times: list[float]) -> tuple[float, float]:
     times = sorted(times)
     return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
@@ -132,6 +144,7 @@ def report_pan(app, view, scene, label: str, zoom: float, n: int, centre=None) -
 
 def blocks_bench(app, args) -> int:
     from PySide6.QtCore import QPointF, Qt
+    from visualizer import heap
     from visualizer.editor import block_edits
     size = (1600, 900)
     data = resnet_blocks_dict(args.stages, args.blocks)
@@ -140,6 +153,12 @@ def blocks_bench(app, args) -> int:
     print(f"graph: {n_nodes:,} nodes, {len(data['edges']):,} edges, {n_blocks:,} blocks "
           f"({args.stages} stages of {args.blocks} basic blocks), {len(text) / 1e6:.1f} MB of JSON")
     print(f"layout of every level (once, when the file was made): {layout_s * 1000:.0f} ms")
+    # the app has a document open before this one (it starts on a template): warm up the same way
+    from engine.templates import templates_dir
+    warm = open_document(app, (templates_dir() / "resnet.json").read_text(), size)
+    warm[2].close()
+    warm[2].deleteLater()
+    app.processEvents()
     opens = []
     for _ in range(args.repeats):
         model, scene, view, load_ms, first_ms = open_document(app, text, size)
@@ -150,12 +169,17 @@ def blocks_bench(app, args) -> int:
             app.processEvents()
     load_ms = statistics.median(o[0] for o in opens)
     first_ms = statistics.median(o[1] for o in opens)
+    first_max = max(o[1] for o in opens)
     print(f"open: parse + validate {load_ms:.0f} ms; to the first frame painted {first_ms:.0f} ms "
-          f"(median of {args.repeats}; max {max(o[1] for o in opens):.0f} ms; bar <= 1000 ms)")
+          f"(median of {args.repeats}; the first {opens[0][1]:.0f} ms, the slowest {first_max:.0f} ms; bar <= 1000 ms)")
     t0 = time.perf_counter()
     analysis = model.flush_analysis()
     print(f"shape analysis after the first frame (cold): {(time.perf_counter() - t0) * 1000:.0f} ms, "
           f"{'ok' if analysis.ok else analysis.problems[:1]}")
+    t0 = time.perf_counter()
+    heap.settle_document(n_nodes)  # the window does this once a big document is drawn
+    print(f"heap settled after it (once, a big document only): {(time.perf_counter() - t0) * 1000:.0f} ms")
+    MEASURING[0] = True
     app.processEvents()
     p95s = report_pan(app, view, scene, "top level folded", view.zoom(), args.frames)
 
@@ -191,10 +215,13 @@ def blocks_bench(app, args) -> int:
     view.deleteLater()
     app.processEvents()
 
+    MEASURING[0] = False
     everything = resnet_blocks_dict(args.stages, args.blocks, open_all=True)
     text_all, _ = laid_out(everything)
     model, scene, view, _, first_all = open_document(app, text_all, size)
     model.flush_analysis()
+    heap.settle_document(n_nodes)
+    MEASURING[0] = True
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
     print(f"every block open: first frame {first_all:.0f} ms")
     r = scene.geo.abs_rect(f"s{mid}b{args.blocks // 2}")
@@ -204,7 +231,9 @@ def blocks_bench(app, args) -> int:
     p95s += report_pan(app, view, scene, "every block open (map)", 0.15, args.frames, centre)
     p95s += report_pan(app, view, scene, "every block open (map)", 0.05, args.frames, centre)
     print(f"worst pan/zoom p95: {max(p95s):.1f} ms (bar <= 16 ms)")
-    ok = first_ms <= 1000 and worst <= 100 and max(p95s) <= 16
+    print(f"full garbage collections while expanding, panning and zooming: {len(GC_PAUSES)}"
+          + (f", longest {max(GC_PAUSES):.0f} ms" if GC_PAUSES else ""))
+    ok = first_max <= 1000 and worst <= 100 and max(p95s) <= 16
     print("bars:", "met" if ok else "NOT met")
     return 0
 
@@ -214,7 +243,7 @@ def main() -> int:
     ap.add_argument("--stages", type=int, default=16)
     ap.add_argument("--blocks", type=int, default=89, help="basic blocks per stage (7 nodes each)")
     ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--repeats", type=int, default=3, help="openings of the document (median reported)")
+    ap.add_argument("--repeats", type=int, default=5, help="openings of the document (median reported)")
     args = ap.parse_args()
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -222,6 +251,10 @@ def main() -> int:
     app = QApplication.instance() or QApplication([])
     import visualizer.editor.scene  # noqa: F401  (the app has these loaded before any document)
     import visualizer.editor.view  # noqa: F401
+    from visualizer import heap
+    heap.settle()  # as the app does once its window is up (visualizer/app.py)
+    import gc
+    gc.callbacks.append(_gc_watch)
     print(f"Qt platform: {app.platformName()}, {os.cpu_count()} cores")
     return blocks_bench(app, args)
 

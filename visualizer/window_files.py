@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
+
 from engine.data.paths import DataAccess
 from engine.graph.document import GraphDocument, load_graph, save_graph
 from engine.graph.errors import GraphError
 from engine.templates import load_template
 
-from . import settings_store
+from . import heap, settings_store
 from .autosave import Recovery, pending_recoveries
 from .editor.layout import apply_positions, layout_all, needs_layout
+from .editor.model import ANALYSIS_DELAY_MS
 from .state import OpenDocument
 
 DEFAULT_TEMPLATE = "playground_mlp"
@@ -50,7 +53,10 @@ class FilesMixin:
             self.model.set_document(entry.doc)
         if len(entry.doc.nodes) <= ANALYSE_AT_ONCE:
             self.model.flush_analysis()
-        # a big graph is drawn first; its shapes follow in the next event-loop pass
+        # a big graph is drawn first; its shapes follow in the next event-loop pass, then the
+        # heap is settled (visualizer/heap.py): no long collection strikes while panning it
+        n_nodes = len(entry.doc.nodes)
+        QTimer.singleShot(ANALYSIS_DELAY_MS + 50, lambda: heap.settle_document(n_nodes))
         self.set_read_only(entry.read_only)
         self.fit_grid()
         self.view.zoom_to_fit()

@@ -14,6 +14,8 @@ from engine.graph.catalogue import CATALOGUE
 
 from .geometry import HEAD
 
+MAX_LABELS = 80
+
 
 def _cull(boxes: np.ndarray, rect: QRectF) -> np.ndarray:
     if not len(boxes):
@@ -62,25 +64,29 @@ class MapPainter:
                 lines.append(QLineF(x1, y1, x2, y2))
                 ends.append((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
         farr = np.array([f[0] for f in frames], dtype=np.float64).reshape(-1, 4)
-        self._data = (boxes, (farr, frames), (np.array(ends, dtype=np.float64).reshape(-1, 4), lines))
+        by_depth: dict[int, list] = {}
+        for r, _, depth in frames:
+            by_depth.setdefault(depth, []).append(r)
+        levels = [(d, np.array(rs, dtype=np.float64), [QRectF(a, b, c - a, e - b) for a, b, c, e in rs])
+                  for d, rs in sorted(by_depth.items())]  # outer frames first: inner ones paint over them
+        self._data = (boxes, (farr, frames, levels), (np.array(ends, dtype=np.float64).reshape(-1, 4), lines))
         return self._data
 
     def paint(self, painter, rect: QRectF) -> None:
-        boxes, (farr, frames), (earr, lines) = self._data or self._build()
+        boxes, (farr, frames, levels), (earr, lines) = self._data or self._build()
         t = self.scene.theme
         painter.setRenderHint(painter.RenderHint.Antialiasing, False)
         zoom = painter.worldTransform().m11()
-        idx = _cull(farr, rect)
-        if len(idx):
-            painter.setPen(QPen(t.color("node_border"), 0))
-            for i in idx:  # frames are few: outer ones first, so inner ones paint over them
-                r, _, depth = frames[i]
+        painter.setPen(QPen(t.color("node_border"), 0))
+        for depth, arr, qrects in levels:
+            idx = _cull(arr, rect)
+            if len(idx):
                 painter.setBrush(QBrush(_frame_fill(t, depth)))
-                painter.drawRect(QRectF(r[0], r[1], r[2] - r[0], r[3] - r[1]))
+                painter.drawRects(qrects if len(idx) == len(qrects) else [qrects[i] for i in idx])
         idx = _cull(earr, rect)
         if len(idx):
             painter.setPen(QPen(t.color("edge"), 0))
-            painter.drawLines([lines[i] for i in idx])
+            painter.drawLines(lines if len(idx) == len(lines) else [lines[i] for i in idx])
         painter.setPen(QPen(t.color("node_border"), 0))
         for colour, (arr, qrects) in boxes.items():
             idx = _cull(arr, rect)
@@ -88,18 +94,18 @@ class MapPainter:
                 fill = QColor(colour)
                 fill.setAlpha(150)
                 painter.setBrush(QBrush(fill))
-                painter.drawRects([qrects[i] for i in idx])
+                painter.drawRects(qrects if len(idx) == len(qrects) else [qrects[i] for i in idx])
         idx = _cull(farr, rect)
         if len(idx) and zoom > 0.02:
             font = QFont()
             font.setPointSizeF(8.0 / zoom)
             painter.setFont(font)
             painter.setPen(t.color("text"))
-            for i in idx:
+            big = idx[(farr[idx, 2] - farr[idx, 0]) * zoom > 150]
+            for i in big[:MAX_LABELS]:  # the names of frames wide enough on screen to hold one
                 r, name, _ = frames[i]
-                if (r[2] - r[0]) * zoom > 60:
-                    painter.drawText(QRectF(r[0] + 8 / zoom, r[1] + 2 / zoom, r[2] - r[0], max(HEAD, 16 / zoom)),
-                                     Qt.AlignLeft | Qt.AlignTop, name)
+                painter.drawText(QRectF(r[0] + 8 / zoom, r[1] + 2 / zoom, r[2] - r[0], max(HEAD, 16 / zoom)),
+                                 Qt.AlignLeft | Qt.AlignTop, name)
 
 
 def _frame_fill(theme, depth: int) -> QColor:

@@ -159,7 +159,14 @@ class NodeItem(QGraphicsItem):
         return "<br>".join(lines)
 
     def _layout_text(self) -> None:
-        """Elided strings, computed when the content changes, never in paint()."""
+        """The text changed: lay it out when the item is next painted (once, however many
+        changes come first; an item made off screen may never be)."""
+        self._texts = {}
+        self._overview = {}
+        self.update()
+
+    def _do_layout(self) -> None:
+        """Elided strings, computed once per change of content, not per paint."""
         title, small, mono, fm_title, fm_small, fm_mono = _fonts()
         width = NODE_W - 2 * PAD - 4
         # The type name comes first: the id takes the room the title leaves, and moves down
@@ -184,7 +191,6 @@ class NodeItem(QGraphicsItem):
         self._overview = {}
         for st in self._static.values():
             st.setTextFormat(_PLAIN)
-        self.update()
 
     # -- geometry and painting --------------------------------------------------------
     def boundingRect(self) -> QRectF:
@@ -233,6 +239,8 @@ class NodeItem(QGraphicsItem):
         if lod < DETAIL_LOD:
             self._paint_overview(painter, t, lod)
             return
+        if not self._texts:
+            self._do_layout()
         x = PAD + 2
         painter.setPen(t.color("text"))
         painter.setFont(self._texts["title"][0])

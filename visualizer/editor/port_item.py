@@ -28,8 +28,7 @@ class PortItem(QGraphicsItem):
         self._hover = False
         kind = "input" if is_input else "output"
         if connectable:
-            self.setAcceptHoverEvents(True)
-            self.setCursor(Qt.CrossCursor)
+            self.setAcceptHoverEvents(True)  # the cross cursor is set on hover: setCursor per port
             self.setToolTip(f"{kind} '{name}'" + (" (takes several connections)" if multi else "")
                             + ": drag to connect")
         else:
@@ -52,10 +51,14 @@ class PortItem(QGraphicsItem):
     def hoverEnterEvent(self, event):
         self._hover = True
         self.node_item.update()
+        if event.widget() is not None:  # ~0.5 ms each on X11 when every port had its own
+            event.widget().setCursor(Qt.CrossCursor)
 
     def hoverLeaveEvent(self, event):
         self._hover = False
         self.node_item.update()
+        if event.widget() is not None:
+            event.widget().unsetCursor()
 
     def paint(self, painter, option, widget=None):
         pass  # ItemHasNoContents: never called

@@ -27,7 +27,7 @@ from .shown import Shown
 ALL_ITEMS = 300        # drawn units up to which every one has an item (no culling)
 MAP_ZOOM = 0.3         # below this zoom a big graph is painted as a map, without items
 MARGIN = 0.6           # the rect with items reaches this many view widths (heights) past it
-BUDGET_S = 0.006       # time per event-loop pass for the items off screen
+BUDGET_S = 0.004       # time per event-loop pass for the items off screen
 HUGE = (-1e12, -1e12, 1e12, 1e12)
 
 

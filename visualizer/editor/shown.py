@@ -37,7 +37,14 @@ class Shown:
     # -- the drawn graph -----------------------------------------------------------------
     def rebuild(self) -> None:
         tree = self.tree
-        self.shown = {n.id: tree.shown_as(n.id) for n in self.doc.nodes}
+        # the unit that shows everything inside each block (None: the block is drawn open),
+        # worked out level by level rather than by walking every node's ancestors
+        folded: dict = {None: None}
+        for b in sorted(tree.blocks, key=tree.depth):
+            outer = folded.get(tree.parent.get(b))
+            folded[b] = outer if outer is not None else (b if tree.blocks[b].collapsed else None)
+        parent = tree.parent
+        self.shown = {n.id: folded.get(parent.get(n.id)) or n.id for n in self.doc.nodes}
         self._node_edges = {}
         for e in self.doc.edges:
             self._node_edges.setdefault(e.src, []).append(e)
@@ -100,6 +107,8 @@ class Shown:
             self.shown[n] = self.tree.shown_as(n)
         for e in touched:
             self._add(e)
+        for b in (block_id, *self.tree.descendants(block_id)):
+            self._ports.pop(b, None)
         self.moved(block_id)
         after = set(self.edges)
         return before - after, after - before
@@ -111,15 +120,14 @@ class Shown:
         if got is not None:
             return got
         if unit in self.tree.blocks:
-            inside = set(self.tree.members(unit))
+            # a drawn block's ports are where its drawn edges end (every edge across its
+            # boundary is drawn, to whatever shows the other end)
             ins, outs = {}, {}
-            for n in inside:
-                for e in self._node_edges.get(n, ()):
-                    a, b = e.src in inside, e.dst in inside
-                    if b and not a:
-                        ins[f"{e.src}.{e.src_port}"] = None
-                    elif a and not b:
-                        outs[f"{e.src}.{e.src_port}"] = None
+            for k in self.unit_edges.get(unit, ()):
+                if k.dst == unit:
+                    ins[k.dst_port] = None
+                if k.src == unit:
+                    outs[k.src_port] = None
             order = self.tree.order
             key = lambda p: (order.get(p.split(".")[0], 0), p)  # noqa: E731
             got = (sorted(ins, key=key), sorted(outs, key=key))
