@@ -22,9 +22,11 @@ sys.path.insert(0, str(ROOT))
 SCENES = {  # name: (template, workspace, node to follow, training steps)
     "build": ("lenet", "build", "c1", 0),
     "build_resnet": ("resnet", "build", None, 0),
-    # blocks: ResNet-20 with its stages folded, and with stage 1 open (docs/user-guide.md)
+    # blocks: ResNet-20 with its stages folded, with stage 1 open, and one of its basic
+    # blocks open too (docs/user-guide.md)
     "blocks_collapsed": ("resnet", "build", None, 0),
-    "blocks_stage": ("resnet", "build", "s1b2_conv1", 0),
+    "blocks_stage": ("resnet", "build", "stage1", 0),
+    "blocks_basic": ("resnet", "build", "s1b2_add", 0),
     "watch_lenet": ("lenet", "watch", "c1", 400),
     "watch_lstm": ("anbn_lstm", "watch", "lstm", 1500),
     "watch_mlp": ("playground_mlp", "watch", "fc2", 1500),
@@ -112,13 +114,19 @@ def main() -> int:
                 recorded[template] = window.session_path
         if scene == "readme":
             show_counting_unit(window)
-        if scene == "blocks_stage":
+        if scene in ("blocks_stage", "blocks_basic"):
             from visualizer.editor import block_edits
             block_edits.set_collapsed(window.model, "stage1", False)
-            block_edits.set_collapsed(window.model, "s1b2", False)
+            if scene == "blocks_basic":
+                block_edits.set_collapsed(window.model, "s1b2", False)
+            window.show_node(node)
         window.hub.render_now()
         wait(app, 1.0)
         window.zoom_to_fit()
+        if scene == "blocks_basic":  # the open stage, as large as the canvas allows
+            from PySide6.QtCore import Qt
+            frame = window.scene.frame_items["stage1"].rect_in_scene().adjusted(-30, -30, 30, 30)
+            window.view.fitInView(frame, Qt.KeepAspectRatio)
         wait(app, 0.3)
         name = f"{scene}-{args.size}-{args.theme}{'-presentation' if args.presentation else ''}.png"
         if scene == "readme":

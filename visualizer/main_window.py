@@ -178,6 +178,7 @@ class MainWindow(FilesMixin, RunMixin, LayoutMixin, ExportsMixin, InteropMixin, 
         self.inspector.show_unit(ids[0] if len(ids) == 1 else None, self.state.selected_node)
         self._follow_selection()
         self.update_crumbs()
+        self.show_block_members()
 
     def _node_activated(self, node_id: str) -> None:
         if not self.workbench.right.isVisible():

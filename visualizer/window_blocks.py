@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF, QTimer
 
 from .editor import block_edits
+from .editor.block_facts import probed_members
 from .editor.block_item import FrameItem
 from .editor.canvas_bar import CanvasPane, crumbs
 
@@ -17,7 +18,8 @@ class BlocksMixin:
         self.canvas_pane.crumb_clicked.connect(self.show_crumb)
         self.canvas_pane.search_chosen.connect(self.show_node)
         self.inspector.member_chosen.connect(self.state.follow)
-        self.state.followed_changed.connect(lambda _n: self._follow_selection())
+        self.canvas_pane.member_chosen.connect(self.state.follow)
+        self.state.followed_changed.connect(self._followed_changed)
         self._crumb_timer = QTimer(self)
         self._crumb_timer.setSingleShot(True)
         self._crumb_timer.setInterval(150)
@@ -27,6 +29,19 @@ class BlocksMixin:
         for sig in (self.model.blocks_changed, self.model.block_changed, self.model.block_collapsed,
                     self.model.reset):
             sig.connect(lambda *_a: self._crumb_timer.start())
+
+    def _followed_changed(self, node_id) -> None:
+        self._follow_selection()
+        self.show_block_members()
+
+    def show_block_members(self) -> None:
+        """The strip above the canvas offers the selected block's probed members."""
+        sel = self.state.selection
+        block = sel[0] if len(sel) == 1 and sel[0] in self.model.tree.blocks else None
+        members = probed_members(self.model.doc, self.model.tree, block) if block else []
+        self.canvas_pane.set_members(block, members, self.state.selected_node)
+        if block is not None and self.inspector.block_id == block:
+            self.inspector.mark_member(self.state.selected_node)
 
     # -- edits -------------------------------------------------------------------------------
     def group_selection(self) -> str | None:

@@ -29,8 +29,8 @@ Rule = tuple[str, str, str, str | None, bool]
 
 def _resnet(kind: str) -> list[Rule]:
     rules: list[Rule] = [("stem_block", "Stem", r"stem(_bn|_relu)?", None, True)]
-    for s, width in ((1, 8), (2, 16), (3, 32)):
-        rules.append((f"stage{s}", f"Stage {s} ({width} channels)", r"(?!)", None, True))
+    for s in (1, 2, 3):
+        rules.append((f"stage{s}", f"Stage {s}", r"(?!)", None, True))  # its width is on its shape line
         for b in (1, 2, 3):
             rules.append((f"s{s}b{b}", f"{kind} block {s}.{b}", rf"s{s}b{b}_.*", f"stage{s}", True))
     return rules

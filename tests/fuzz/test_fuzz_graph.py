@@ -35,6 +35,8 @@ def load(text: str):
             assert isinstance(problem, GraphError)
             only(GraphError, lambda: (_ for _ in ()).throw(problem))
         doc.to_json()  # a loaded document can always be saved again
+        tree = doc.tree()  # blocks that loaded nest like boxes: every chain of parents ends
+        assert all(len(tree.ancestors(u)) <= 16 for u in tree.parent)
     return doc
 
 
@@ -57,8 +59,14 @@ def documents(draw):
     edges = draw(st.lists(st.builds(lambda a, p, b, q: {"from": f"{a}.{p}", "to": f"{b}.{q}"},
                                     st.sampled_from(ids or ["a"]), st.sampled_from(ports),
                                     st.sampled_from(ids or ["a"]), st.sampled_from(ports)), max_size=10))
-    doc = {"format": "neurostudio.graph", "version": draw(st.one_of(st.just(1), HUGE, JSON)),
-           "nodes": nodes, "edges": edges,
+    block_ids = ["b0", "b1", "b2"]
+    blocks = draw(st.one_of(st.just([]), JSON, st.lists(st.fixed_dictionaries({
+        "id": st.one_of(st.sampled_from(block_ids + ids[:1]), st.text(max_size=4)),
+        "parent": st.one_of(st.none(), st.sampled_from(block_ids), JSON),
+        "nodes": st.one_of(st.lists(st.sampled_from(ids or ["a"]), max_size=4), JSON),
+        "collapsed": st.one_of(st.booleans(), JSON), "pos": st.one_of(st.just([0, 0]), JSON)}), max_size=4)))
+    doc = {"format": "neurostudio.graph", "version": draw(st.one_of(st.just(1), st.just(2), HUGE, JSON)),
+           "nodes": nodes, "edges": edges, "blocks": blocks,
            "dataset": draw(st.one_of(st.just({"name": "spiral"}), JSON)),
            "training": draw(st.one_of(st.just({}), st.dictionaries(
                st.sampled_from(["lr", "batch_size", "optimizer", "steps", "seed", "bogus"]), JSON, max_size=3)))}
@@ -139,8 +147,8 @@ def test_mutated_templates(template, data):
         load(text)
 
 
-@pytest.mark.parametrize("version", [2, 99, 2**63, -1, 0, 1.5, "1", True, None])
+@pytest.mark.parametrize("version", [3, 99, 2**63, -1, 0, 1.5, "1", True, None])
 def test_future_and_bad_versions(version):
     text = json.dumps({"format": "neurostudio.graph", "version": version, "nodes": []})
     result = load(text)
-    assert isinstance(result, GraphError) or version == 1
+    assert isinstance(result, GraphError)  # versions 1 and 2 are known; 3 is from the future

@@ -92,7 +92,8 @@ def test_folding_pushes_neighbours_and_gives_the_room_back(qtbot):
     doc = model.doc
     before = doc.to_dict()
     stage1 = scene.node_items["stage1"]
-    assert isinstance(stage1, BlockItem) and stage1.summary.startswith("21 layers")
+    assert isinstance(stage1, BlockItem) and stage1.layers == "21 layers"
+    assert stage1.summary == "3.55k params · 2.84M FLOPs"  # the box's last line
     assert stage1.shape_text == "(N, 8, 28, 28)"
     assert list(stage1.inputs) == ["stem_relu.out"] and list(stage1.outputs) == ["s1b3_relu2.out"]
     x2 = doc.block("stage2").pos[0]
@@ -138,7 +139,7 @@ def test_search_opens_the_blocks_around_a_node_and_selects_it(window, qtbot):
     item = window.scene.node_items["s2b3_conv2"]
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
     assert visible.contains(item.sceneBoundingRect().center())
-    assert window.canvas_pane.crumb_names() == ["Graph", "Stage 2 (16 channels)", "Basic block 2.3"]
+    assert window.canvas_pane.crumb_names() == ["Graph", "Stage 2", "Basic block 2.3"]
     window.canvas_pane.search.setText("no such layer")
     window.canvas_pane.search.returnPressed.emit()
     assert window.canvas_pane.message.text() == "No layer or block matches 'no such layer'."
@@ -156,6 +157,14 @@ def test_a_selected_block_lists_its_probed_members_and_the_views_follow_one(wind
     assert window.state.selected_node == "s3b1_conv1" and all(v.node_id == "s3b1_conv1" for v in window.hub.views)
     window.inspector.members.setCurrentRow(2)
     assert window.state.selected_node == "s3b1_relu1" and all(v.node_id == "s3b1_relu1" for v in window.hub.views)
+    # the strip above the canvas offers the same choice in every workspace
+    box = window.canvas_pane.member_box
+    assert not box.isHidden() and box.count() == 23 and box.currentData() == "s3b1_relu1"
+    box.setCurrentIndex(box.findData("s3b2_conv2"))
+    assert window.state.selected_node == "s3b2_conv2"
+    assert window.inspector.members.currentItem().text() == "s3b2_conv2  (Conv2d)"
+    window.scene.select_nodes(["gap"])
+    assert box.isHidden()
     # Ctrl+G and F2 on the canvas
     window.scene.select_nodes(["gap", "logits"])
     block = window.group_selection()

@@ -40,14 +40,22 @@ class BlockItem(NodeItem):
         self.make_ports([(p, False) for p in inputs], [(p, False) for p in outputs], connectable=False)
         self._layout_text()
 
+    layers = ""
+
     def set_block(self, name: str, summary: str) -> None:
-        if (name, summary) != (self.title, self.summary):
-            self.title, self.summary = name, summary
+        """``summary``: "N layers · P params · F FLOPs"; the box shows the layer count in
+        its corner and the rest on its last line."""
+        layers, _, rest = summary.partition(" · ")
+        if (name, layers, rest) != (self.title, self.layers, self.summary):
+            self.title, self.layers, self.summary = name, layers, rest
             self.setToolTip(self._tooltip())
             self._layout_text()
 
+    def corner_text(self) -> str:
+        return self.layers
+
     def _tooltip(self) -> str:
-        lines = [f"<b>{self.title}</b> (block '{self.node_id}')", self.summary]
+        lines = [f"<b>{self.title}</b> (block '{self.node_id}')", f"{self.layers} · {self.summary}"]
         if self.problem:
             lines.append(f"<span style='color:{self.theme.error}'>{self.problem}</span>")
         elif self.shape_text:

@@ -7,7 +7,8 @@ opening the blocks it is folded inside.
 from __future__ import annotations
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QToolButton, QVBoxLayout,
+                               QWidget)
 
 MAX_MATCHES = 50
 
@@ -58,6 +59,7 @@ class CanvasPane(QWidget):
 
     crumb_clicked = Signal(object)     # a block id, or None for the whole graph
     search_chosen = Signal(str)        # a unit id to reveal and select
+    member_chosen = Signal(str, str)   # block id, member: the views follow it
 
     def __init__(self, view, parent=None):
         super().__init__(parent)
@@ -81,12 +83,22 @@ class CanvasPane(QWidget):
         self.search.setCompleter(self.completer)
         self.message = QLabel()
         self.message.setObjectName("muted")
+        # a selected block: which of its members the views follow (in every workspace)
+        self.member_label = QLabel("Views follow")
+        self.member_label.setObjectName("muted")
+        self.member_box = QComboBox()
+        self.member_box.setToolTip("The member of the selected block that the views show")
+        self._member_block: str | None = None
         top = QHBoxLayout(bar)
         top.setContentsMargins(8, 3, 8, 3)
         top.addLayout(self.path)
         top.addStretch(1)
+        top.addWidget(self.member_label)
+        top.addWidget(self.member_box)
         top.addWidget(self.message)
         top.addWidget(self.search)
+        self.member_box.currentIndexChanged.connect(self._member_changed)
+        self.set_members(None, [], None)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -121,6 +133,27 @@ class CanvasPane(QWidget):
 
     def crumb_names(self) -> list[str]:
         return [name for _, name in self._shown]
+
+    # -- a block's members -------------------------------------------------------------------
+    def set_members(self, block_id: str | None, members: list[tuple[str, str]], followed: str | None) -> None:
+        """Offer ``members`` ((node id, type)) of the selected block; hidden without one."""
+        self._member_block = None
+        self.member_box.blockSignals(True)
+        self.member_box.clear()
+        for node_id, kind in members:
+            self.member_box.addItem(f"{node_id} ({kind})", node_id)
+        i = self.member_box.findData(followed)
+        self.member_box.setCurrentIndex(max(i, 0))
+        self.member_box.blockSignals(False)
+        shown = block_id is not None and bool(members)
+        self.member_label.setVisible(shown)
+        self.member_box.setVisible(shown)
+        self._member_block = block_id if shown else None
+
+    def _member_changed(self, _index: int) -> None:
+        node_id = self.member_box.currentData()
+        if self._member_block is not None and node_id:
+            self.member_chosen.emit(self._member_block, node_id)
 
     # -- search ------------------------------------------------------------------------------
     def _suggest(self, text: str) -> None:

@@ -165,6 +165,10 @@ class NodeItem(QGraphicsItem):
         self._overview = {}
         self.update()
 
+    def corner_text(self) -> str:
+        """The small text at the top right: the node's id."""
+        return self.node_id
+
     def _do_layout(self) -> None:
         """Elided strings, computed once per change of content, not per paint."""
         title, small, mono, fm_title, fm_small, fm_mono = _fonts()
@@ -172,16 +176,17 @@ class NodeItem(QGraphicsItem):
         # The type name comes first: the id takes the room the title leaves, and moves down
         # to the summary line when that room is too small to read it.
         title_w = fm_title.horizontalAdvance(self.title)
-        full_id = fm_small.horizontalAdvance(self.node_id)
+        corner = self.corner_text()
+        full_id = fm_small.horizontalAdvance(corner)
         id_w = min(full_id, max(0.0, width - title_w - 8))
         id_in_header = id_w >= min(full_id, 28.0)
-        summary = self.summary if id_in_header else " · ".join(filter(None, [self.node_id, self.summary]))
+        summary = self.summary if id_in_header else " · ".join(filter(None, [corner, self.summary]))
         if not id_in_header:
             id_w = 0.0
         shape = self.problem and "⚠ " + self.problem or self.shape_text or "…"
         self._texts = {
             "title": (title, fm_title.elidedText(self.title, _ELIDE_RIGHT, width - (id_w + 8 if id_w else 0))),
-            "id": (small, fm_small.elidedText(self.node_id, _ELIDE_MIDDLE, id_w) if id_w else ""),
+            "id": (small, fm_small.elidedText(corner, _ELIDE_MIDDLE, id_w) if id_w else ""),
             "shape": (mono if not self.problem else small, (fm_mono if not self.problem else fm_small)
                       .elidedText(shape, _ELIDE_RIGHT, width)),
             "summary": (small, fm_small.elidedText(summary, _ELIDE_RIGHT, width)),

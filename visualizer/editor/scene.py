@@ -86,7 +86,7 @@ class EditorScene(ItemsMixin, QGraphicsScene):
         self.clear_items()
         self.reset_display()
         self._hidden_selection = {u for u in keep if u in self.model.doc.tree().blocks or self.model.doc.has_node(u)}
-        self.refresh(force=True)
+        self.refresh()
         self.flush()
         self._on_analysis(self.model.analysis)
 

@@ -69,7 +69,7 @@ class ItemsMixin:
         works the drawn graph out once, not once per node)."""
         if self._stale:
             self.reset_display()
-            self.refresh(force=True)
+            self.refresh()
 
     def clear_items(self) -> None:
         self.clear()
@@ -109,7 +109,7 @@ class ItemsMixin:
         if want_map != self.map_mode:
             self.map_mode = want_map
             self._region = None
-            self.refresh(force=True)
+            self.refresh()
             self.update()
             return
         if not big or self.map_mode:
@@ -122,10 +122,10 @@ class ItemsMixin:
             w, h = v[2] - v[0], v[3] - v[1]
             inner = None if r is None else (r[0] + 0.25 * w, r[1] + 0.25 * h, r[2] - 0.25 * w, r[3] - 0.25 * h)
             if inner is None or not (inner[0] <= v[0] and inner[1] <= v[1] and v[2] <= inner[2] and v[3] <= inner[3]):
-                self.refresh(force=True)
+                self.refresh()
                 return
 
-    def refresh(self, force: bool = False) -> None:
+    def refresh(self) -> None:
         """Bring the items in line with what should have one."""
         if self.shown is None:
             return
@@ -178,9 +178,12 @@ class ItemsMixin:
             u, _ = self._queue.pop()
             if u in self.node_items or u in self.frame_items or u not in self.tree.parent:
                 continue
-            parent = self.tree.parent.get(u)
-            if parent is not None and parent not in self.frame_items:
-                continue  # its frame went meanwhile
+            # its frames first (the queue is ordered by distance from the screen, not depth)
+            chain = [b for b in reversed(self.tree.ancestors(u)) if b not in self.frame_items]
+            if not all(self.geo.expanded(b) for b in chain):
+                continue  # folded meanwhile
+            for b in chain:
+                self._make(b)
             self._make(u)
             made = True
         if made:
@@ -301,7 +304,7 @@ class ItemsMixin:
         elif self._pending:
             self.view_changed()
             if self._pending:
-                self.refresh(force=True)
+                self.refresh()
         if self._queue and self._make_queued():
             self.schedule()
         dirty, self._dirty_edges = self._dirty_edges, set()
@@ -384,7 +387,7 @@ class ItemsMixin:
                 self._dirty_edges.discard(k)
         self.map.dirty()
         self.view_changed()  # the map may come or go
-        self.refresh(force=True)
+        self.refresh()
         for items in self.edge_items.values():  # edges at the block and its neighbours
             for it in items:
                 if it.edge.src == block_id or it.edge.dst == block_id:

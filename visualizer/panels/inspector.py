@@ -107,6 +107,14 @@ class Inspector(QScrollArea):
         self.members.show()
         self._show_facts()
 
+    def mark_member(self, node_id: str | None) -> None:
+        """Show which member the views follow (chosen elsewhere: the strip above the canvas)."""
+        self.members.blockSignals(True)
+        for i in range(self.members.count()):
+            if self.members.item(i).data(Qt.UserRole) == node_id:
+                self.members.setCurrentRow(i)
+        self.members.blockSignals(False)
+
     def _rename(self) -> None:
         if self.block_id is None or self.read_only:
             return
