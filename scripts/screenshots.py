@@ -123,10 +123,11 @@ def main() -> int:
         window.hub.render_now()
         wait(app, 1.0)
         window.zoom_to_fit()
-        if scene == "blocks_basic":  # the open stage, as large as the canvas allows
-            from PySide6.QtCore import Qt
-            frame = window.scene.frame_items["stage1"].rect_in_scene().adjusted(-30, -30, 30, 30)
-            window.view.fitInView(frame, Qt.KeepAspectRatio)
+        if scene == "blocks_basic":  # the open basic block, from its left, at a zoom where its layers read
+            window.view.set_zoom(0.65)
+            frame = window.scene.frame_items["s1b2"].rect_in_scene()
+            half = window.view.viewport().width() / 2 / window.view.zoom()
+            window.view.centerOn(frame.left() - 140 + half, frame.center().y() + 40)
         wait(app, 0.3)
         name = f"{scene}-{args.size}-{args.theme}{'-presentation' if args.presentation else ''}.png"
         if scene == "readme":
