@@ -266,3 +266,23 @@ def test_replay_and_compare_map_blocks_by_id(window, qtbot, tmp_path):
     box.setCurrentIndex(box.findData("block:stage2"))
     assert [c.view.node_id for c in cw.columns] == ["s2b1_conv1", "s3b1_conv1"]  # b keeps its own
     assert box.itemText(box.findData("block:stage2")).endswith("(1 runs)")
+
+
+def test_an_input_fed_from_a_folded_block_can_be_picked_up_and_re_routed(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    window.open_template("resnet")
+    scene, view = window.scene, window.view
+    gap = scene.node_items["gap"]  # fed by s3b3_relu2, folded inside stage 3
+    port = gap.inputs["in"]
+    start = view.mapFromScene(port.scenePos())
+    target = scene.node_items["logits"].inputs["in"]  # taken: the drop re-routes nothing there
+    vp = view.viewport()
+    QTest.mousePress(vp, Qt.LeftButton, Qt.NoModifier, start)
+    QTest.mouseMove(vp, start + (view.mapFromScene(target.scenePos()) - start) / 2)
+    empty = view.mapFromScene(gap.sceneBoundingRect().center() + QPointF(0, 400))
+    QTest.mouseMove(vp, empty)
+    QTest.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, empty)
+    assert not any(e.dst == "gap" for e in window.model.doc.edges)  # dropped on empty canvas: removed
+    window.model.undo_stack.undo()
+    assert any(e.src == "s3b3_relu2" and e.dst == "gap" for e in window.model.doc.edges)

@@ -19,6 +19,14 @@ from .port_item import PortItem
 SNAP_DISTANCE = 24.0  # a release this close to a compatible port connects to it
 
 
+def _end(port: PortItem) -> tuple[str, str]:
+    """The node and port a port item stands for (a folded block's port names the member's)."""
+    if port.connectable:
+        return port.node_id, port.name
+    node, _, name = port.name.partition(".")
+    return node, name
+
+
 class NewLinkInteraction:
     def __init__(self, scene, port: PortItem):
         self.scene = scene
@@ -28,9 +36,15 @@ class NewLinkInteraction:
             fed = [e for e in self.model.doc.incoming(port.node_id) if e.dst_port == port.name]
             if fed:
                 self.detached = fed[-1]
-                src_item = scene.node_items[self.detached.src]
-                port = src_item.outputs.get(self.detached.src_port, port)
-                for item in scene.edge_items.get(self.detached, []):
+                src, sport = self.detached.src, self.detached.src_port
+                src_item = scene.node_items.get(src)
+                if src_item is not None:
+                    port = src_item.outputs.get(sport, port)
+                else:  # its source is folded in a block: the drag starts at the block's port
+                    block_item = scene.node_items.get(scene.shown.shown.get(src))
+                    if block_item is not None:
+                        port = block_item.outputs.get(f"{src}.{sport}", port)
+                for item in scene.edge_items.get(scene.shown.key(self.detached), []):
                     item.setVisible(False)
         self.anchor = port
         self.compatible = self._compatible_ports()
@@ -46,7 +60,7 @@ class NewLinkInteraction:
     def _ends(self, other: PortItem):
         a, b = self.anchor, other
         out, inp = (a, b) if not a.is_input else (b, a)
-        return out.node_id, out.name, inp.node_id, inp.name
+        return (*_end(out), *_end(inp))
 
     def _compatible_ports(self) -> set:
         doc = self.model.doc
@@ -96,5 +110,5 @@ class NewLinkInteraction:
         for p in self.scene.all_ports():
             p.set_state(PortItem.NORMAL)
         if self.detached is not None:
-            for item in self.scene.edge_items.get(self.detached, []):
+            for item in self.scene.edge_items.get(self.scene.shown.key(self.detached), []):
                 item.setVisible(True)
