@@ -66,9 +66,9 @@ class Spy(Callback):
             self.probe_in[step] = self._last_in
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    path = tmp_path_factory.mktemp("binary") / "run.session"
+def record_binary_run(path) -> Spy:
+    """Train the small binary net STEPS steps into ``path``, every probe on; the spy holds
+    what the oracle needs. (The view tests use it too.)"""
     doc = _doc()
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
     probes = ProbeSet(writer, ProbeSettings(stats_every=1, stats_budget=1.0, dense=0, heavy_every=HEAVY_EVERY,
@@ -82,6 +82,13 @@ def run(tmp_path_factory):
         writer.commit()
     finally:
         writer.close()
+    return spy
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("binary") / "run.session"
+    spy = record_binary_run(path)
     reader = SessionReader(path)
     yield spy, reader
     reader.close()
