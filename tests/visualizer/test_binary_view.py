@@ -62,7 +62,7 @@ def test_the_view_shows_the_oracles_numbers(qtbot, run):
     np.testing.assert_array_equal(latent, w[:MAX_CHANNELS].astype(np.float32))
     np.testing.assert_allclose(binarised, ref.binarised_weight(w)[:MAX_CHANNELS], rtol=1e-6)
     c, cin, k, _ = latent.shape
-    tile = view.filters_binary.values[:k, (k + 1) * (cin - 1):(k + 1) * (cin - 1) + k]  # channel 0, last input
+    tile = view.filters_binary.values[(k + 1) * (cin - 1):(k + 1) * (cin - 1) + k, :k]  # output 0, last input
     np.testing.assert_allclose(tile, binarised[0, cin - 1], rtol=1e-6)
     drawn = np.abs(view.filters_binary.values[np.isfinite(view.filters_binary.values)])
     alphas = ref.weight_scale(w)[:c]

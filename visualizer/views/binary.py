@@ -22,8 +22,8 @@ HINT = "Select a BinaryConv2d or BinaryDense layer on the canvas to see its late
 BINARY_TYPES = ("BinaryConv2d", "BinaryDense")
 # the per-step series: (record suffix, legend, colour)
 LINES = (("flip_frac", "signs flipped", SERIES["train"]),
-         ("ste_cancelled_w", "weight gradients cancelled (|W| > 1)", SERIES["bad"]),
-         ("ste_cancelled_x", "input gradients cancelled (|x| > 1)", SERIES["val"]))
+         ("ste_cancelled_w", "STE: |W| > 1", SERIES["bad"]),
+         ("ste_cancelled_x", "STE: |x| > 1", SERIES["val"]))
 FLOOR = 1e-4  # in %: the lowest a log axis shows; exact zeros are left out of the lines
 
 
@@ -44,13 +44,14 @@ def binarised(latent: np.ndarray, sign: np.ndarray, alpha: np.ndarray) -> np.nda
 
 
 def kernel_tiles(w: np.ndarray) -> tuple[np.ndarray, Mosaic | None]:
-    """A conv layer's (C_out, C_in, k, k) kernels as one mosaic image (a row per output
-    channel); a dense layer's (units, inputs) matrix as it is."""
+    """A conv layer's (C_out, C_in, k, k) kernels as one mosaic image, a column per output
+    channel and a row per input channel (wide, as the plots are); a dense layer's (units,
+    inputs) matrix as it is."""
     if w.ndim != 4:
         return np.ascontiguousarray(w, dtype=np.float32), None
     cout, cin, kh, kw = w.shape
-    mosaic = Mosaic(cout * cin, kh, kw, cols=cin)
-    return mosaic.assemble(w.reshape(cout * cin, kh, kw)), mosaic
+    mosaic = Mosaic(cout * cin, kh, kw, cols=cout)
+    return mosaic.assemble(w.transpose(1, 0, 2, 3).reshape(cin * cout, kh, kw)), mosaic
 
 
 class BinaryWeightsView(View):
@@ -80,12 +81,16 @@ class BinaryWeightsView(View):
         self.filters_binary = HeatMap(g, 2, 1, "Binarised kernels α·sign(W)", "", "", "α·sign(W)", diverging())
         for hm in (self.filters_latent, self.filters_binary):
             hm.plot.invertY(True)
-            hm.plot.setAspectLocked(True)
+            for side in ("bottom", "left"):
+                hm.plot.getAxis(side).setTicks([[]])
         self.cursors = []
         for plot in (self.latent.plot, self.binary.plot, self.alpha.plot, self.rates):
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((220, 220, 220), width=1))
             plot.addItem(line)
             self.cursors.append(line)
+        for plot in (self.latent.plot, self.binary.plot, self.alpha.plot, self.rates,
+                     self.filters_latent.plot, self.filters_binary.plot):
+            set_title(plot, plot.titleLabel.text)  # a long title is cut at the pane's edge
         self.binary_only = [self.binary.plot, self.alpha.plot, self.rates, self.filters_latent.plot,
                             self.filters_binary.plot]
         self.note = QLabel(" ")
@@ -163,6 +168,7 @@ class BinaryWeightsView(View):
             plot.setVisible(is_binary)
         self._history(self.latent, steps, recs, "latent")
         if not is_binary:
+            self._zoom_values(self.latent)
             set_title(self.latent.plot, "Weights W over training (a real-valued layer)")
             self.note.setText(f"{node} ({kind}) is real-valued: its 32-bit weights are used as they are, so it has "
                               f"no signs, scales, flips or straight-through estimator. Its weight histogram is "
@@ -172,6 +178,8 @@ class BinaryWeightsView(View):
         b_steps, b_recs = self._series(f"binary/{node}/hist").upto(step)
         if len(b_steps):
             self._history(self.binary, b_steps, b_recs, "binary")
+        self._zoom_values(self.latent, self.binary)
+        set_label(self.alpha.plot, "left", "output channel" if kind == "BinaryConv2d" else "output unit")
         a_steps, alphas = self._series(alpha_name).upto(step)
         if len(a_steps):
             idx, (x0, x1) = uniform_columns(a_steps)
@@ -191,6 +199,24 @@ class BinaryWeightsView(View):
         hm.set(image, rect=(x0, lo, x1 - x0, hi - lo), levels=(0.0, max(float(image.max()), 1e-6)))
         follow_x(hm.plot, x0, x1, headroom=1 / 16 if self.growing else 0)
         self.shown[key] = (col_steps, image, (lo, hi))
+
+    def _zoom_values(self, *maps: HeatMap) -> None:
+        """The value axis of the histograms on the bins that hold weights: a histogram's
+        range is fixed at its first record, a 1-2-5 number that can be twice the weights'
+        reach, and latent weights often stay well inside it."""
+        spans = []
+        for hm in maps:
+            image = hm.values
+            if image is None or not image.size:
+                continue
+            rect = hm.image.mapRectToParent(hm.image.boundingRect())
+            rows = np.flatnonzero(image.max(axis=1) > 0)
+            if len(rows):
+                step = rect.height() / image.shape[0]
+                spans += [rect.top() + rows[0] * step, rect.top() + (rows[-1] + 1) * step]
+        if spans:
+            for hm in maps:
+                hold_range(hm.plot, "y", min(spans), max(spans))
 
     def _rates(self, node: str, step: int) -> None:
         entries, top, x_hi = [], [], 1.0
@@ -225,7 +251,7 @@ class BinaryWeightsView(View):
         self.filters_binary.set(img_b, levels=symmetric_levels(bin_w))
         if mosaic is not None:
             c, cin, kh, kw = latent.shape
-            across, down = "input channel →", "output channel ↓"
+            across, down = "output channel →", "input channel ↓"
             what = f"{c} output × {cin} input channels of {kh}×{kw}"
         else:
             across, down = "input feature →", "output unit ↓"
@@ -233,6 +259,7 @@ class BinaryWeightsView(View):
         for hm in (self.filters_latent, self.filters_binary):
             set_label(hm.plot, "bottom", across)
             set_label(hm.plot, "left", down)
+            hm.plot.setAspectLocked(mosaic is not None)  # square kernel pixels; a dense matrix fills the plot
         set_title(self.filters_latent.plot, f"Latent W at step {got_l[0]} ({what})")
         set_title(self.filters_binary.plot, f"Binarised α·sign(W) at step {got_l[0]}")
         self.shown["kernels"] = (got_l[0], latent, bin_w)
