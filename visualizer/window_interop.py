@@ -4,6 +4,7 @@ imported as a new graph document. Slow steps run off the GUI thread."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from engine.graph.errors import GraphError
@@ -112,7 +113,14 @@ class InteropMixin:
                     return
             self._interop_failed("Cannot import", exc)
 
-        run_in_background(lambda: import_in_process(path, class_name, args, shape, weights), done, failed)
+        keep = None
+        if weights:  # the module's weights are the graph's start: kept beside the app's data
+            from .settings_store import data_dir
+            folder = data_dir() / "imports"
+            folder.mkdir(parents=True, exist_ok=True)
+            keep = folder / f"{re.sub(r'[^A-Za-z0-9]+', '-', class_name)}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+            self.allow_data_folder(folder)
+        run_in_background(lambda: import_in_process(path, class_name, args, shape, weights, keep), done, failed)
 
 
 IMPORT_TIMEOUT_S = 300
@@ -123,9 +131,10 @@ class Imported:
         self.doc, self.max_abs_diff = doc, max_abs_diff
 
 
-def import_in_process(path: str, class_name: str, args: str, shape, weights: str) -> Imported:
+def import_in_process(path: str, class_name: str, args: str, shape, weights: str, keep=None) -> Imported:
     """``python -m engine import`` in a child process: its graph back as a document, its one
-    sentence back as an InteropError when it fails."""
+    sentence back as an InteropError when it fails. With ``keep``, the module's weights are
+    written there and the graph starts its training from them (the init_weights setting)."""
     import subprocess
     import sys
     import tempfile
@@ -141,6 +150,8 @@ def import_in_process(path: str, class_name: str, args: str, shape, weights: str
             cmd += ["--args", args]
         if weights:
             cmd += ["--weights", str(weights)]
+        if keep is not None:
+            cmd += ["--save-weights", str(keep)]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S,
                                   cwd=str(Path(path).resolve().parent))
@@ -154,7 +165,10 @@ def import_in_process(path: str, class_name: str, args: str, shape, weights: str
                 reason = f"the import process was killed by signal {-done.returncode} (the module's code crashed it)"
             raise InteropError(reason if reason.endswith(".") else reason + ".")
         diff = re.search(r"largest difference ([0-9.e+-]+)", done.stdout)
-        return Imported(load_graph(out), float(diff.group(1)) if diff else 0.0)
+        doc = load_graph(out)
+        if keep is not None:
+            doc.training["init_weights"] = str(keep)
+        return Imported(doc, float(diff.group(1)) if diff else 0.0)
 
 
 def _shape(text: str):

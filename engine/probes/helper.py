@@ -126,12 +126,9 @@ class Helper:
 
 
 def _yield_to_training() -> None:
-    """Never preempt the training process: a lower priority, and the batch scheduling
-    policy (no wake-up preemption), where the system allows them."""
-    try:
-        os.nice(5)
-    except (AttributeError, OSError):
-        pass
+    """Do not preempt the training process when a request wakes the helper: the batch
+    scheduling policy (no wake-up preemption) where the system has it. The priority
+    stays the training process's: a helper starved by other programs stalls training."""
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
         try:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))

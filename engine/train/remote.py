@@ -74,7 +74,7 @@ class Controller(Callback):
             self.probes.flush()  # captures and statistics still on their way, before the commit
         if self.recorder is not None:
             self.recorder.flush()
-            self.recorder.commit()
+            self.recorder.commit(wait=True)
         self.ch.status("paused", message)
 
     def _resume(self, trainer, message: str) -> None:
@@ -122,7 +122,7 @@ class Controller(Callback):
                     self.ch.log("No session is being recorded, so there is nowhere to save a checkpoint.")
                 else:
                     self.recorder.checkpoint(trainer)
-                    self.recorder.commit()
+                    self.recorder.commit(wait=True)
                     self.ch.log(f"Checkpoint saved at step {trainer.step}.")
             else:
                 self.ch.log(f"Unknown command {cmd!r} ignored.")
@@ -202,7 +202,7 @@ def run_job(conn, job: dict) -> None:
             from .recorder import SessionRecorder, open_writer
             writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info,
                                  parent=fork.parent if fork is not None else None)
-            recorder = SessionRecorder(writer, on_commit=ch.committed)
+            recorder = SessionRecorder(writer, on_commit=ch.committed, background=True)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet, ProbeSettings  # what the views show
             controller.probes = ProbeSet(writer, ProbeSettings(**job.get("probes", {})),
@@ -229,7 +229,7 @@ def run_job(conn, job: dict) -> None:
         if recorder is not None:
             try:
                 recorder.writer.event("failure", 0, message, {"details": traceback.format_exc()})
-                recorder.commit()
+                recorder.commit(wait=True)
             except Exception:
                 pass
         ch.status("failed", message, traceback.format_exc())
