@@ -155,3 +155,34 @@ def test_captured_scales_signs_and_histograms_match_the_oracle(run):
             np.testing.assert_allclose(K, ref.input_scale(spy.probe_in[step]), rtol=1e-6)
             assert len(K) == len(reader.probe_batch()[0])
         assert reader.tensor("binary/bd/K", step, exact=True) is None  # BWN: no input scale
+
+
+def test_beside_training_the_binary_records_are_those_of_inline_captures(tmp_path):
+    """The helper process (captures, and this small net's statistics) records bit for bit
+    what inline records; the per-step binary numbers are taken in the training process."""
+    from tests.engine.test_capture_offpath import rows
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # inline and helper must use the same number of threads
+    try:
+        got = {}
+        for mode in ("inline", "process"):
+            path = tmp_path / f"{mode}.session"
+            doc = _doc()
+            writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
+            probes = ProbeSet(writer, ProbeSettings(stats_every=1, dense=0, heavy_every=HEAVY_EVERY, capture_mode=mode))
+            trainer = Trainer(doc, random_data((2, 6, 6), classes=3, n=96), overrides={"steps": STEPS, "device": "cpu"},
+                              callbacks=[probes])
+            try:
+                trainer.run()
+            finally:
+                writer.close()
+            assert probes.errors == [] and probes.captured[mode] == 4
+            got[mode] = rows(path)
+    finally:
+        torch.set_num_threads(threads)
+    (ta, sa), (tb, sb) = got["inline"], got["process"]
+    binary_t = {k for k in ta if k[0].startswith("binary/")}
+    binary_s = {k for k in sa if k[0].startswith("binary/")}
+    assert len(binary_t) == 4 * 9 and len(binary_s) == STEPS * 5   # bc: 5 records, bd: 4; 3 + 2 series
+    assert binary_t <= tb.keys() and binary_s <= sb.keys()
+    assert [k for k in binary_t if ta[k] != tb[k]] == [] and [k for k in binary_s if sa[k] != sb[k]] == []
