@@ -54,3 +54,31 @@ def test_binary_layer_float32_output_is_exact_whole_sums_times_the_scales():
     y = layer(x).detach().double().numpy()
     want = ref.forward(x.double().numpy(), layer.weight.detach().double().numpy(), mode="xnor", padding=1)
     np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
+
+
+def test_memory_and_compute_claims_of_the_xnor_template_follow_the_paper():
+    """The inspector's numbers for the XNOR-Net template's layers, against the paper's
+    arithmetic on shapes worked out here by hand (28x28 input, pooled to 14, 7, 3)."""
+    from engine.graph.binary_costs import binary_costs
+    from engine.graph.shapes import analyse
+    from engine.templates import load_template
+    doc = load_template("xnor_net")
+    info = analyse(doc).nodes
+    # bconv2: 32 -> 64 channels, 3x3, on 14x14; bconv3: 64 -> 64 on 7x7; bfc4: 64*3*3 -> 128
+    for node, c_in, c_out, k, positions in (("bconv2", 32, 64, 3, 14 * 14), ("bconv3", 64, 64, 3, 7 * 7),
+                                            ("bfc4", 576, 128, 1, 1)):
+        n = doc.node(node)
+        costs = binary_costs(n.type, n.params, info[node].in_shapes, info[node].out_shape)
+        n_w = c_out * c_in * k * k
+        mem = ref.memory_bits(n_w, c_out, bias=False)
+        assert (costs.weights, costs.outputs, costs.positions) == (n_w, c_out, positions)
+        assert (costs.float32_bits, costs.binary_bits) == (mem["float32"], mem["binary"])
+        assert costs.saving == pytest.approx(mem["ratio"]) and costs.bits_per_weight == pytest.approx(mem["bits_per_weight"])
+        assert costs.macs == n_w * positions == info[node].flops   # the twin's multiply-adds
+        assert costs.speedup == pytest.approx(ref.speedup(c_in, k * k, positions))
+        assert costs.words == -(-n_w * positions // 64) and costs.scale_mults == c_out * positions
+    assert 28 < binary_costs("BinaryConv2d", {"channels": 64, "kernel": 3, "bias": False},
+                             [(32, 14, 14)], (64, 14, 14)).saving < 32
+    bwn = binary_costs("BinaryDense", {"units": 10, "mode": "bwn", "bias": True}, [(20,)], (10,))
+    assert bwn.speedup is None and bwn.binary_bits == ref.memory_bits(200, 10, bias=True)["binary"]
+    assert binary_costs("Conv2d", {}, [(1, 4, 4)], (2, 4, 4)) is None

@@ -114,3 +114,24 @@ def test_watch_opens_the_binary_view_on_the_first_binary_layer():
     titles = default_views("binary", ["Curves", "Activations", "Feature maps", "Binary weights"])
     assert titles[0] == "Binary weights"
     assert node_to_follow(doc, titles) == "bconv2"
+
+
+def test_the_inspector_states_the_memory_and_compute_claims(qtbot):
+    """bconv2 of the XNOR template: 64 x 32 x 3 x 3 = 18,432 weights on 14 x 14 positions."""
+    from visualizer.editor.model import DocumentModel
+    from visualizer.panels.inspector import Inspector
+    model = DocumentModel(load_template("xnor_net"))
+    inspector = Inspector(model)
+    qtbot.addWidget(inspector)
+    model.flush_analysis()
+    inspector.show_node("bconv2")
+    text = inspector.facts.text()
+    n_w, positions = 64 * 32 * 9, 14 * 14
+    mem = ref.memory_bits(n_w, 64, bias=False)
+    assert f"1 (the sign) instead of 32; {mem['bits_per_weight']:.3g} with the float32 α" in text
+    assert f"{mem['binary'] / 8 / 1e3:.3g}kB binary vs {mem['float32'] / 8 / 1e3:.3g}kB float32" in text
+    assert f"32× for the signs, {mem['ratio']:.3g}× with the float32 α" in text
+    assert f"{n_w * positions / 1e6:.3g}M XNOR + popcount bit products" in text
+    assert f"{ref.speedup(32, 9, positions):.3g}×" in text
+    inspector.show_node("conv1")  # a real layer: no binary claims
+    assert "XNOR" not in inspector.facts.text() and "params" in inspector.facts.text()
