@@ -21,10 +21,17 @@ from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, follow_x, forget_rang
 HINT = "Select a BinaryConv2d or BinaryDense layer on the canvas to see its latent and binary weights."
 BINARY_TYPES = ("BinaryConv2d", "BinaryDense")
 # the per-step series: (record suffix, legend, colour)
-LINES = (("flip_frac", "signs flipped", SERIES["train"]),
-         ("ste_cancelled_w", "STE: |W| > 1", SERIES["bad"]),
-         ("ste_cancelled_x", "STE: |x| > 1", SERIES["val"]))
+# (the two STE lines: the fractions of weights and of inputs whose gradient is cancelled)
+LINES = (("flip_frac", "flips", SERIES["train"]),
+         ("ste_cancelled_w", "|W|>1", SERIES["bad"]),
+         ("ste_cancelled_x", "|x|>1", SERIES["val"]))
 FLOOR = 1e-4  # in %: the lowest a log axis shows; exact zeros are left out of the lines
+PLOT_HEIGHT = 220  # each row of plots at least this tall: a small pane scrolls instead
+
+
+def columns_for(width: int) -> int:
+    """Three columns of plots in a wide pane (two rows), two in a middling one, one in a narrow one."""
+    return 3 if width >= 1050 else 2 if width >= 620 else 1
 
 
 def histogram_image(steps: np.ndarray, recs: list[np.ndarray]):
@@ -63,11 +70,11 @@ class BinaryWeightsView(View):
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
         g = self.graphics.ci
-        self.latent = HeatMap(g, 0, 0, "Latent weights W over training", "training step", "weight value",
+        self.latent = HeatMap(g, 0, 0, "Latent W", "training step", "weight value",
                               "fraction", "viridis")
-        self.binary = HeatMap(g, 0, 1, "Binary weights α·sign(W) over training", "training step", "weight value",
+        self.binary = HeatMap(g, 0, 1, "Binary α·sign(W)", "training step", "weight value",
                               "fraction", "viridis")
-        self.alpha = HeatMap(g, 1, 0, "Scale α = mean |W| per output channel", "training step", "output channel",
+        self.alpha = HeatMap(g, 1, 0, "α = mean |W|", "training step", "output channel",
                              "α", "viridis")
         self.rates = g.addPlot(row=1, col=1, enableMenu=False)
         self.rates.setLabel("bottom", "training step")
@@ -77,8 +84,8 @@ class BinaryWeightsView(View):
         self.rates.getAxis("left").enableAutoSIPrefix(False)
         self.lines = {key: self.rates.plot(pen=pg.mkPen(colour, width=1.6), connect="finite")
                       for key, _, colour in LINES}
-        self.filters_latent = HeatMap(g, 2, 0, "Latent kernels W", "", "", "W", diverging())
-        self.filters_binary = HeatMap(g, 2, 1, "Binarised kernels α·sign(W)", "", "", "α·sign(W)", diverging())
+        self.filters_latent = HeatMap(g, 2, 0, "Latent W", "", "", "W", diverging())
+        self.filters_binary = HeatMap(g, 2, 1, "Binarised α·sign(W)", "", "", "α·sign(W)", diverging())
         for hm in (self.filters_latent, self.filters_binary):
             hm.plot.invertY(True)
             for side in ("bottom", "left"):
@@ -93,9 +100,11 @@ class BinaryWeightsView(View):
             set_title(plot, plot.titleLabel.text)  # a long title is cut at the pane's edge
         self.binary_only = [self.binary.plot, self.alpha.plot, self.rates, self.filters_latent.plot,
                             self.filters_binary.plot]
+        self.plots = [self.latent.plot, *self.binary_only]   # in reading order
+        self.columns = 2
         self.note = QLabel(" ")
         self.note.setWordWrap(True)
-        self.stack = HintStack(self.graphics, min_height=660)
+        self.stack = HintStack(self.graphics, min_height=3 * PLOT_HEIGHT)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.stack, 1)
@@ -105,6 +114,26 @@ class BinaryWeightsView(View):
         self._scalars_head = None
         self.shown: dict = {}   # what is drawn, for tests and CSV: name -> values
         self.stack.hint(HINT)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._arrange(columns_for(event.size().width()))
+
+    def _arrange(self, cols: int) -> None:
+        if cols != self.columns:
+            self.columns = cols
+            ci = self.graphics.ci
+            for plot in self.plots:
+                ci.removeItem(plot)
+            for i, plot in enumerate(self.plots):
+                ci.addItem(plot, row=i // cols, col=i % cols)
+        shown = len(self.plots) if self.binary.plot.isVisible() else 1
+        # the grid's cached minimum width still counts the titles' full widths (set_title lets
+        # them be cut): ask it again, so that the pane scrolls only when the plots do not fit
+        for plot in self.plots:
+            plot.updateGeometry()
+        self.graphics.ci.layout.invalidate()
+        self.stack.set_min_height(PLOT_HEIGHT * -(-shown // cols))
 
     def reset(self) -> None:
         self.series = {}
@@ -164,22 +193,24 @@ class BinaryWeightsView(View):
         if self.already_drawn(key):
             return
         self.stack.content()
-        for plot in self.binary_only:
-            plot.setVisible(is_binary)
+        if any(plot.isVisible() != is_binary for plot in self.binary_only):
+            for plot in self.binary_only:
+                plot.setVisible(is_binary)
+            self.stack.set_min_height(PLOT_HEIGHT * (-(-len(self.plots) // self.columns) if is_binary else 1))
         self._history(self.latent, steps, recs, "latent")
         if not is_binary:
             self._zoom_values(self.latent)
-            set_title(self.latent.plot, "Weights W over training (a real-valued layer)")
+            set_title(self.latent.plot, "Weights W (real-valued)")
             self.note.setText(f"{node} ({kind}) is real-valued: its 32-bit weights are used as they are, so it has "
                               f"no signs, scales, flips or straight-through estimator. Its weight histogram is "
                               f"shown for comparison with a binary layer's latent weights.")
             return
-        set_title(self.latent.plot, "Latent weights W over training")
         b_steps, b_recs = self._series(f"binary/{node}/hist").upto(step)
         if len(b_steps):
             self._history(self.binary, b_steps, b_recs, "binary")
         self._zoom_values(self.latent, self.binary)
         set_label(self.alpha.plot, "left", "output channel" if kind == "BinaryConv2d" else "output unit")
+        set_title(self.latent.plot, "Latent W")
         a_steps, alphas = self._series(alpha_name).upto(step)
         if len(a_steps):
             idx, (x0, x1) = uniform_columns(a_steps)
@@ -232,7 +263,9 @@ class BinaryWeightsView(View):
                 if np.any(pct > 0):
                     top.append(float(np.nanmax(drawn)))
                     top.append(float(np.nanmin(drawn)))
-        set_title(self.rates, legend_title("Per step, %", entries))
+        set_title(self.rates, legend_title("% per step", entries))
+        self.rates.setToolTip("Per measured step: the signs that flipped in the update, and the weights (|W| > 1) "
+                              "and inputs (|x| > 1) whose gradient the straight-through estimator cancels")
         if top:
             hold_range(self.rates, "y", float(np.log10(min(top))), float(np.log10(max(top))))
         follow_x(self.rates, 0.0, x_hi, headroom=0.25 if self.growing else 0)
@@ -249,19 +282,13 @@ class BinaryWeightsView(View):
         img_b, _ = kernel_tiles(bin_w)
         self.filters_latent.set(img_l, levels=symmetric_levels(latent))
         self.filters_binary.set(img_b, levels=symmetric_levels(bin_w))
-        if mosaic is not None:
-            c, cin, kh, kw = latent.shape
-            across, down = "output channel →", "input channel ↓"
-            what = f"{c} output × {cin} input channels of {kh}×{kw}"
-        else:
-            across, down = "input feature →", "output unit ↓"
-            what = f"{latent.shape[0]} units × {latent.shape[1]} inputs"
+        across, down = ("output channel →", "input channel ↓") if mosaic is not None else ("input →", "output unit ↓")
         for hm in (self.filters_latent, self.filters_binary):
             set_label(hm.plot, "bottom", across)
             set_label(hm.plot, "left", down)
             hm.plot.setAspectLocked(mosaic is not None)  # square kernel pixels; a dense matrix fills the plot
-        set_title(self.filters_latent.plot, f"Latent W at step {got_l[0]} ({what})")
-        set_title(self.filters_binary.plot, f"Binarised α·sign(W) at step {got_l[0]}")
+        set_title(self.filters_latent.plot, f"Latent W, step {got_l[0]}")
+        set_title(self.filters_binary.plot, f"α·sign(W), step {got_l[0]}")
         self.shown["kernels"] = (got_l[0], latent, bin_w)
 
     def _note(self, node: str, kind: str, step: int, names: list[str]) -> None:
