@@ -26,7 +26,7 @@ LINES = (("flip_frac", "flips", SERIES["train"]),
          ("ste_cancelled_w", "|W|>1", SERIES["bad"]),
          ("ste_cancelled_x", "|x|>1", SERIES["val"]))
 FLOOR = 1e-4  # in %: the lowest a log axis shows; exact zeros are left out of the lines
-PLOT_HEIGHT = 220  # each row of plots at least this tall: a small pane scrolls instead
+PLOT_HEIGHT = 190  # each row of plots at least this tall: a small pane scrolls instead
 
 
 def columns_for(width: int) -> int:
