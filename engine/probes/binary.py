@@ -32,7 +32,7 @@ import torch
 
 from ..nn.binary import binary_sign, input_scale, weight_scale
 from .histograms import histogram
-from .pending import fetch
+from ..train.device import fetch
 
 MAX_IN = 8  # input channels of a conv layer's kernels kept with each capture (what a view can show)
 
