@@ -67,6 +67,7 @@ class ProbeSet(Callback):
         self.capture_mode = "inline"
         self.captured: dict[str, int] = {"inline": 0, "process": 0, "stream": 0}
         self.on_capture_mode = None   # called (mode, message) when captures move (the worker tells the window)
+        self.measured = {"here": 0, "helper": 0}  # where each step's statistics were computed
         self._held_events: list | None = []  # until the run's "start" event has been written
         self._inline: offpath.InlineCaptures | None = None
         self._offpath = None          # ProcessCaptures / StreamCaptures while in use
@@ -259,6 +260,7 @@ class ProbeSet(Callback):
         try:
             self._collect(runner.send(slot, step, {"present": self._present, "before": True, "acts": acts},
                                       heavy, handover))
+            self.measured["helper"] += 1
         except HelperGone as exc:
             self._losses.pop(step, None)
             self._drop_offpath(step, str(exc))
@@ -287,6 +289,7 @@ class ProbeSet(Callback):
             extra["train/accuracy"] = (predicted_classes(pred) == target).float().mean()
         layout, pending = self.stats.finish(extra)
         self._pending.append((step, loss, layout, pending))
+        self.measured["here"] += 1
 
     def _drain_stats(self, wait: bool) -> None:
         while self._pending and (wait or self._pending[0][3].ready()):

@@ -83,6 +83,8 @@ class RunPanel(QWidget):
         self.details_btn = QPushButton("Details…")
         self.details_btn.setVisible(False)
         self.stats = QLabel("")
+        self.capture_label = QLabel("")
+        self.capture_label.setObjectName("muted")
         self.session_label = QLabel("")
         self.session_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.session_label.setStyleSheet("color: gray;")
@@ -111,6 +113,8 @@ class RunPanel(QWidget):
         bottom.addWidget(QLabel("Captures"))
         bottom.addWidget(self.heavy_rate)
         bottom.addWidget(self.heavy_unit)
+        bottom.addSpacing(10)
+        bottom.addWidget(self.capture_label)
         bottom.addSpacing(10)
         bottom.addWidget(self.session_label)
         grid = QGridLayout(self)
@@ -148,7 +152,8 @@ class RunPanel(QWidget):
             self._size_fields()
 
     _SIGNALS = (("log", "_show_note"), ("probes_changed", "_show_probes"), ("state_changed", "on_state"),
-                ("progress", "on_progress"), ("started", "_show_session"), ("stalled", "on_stalled"))
+                ("progress", "on_progress"), ("started", "_show_session"), ("stalled", "on_stalled"),
+                ("capture_mode", "on_capture_mode"))
 
     def set_controller(self, controller, session_path=None) -> None:
         """Show and steer ``controller`` (a run, or an idle controller: nothing bound)."""
@@ -163,6 +168,10 @@ class RunPanel(QWidget):
         self.controller = controller
         self.note.setText("")
         self.stats.setText("")
+        capture = getattr(controller, "capture", None)
+        self.capture_label.setText("")
+        if capture:
+            self.on_capture_mode(*capture)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("idle")
@@ -255,6 +264,14 @@ class RunPanel(QWidget):
         if state in TERMINAL:
             self.bar.setFormat(f"{state} · step {self.controller.last_progress.get('step', 0)}")
         self._update_buttons()
+
+    CAPTURE_WORDS = {"inline": "on the training thread", "process": "beside training (a helper process)",
+                     "stream": "beside training (a CUDA stream)"}
+
+    def on_capture_mode(self, mode: str, message: str) -> None:
+        """Where heavy captures run (the session records it too, as capture_mode events)."""
+        self.capture_label.setText(f"Captures {self.CAPTURE_WORDS.get(mode, mode)}")
+        self.capture_label.setToolTip(message)
 
     def on_stalled(self, seconds: float) -> None:
         """A running worker has been silent for ``seconds`` (0: it spoke again)."""
