@@ -135,3 +135,26 @@ def test_the_inspector_states_the_memory_and_compute_claims(qtbot):
     assert f"{ref.speedup(32, 9, positions):.3g}×" in text
     inspector.show_node("conv1")  # a real layer: no binary claims
     assert "XNOR" not in inspector.facts.text() and "params" in inspector.facts.text()
+
+
+def test_compare_shows_the_view_per_run_on_a_binary_layer_or_the_twins_weights(qtbot, run, tmp_path):
+    """Each column starts on the run's first binary layer; a real-valued twin on its first
+    layer with weights, its histogram alone."""
+    from engine.session import SessionWriter
+    from visualizer.replay.compare import CompareWindow, default_node
+    _, reader = run
+    twin = tmp_path / "twin.session"
+    SessionWriter(twin, load_template("real_net").to_dict(), {}, None).close()
+    with SessionReader(twin) as twin_reader:
+        assert default_node(reader, BinaryWeightsView) == "bc"
+        assert default_node(twin_reader, BinaryWeightsView) == "conv1"
+    cw = CompareWindow([reader.path, reader.path], render_hidden=True)
+    qtbot.addWidget(cw)
+    cw.set_view(BinaryWeightsView)
+    cw.timeline.seek(STEPS)
+    cw.render_now()
+    assert [c.view.node_id for c in cw.columns] == ["bc", "bc"]
+    for col in cw.columns:
+        np.testing.assert_array_equal(col.view.shown["alpha"][1], cw.columns[0].view.shown["alpha"][1])
+        assert col.view.shown["kernels"][0] == STEPS
+    cw.close()
