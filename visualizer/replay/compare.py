@@ -38,14 +38,13 @@ def graph_nodes(reader) -> list[tuple[str, str]]:
 
 
 def default_node(reader, view_cls) -> str | None:
-    """The first node the view applies to (by the catalogue's probes), else None."""
-    wanted = set(view_cls.applies_to)
-    if not wanted:
-        return None
-    for node_id, kind in graph_nodes(reader):
-        spec = CATALOGUE.get(kind)
-        if spec is not None and wanted & set(getattr(spec, "probes", ())):
-            return node_id
+    """The first node the view applies to (by the catalogue's probes, the view's first probe
+    first: the binary weights view prefers a binary layer to any layer with weights), else None."""
+    nodes = [(node_id, set(getattr(CATALOGUE.get(kind), "probes", ()))) for node_id, kind in graph_nodes(reader)]
+    for probe in view_cls.applies_to:
+        for node_id, probes in nodes:
+            if probe in probes:
+                return node_id
     return None
 
 
