@@ -8,6 +8,8 @@ it; a run without it keeps its own choice (each column has its own node box, whi
 on the first node the view applies to)."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMenu, QSplitter, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
@@ -56,7 +58,7 @@ class RunColumn(QWidget):
         self.reader = reader
         self.head = max(reader.last_step, 0)
         r, g, b = run_colour(index)
-        title = QLabel(f"<b style='color: rgb({r},{g},{b})'>■</b> {run_label(reader)}")
+        title = QLabel(f"<b style='color: rgb({r},{g},{b})'>■</b> {html.escape(run_label(reader))}")
         title.setToolTip(str(reader.path))
         self.node_box = QComboBox()
         self.node_box.addItem("(no node)", None)

@@ -2,6 +2,8 @@
 (epoch, step, ETA, samples/s, device), the worker's state and the session file."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
@@ -265,10 +267,10 @@ class RunPanel(QWidget):
     def on_state(self, state: str, message: str, details: str) -> None:
         colour = STATE_COLOURS.get(state, "#777")
         if message.lower().startswith(state.lower()):  # "Finished 370 steps.", not "Finished — Finished ..."
-            self.state_label.setText(f"<b style='color:{colour}'>{message}</b>")
+            self.state_label.setText(f"<b style='color:{colour}'>{html.escape(message)}</b>")
         else:
             self.state_label.setText(f"<b style='color:{colour}'>{state.capitalize()}</b>"
-                                     + (f" — {message}" if message else ""))
+                                     + (f" — {html.escape(message)}" if message else ""))
         self.details_btn.setVisible(bool(details))
         if self.controller is not None and self.controller.session_path is not None:
             self._show_session(str(self.controller.session_path))

@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from .activations import fractions, rebin
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import SERIES, diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, follow_x, forget_ranges, hold_range, legend_title,
-                      node_type, range_levels, set_label, set_title, symmetric_levels)
+from .widgets import (
+    NO_DATA,
+    HeatMap,
+    HintStack,
+    Mosaic,
+    follow_x,
+    forget_ranges,
+    hold_range,
+    legend_title,
+    node_type,
+    plain_label,
+    range_levels,
+    set_label,
+    set_title,
+    symmetric_levels,
+)
 
 HINT = "Select a BinaryConv2d or BinaryDense layer on the canvas to see its latent and binary weights."
 BINARY_TYPES = ("BinaryConv2d", "BinaryDense")
@@ -102,7 +116,7 @@ class BinaryWeightsView(View):
                             self.filters_binary.plot]
         self.plots = [self.latent.plot, *self.binary_only]   # in reading order
         self.columns = 2
-        self.note = QLabel(" ")
+        self.note = plain_label()
         self.note.setWordWrap(True)
         self.stack = HintStack(self.graphics, min_height=3 * PLOT_HEIGHT)
         lay = QVBoxLayout(self)
