@@ -9,6 +9,8 @@ on the first node the view applies to). Blocks map by id too: choosing a block s
 each run whose graph has that block, its first member the view applies to."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMenu, QSplitter, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
@@ -56,15 +58,15 @@ def graph_blocks(reader) -> dict[str, tuple[str, list[str]]]:
 
 def default_node(reader, view_cls, among: list[str] | None = None) -> str | None:
     """The first node (of ``among``, if given) the view applies to (by the catalogue's
-    probes), else None."""
-    wanted = set(view_cls.applies_to)
-    if not wanted:
-        return None
+    probes, the view's first probe first: the binary weights view prefers a binary layer to
+    any layer with weights), else None."""
     allowed = None if among is None else set(among)
-    for node_id, kind in graph_nodes(reader):
-        spec = CATALOGUE.get(kind)
-        if (allowed is None or node_id in allowed) and spec is not None and wanted & set(getattr(spec, "probes", ())):
-            return node_id
+    nodes = [(node_id, set(getattr(CATALOGUE.get(kind), "probes", ()))) for node_id, kind in graph_nodes(reader)
+             if allowed is None or node_id in allowed]
+    for probe in view_cls.applies_to:
+        for node_id, probes in nodes:
+            if probe in probes:
+                return node_id
     return None
 
 
@@ -76,7 +78,7 @@ class RunColumn(QWidget):
         self.reader = reader
         self.head = max(reader.last_step, 0)
         r, g, b = run_colour(index)
-        title = QLabel(f"<b style='color: rgb({r},{g},{b})'>■</b> {run_label(reader)}")
+        title = QLabel(f"<b style='color: rgb({r},{g},{b})'>■</b> {html.escape(run_label(reader))}")
         title.setToolTip(str(reader.path))
         self.node_box = QComboBox()
         self.node_box.addItem("(no node)", None)
