@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Neurostudio")
     app.setOrganizationName("Neurostudio")
+    heap.collect_on_gui_thread()
     if args.theme:
         settings_store.set_theme_name(args.theme)
     apply_theme(app, THEMES[settings_store.theme_name()])

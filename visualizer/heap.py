@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 
-
 BIG = 2000  # nodes: a document this big is settled too (below)
 
 
@@ -31,3 +30,19 @@ def settle_document(n_nodes: int) -> bool:
         return False
     settle()
     return True
+
+
+_collector = None  # the one timer that collects; kept alive here
+
+
+def collect_on_gui_thread() -> None:
+    """Python collects cyclic garbage in whichever thread crosses a threshold. When that is a
+    background job's thread (an ONNX export's) and the garbage holds a Qt object (a closed
+    dialog's menu), the object is destroyed off the GUI thread and the window deadlocks on
+    the interpreter lock (seen in the test suite). Automatic collection is switched off and
+    done by a timer on the GUI thread instead: pyqtgraph's GarbageCollector, made for this.
+    Call once a QApplication exists; calling again does nothing."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+        _collector = GarbageCollector(interval=1.0)

@@ -1,3 +1,5 @@
+import gc
+
 import pytest
 
 
@@ -6,6 +8,16 @@ def private_settings(tmp_path, monkeypatch):
     """Preferences and recovery files go to a temporary folder, never the user's own."""
     monkeypatch.setenv("NEUROSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("NEUROSTUDIO_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_collection(qapp):
+    """As in the app (visualizer/heap.py): garbage is collected on the GUI thread only, and
+    each test's leftovers are collected there when it ends."""
+    from visualizer import heap
+    heap.collect_on_gui_thread()
+    yield
+    gc.collect()
 
 
 class ScriptedDialogs:
