@@ -81,12 +81,18 @@ def arrow_images(t: Theme) -> dict[str, str]:
         path = folder / f"arrow-{key}-{colour.lstrip('#')}.svg"
         if not path.is_file():
             path.write_text(_ARROW.format(d=d, fill=colour), encoding="utf-8")
-        out[key] = path.as_posix()
+        out[key] = _css_string(path.as_posix())
     check = folder / "check-white.svg"
     if not check.is_file():
         check.write_text(_CHECK, encoding="utf-8")
-    out["check"] = check.as_posix()
+    out["check"] = _css_string(check.as_posix())
     return out
+
+
+def _css_string(text: str) -> str:
+    """A quoted style-sheet string: an unquoted url() ends at the first space, and a data folder
+    such as macOS's "Application Support" made Qt drop the whole sheet."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def qss(t: Theme, scale: float = 1.0) -> str:

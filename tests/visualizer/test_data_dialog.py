@@ -74,7 +74,7 @@ def train_a_few_steps(qtbot, window, steps=5) -> SessionReader:
     path = window.start_training()
     assert path is not None, window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.controller.state in TERMINAL, timeout=RUN_MS)
-    assert window.controller.state == "finished", window.run_panel.state_label.text()
+    assert window.controller.state == "finished", window.run_panel.state_label.status
     reader = SessionReader(path)
     assert reader.scalar("train/loss")[0][-1] == steps
     return reader

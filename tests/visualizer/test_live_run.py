@@ -35,7 +35,7 @@ def wait_state(qtbot, window, *states, timeout=SPAWN_S):
 
 
 def label(window) -> str:
-    return window.run_panel.state_label.text()
+    return window.run_panel.state_label.status
 
 
 def show_view(window, key: str):

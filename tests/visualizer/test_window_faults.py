@@ -40,13 +40,13 @@ def test_a_stopped_worker_is_reported_and_stop_ends_it(window, qtbot):
     run.STALL_S = 1.5
     os.kill(run.handle.pid, signal.SIGSTOP)
     try:
-        qtbot.waitUntil(lambda: "No word from the training process" in window.run_panel.state_label.text(),
+        qtbot.waitUntil(lambda: "No word from the training process" in window.run_panel.state_label.status,
                         timeout=10_000)
         responsive(qtbot)
         os.kill(run.handle.pid, signal.SIGCONT)  # it goes on: the warning goes away
-        qtbot.waitUntil(lambda: "No word" not in window.run_panel.state_label.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: "No word" not in window.run_panel.state_label.status, timeout=10_000)
         os.kill(run.handle.pid, signal.SIGSTOP)
-        qtbot.waitUntil(lambda: "No word" in window.run_panel.state_label.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: "No word" in window.run_panel.state_label.status, timeout=10_000)
         window.run_panel.stop_btn.click()  # a stopped process cannot read "stop": it is killed
         qtbot.waitUntil(lambda: run.state == "killed", timeout=10_000)
     finally:

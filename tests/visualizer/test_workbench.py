@@ -68,7 +68,7 @@ def test_views_run_panel_and_timeline_follow_the_open_document(window, qtbot):
     for pane in window.grid.panes:  # each pane says what to do instead of an empty plot
         assert pane.hint.isVisibleTo(window) and "press Train" in pane.hint.text()
     assert window.run_panel.session_label.text() == ""
-    assert window.run_panel.state_label.text().endswith("Ready: press Train to start.")
+    assert window.run_panel.state_label.status.endswith("Ready: press Train to start.")
     assert not window.run_panel.stop_btn.isEnabled()
     assert (window.timeline.head, window.timeline.step) == (0, 0)
     assert not window.timeline_bar.live_btn.isVisible()
@@ -96,7 +96,7 @@ def test_views_run_panel_and_timeline_follow_the_open_document(window, qtbot):
     assert window.state.binding.session_path == spiral
     assert window.timeline.head == 120 and window.timeline.step == 120
     assert window.run_panel.session_label.text() == f"Session {spiral.name}"
-    assert "Finished" in window.run_panel.state_label.text()
+    assert "Finished" in window.run_panel.state_label.status
     window.show_view("Curves")
     window.hub.render_now()
     curves = window.views_by_title["Curves"]
@@ -314,3 +314,40 @@ def test_the_run_strip_says_where_captures_run(window, qtbot):
     with SessionReader(window.session_path) as r:  # the session records the same
         recorded = [e.data["mode"] for e in r.events() if e.kind == "capture_mode"]
     assert recorded and recorded[-1] == mode
+
+
+def test_a_long_state_message_never_widens_the_window_past_1280(window, qtbot):
+    window.open_template("anbn_lstm")
+    reason = "Cannot train yet: " + "a reason that goes on and on, " * 12
+    window.run_panel.on_state("idle", reason, "")
+    for workspace in ("build", "watch"):
+        window.set_workspace(workspace)
+        qtbot.wait(10)
+        assert window.minimumSizeHint().width() <= 1280, workspace
+    label = window.run_panel.state_label
+    assert label.status == f"Idle — {reason}" and reason.strip() in label.toolTip()
+    assert label.text().endswith("…") and len(label.text()) < len(reason)  # elided where it is shown
+
+
+def test_the_style_sheet_parses_from_a_data_folder_with_spaces(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication, QSpinBox
+
+    from visualizer.theme import THEMES, apply_theme
+    monkeypatch.setenv("NEUROSTUDIO_DATA_DIR", str(tmp_path / "Application Support" / "<Neuro (studio)>"))
+    messages = []
+    previous = qInstallMessageHandler(lambda mode, ctx, msg: messages.append(msg))
+    try:
+        box = QSpinBox()
+        qtbot.addWidget(box)
+        box.show()
+        for theme in THEMES.values():
+            apply_theme(QApplication.instance(), theme)
+            box.style().unpolish(box)
+            box.style().polish(box)
+            qtbot.wait(10)
+    finally:
+        qInstallMessageHandler(previous)
+        apply_theme(QApplication.instance(), THEMES["light"])
+    assert not [m for m in messages if "style" in m.lower()], messages
+    assert list((tmp_path / "Application Support" / "<Neuro (studio)>" / "style").glob("arrow-up-*.svg"))

@@ -149,9 +149,9 @@ class NodeItem(QGraphicsItem):
 
     def _tooltip(self) -> str:
         spec = CATALOGUE.get(self.type_name)
-        lines = [f"<b>{html.escape(self.type_name)}</b> '{html.escape(self.node_id)}'"]
+        lines = [f"<b>{html.escape(self.type_name, quote=False)}</b> '{html.escape(self.node_id, quote=False)}'"]
         if self.problem:
-            lines.append(f"<span style='color:{self.theme.error}'>{html.escape(self.problem)}</span>")
+            lines.append(f"<span style='color:{self.theme.error}'>{html.escape(self.problem, quote=False)}</span>")
         elif self.shape_text:
             lines.append(f"output {self.shape_text}")
         if self.overlay is not None:

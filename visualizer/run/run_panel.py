@@ -2,14 +2,24 @@
 (epoch, step, ETA, samples/s, device), the worker's state and the session file."""
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
-                               QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from engine.probes.settings import ProbeSettings
 from engine.worker import TERMINAL
+
+from .status_label import StatusLabel
 
 STATE_COLOURS = {"idle": "#777", "starting": "#1f77b4", "running": "#2ca02c", "paused": "#d98c00",
                  "finished": "#1f77b4", "stopped": "#777", "failed": "#d62728", "killed": "#d62728"}
@@ -89,8 +99,7 @@ class RunPanel(QWidget):
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setFormat("idle")
-        self.state_label = QLabel()
-        self.state_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.state_label = StatusLabel()
         self.details_btn = QPushButton("Details…")
         self.details_btn.setVisible(False)
         self.stats = QLabel("")
@@ -267,10 +276,9 @@ class RunPanel(QWidget):
     def on_state(self, state: str, message: str, details: str) -> None:
         colour = STATE_COLOURS.get(state, "#777")
         if message.lower().startswith(state.lower()):  # "Finished 370 steps.", not "Finished — Finished ..."
-            self.state_label.setText(f"<b style='color:{colour}'>{html.escape(message)}</b>")
+            self.state_label.show_status(message, colour)
         else:
-            self.state_label.setText(f"<b style='color:{colour}'>{state.capitalize()}</b>"
-                                     + (f" — {html.escape(message)}" if message else ""))
+            self.state_label.show_status(state.capitalize(), colour, message)
         self.details_btn.setVisible(bool(details))
         if self.controller is not None and self.controller.session_path is not None:
             self._show_session(str(self.controller.session_path))
@@ -292,9 +300,9 @@ class RunPanel(QWidget):
         if seconds <= 0:
             self.on_state(c.state, c.message, c.details)
             return
-        self.state_label.setText(f"<b style='color:{STATE_COLOURS['paused']}'>No word from the training process "
-                                 f"for {seconds:.0f} s</b> — it may be stopped (SIGSTOP), swapped out or in a "
-                                 "very long step; Stop ends it.")
+        self.state_label.show_status(f"No word from the training process for {seconds:.0f} s",
+                                     STATE_COLOURS["paused"], "it may be stopped (SIGSTOP), swapped out or in a "
+                                     "very long step; Stop ends it.")
 
     def on_progress(self, p: dict) -> None:
         total = p.get("steps_total") or 0

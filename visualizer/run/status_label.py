@@ -1,0 +1,48 @@
+"""The run's state in one line: a bold, coloured head and a plain message."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QLabel, QSizePolicy
+
+
+class StatusLabel(QLabel):
+    """The message is elided to the room there is, the whole of it in the tooltip: a long
+    reason ("Cannot train yet: ...") would otherwise set the run strip's minimum width, and
+    with it the window's, past a 1280-pixel screen."""
+
+    def __init__(self):
+        super().__init__()
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setMinimumWidth(120)
+        self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self._head, self._colour, self._message = "", "#777", ""
+
+    @property
+    def status(self) -> str:
+        """The whole line as plain text, as the tooltip shows it."""
+        return f"{self._head} — {self._message}" if self._message else self._head
+
+    def show_status(self, head: str, colour: str, message: str = "") -> None:
+        self._head, self._colour, self._message = head, colour, message
+        self.setToolTip(f"<p>{html.escape(self.status)}</p>")  # <p>: rich text, so it wraps
+        self._render()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        bold = QFont(self.font())
+        bold.setBold(True)
+        room = max(0, self.width() - 6)
+        head = QFontMetrics(bold).elidedText(self._head, Qt.ElideRight, room)
+        text = f"<b style='color:{self._colour}'>{html.escape(head)}</b>"
+        if self._message and head == self._head:
+            room -= QFontMetrics(bold).horizontalAdvance(head) + self.fontMetrics().horizontalAdvance(" — ")
+            message = self.fontMetrics().elidedText(self._message, Qt.ElideRight, max(0, room))
+            if message:
+                text += f" — {html.escape(message)}"
+        self.setText(text)
