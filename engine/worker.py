@@ -38,7 +38,7 @@ def _child_entry(conn, job: dict) -> None:
             os.nice(10)
         except OSError:
             pass  # not permitted here: train at the normal priority
-    from engine.train.remote import run_job
+    from engine.train.worker_child import run_job
     run_job(conn, job)
 
 

@@ -1,5 +1,5 @@
-"""The child side of the worker (engine/worker.py): build the trainer from a job, obey
-the parent's commands between batches, report status, progress and commits."""
+"""The child side of the worker pipe (engine/worker.py is the parent side): build the trainer
+from a job, obey the parent's commands between batches, report status, progress and commits."""
 from __future__ import annotations
 
 import time
