@@ -88,6 +88,10 @@ class SessionWriter:
         self._max_step = -1
         self._committed_step = -1
         self._closed = False
+        #: called with the rows of each commit right after it is written (a dict of table ->
+        #: rows, see :meth:`_committed_rows`), synchronously: a remote engine streams them
+        #: to its clients' mirrors (engine/remote/). It must not keep the lists.
+        self.tap = None
 
     # -- records ---------------------------------------------------------------------
     def scalar(self, name: str, step: int, value: float, wall: float | None = None) -> None:
@@ -189,6 +193,9 @@ class SessionWriter:
         db = self._db
         try:
             db.execute("BEGIN")
+            # the ids the events will get (one larger than the largest), for a tap's mirror
+            first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
+                           if self.tap is not None and self._events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", self._new_series)
             db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", self._scalars)
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
@@ -214,6 +221,8 @@ class SessionWriter:
             except sqlite3.Error:
                 pass  # SQLite rolled back itself (a full disk can end the transaction)
             raise SessionError(f"could not write to {self.path}: {exc}.") from None
+        if self.tap is not None:
+            self.tap(self._committed_rows(first_event))
         for buf in (self._new_series, self._scalars, self._tensors, self._events,
                     self._checkpoints, self._checkpoint_tensors, self._probe, self._dropped):
             buf.clear()
@@ -249,6 +258,14 @@ class SessionWriter:
         self.close()
 
     # -- helpers ---------------------------------------------------------------------
+    def _committed_rows(self, first_event: int) -> dict:
+        """The rows just committed, as the tables hold them (events with their ids)."""
+        return {"series": self._new_series, "scalars": self._scalars, "tensors": self._tensors,
+                "events": [(first_event + i, *row) for i, row in enumerate(self._events)],
+                "dropped": self._dropped, "checkpoints": self._checkpoints,
+                "checkpoint_tensors": self._checkpoint_tensors, "probe": self._probe,
+                "meta": dict(self._meta, last_step=str(self._max_step))}
+
     def _pending(self) -> bool:
         return bool(self._new_series or self._scalars or self._tensors or self._events
                     or self._checkpoints or self._dropped or self._probe or self._meta

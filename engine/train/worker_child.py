@@ -202,6 +202,9 @@ def run_job(conn, job: dict) -> None:
             from .recorder import SessionRecorder, open_writer
             writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info,
                                  parent=fork.parent if fork is not None else None)
+            if job.get("stream"):  # a remote engine's run: its commits go to the clients too
+                from ..remote.tap import stream_commits
+                stream_commits(writer, ch.send)
             recorder = SessionRecorder(writer, on_commit=ch.committed)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet, ProbeSettings  # what the views show
