@@ -167,16 +167,22 @@ def test_a_client_that_left_and_a_late_one_get_every_record_from_the_file(tmp_pa
     try:
         path = tmp_path / "mirror.session"
         first = RemoteRun(server.address, TOKEN, path)
-        run_id = first.start(graph(), "mlp", overrides={"steps": 150, "seed": 5, "device": "cpu"}, probes=PROBES)
+        run_id = first.start(graph(), "mlp", overrides={"steps": 100000, "seed": 5, "device": "cpu"},
+                             probes=PROBES)
         poll_until(first, lambda r: r.mirror is not None and r.mirror.last_step >= 10, "10 steps")
         first.close()  # the window closed; the run goes on
-        time.sleep(0.5)
+        engine_run = server.server.runs[run_id]
+        deadline = time.monotonic() + 30
+        while engine_run.last_seq < first.mirror.seq + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the commit after the mirror's is gone from memory
 
         again = RemoteRun(server.address, TOKEN, path)  # a new window, the same mirror
         again.attach(run_id)
-        assert again.mirror.seq > 0  # it resumes after the commits it holds
+        assert again.mirror.seq == first.mirror.seq  # it resumes after the commits it holds
+        poll_until(again, lambda r: r.state == "running" and r.mirror.last_step > 200, "the run watched again")
+        assert again.stop()
         poll_until(again, ended, "the end of the run")
-        assert again.state == "finished", again.message
+        assert again.state == "stopped", again.message
         assert again.received["snapshot"] > 0  # the commits it lacked were no longer in memory
         engine_rows = session_rows(server.run_path(run_id))
         assert session_rows(path) == engine_rows
@@ -187,7 +193,7 @@ def test_a_client_that_left_and_a_late_one_get_every_record_from_the_file(tmp_pa
         assert session_rows(late.mirror_path) == engine_rows
         assert late.received["snapshot"] > 1 and late.received["rows"] == 0
         with SessionReader(late.mirror_path) as m:
-            assert list(m.scalar("train/loss")[0]) == list(range(1, 151))
+            assert list(m.scalar("train/loss")[0]) == list(range(1, m.last_step + 1))
     finally:
         server.close()
 
