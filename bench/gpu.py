@@ -1,7 +1,8 @@
-"""GPU benchmark: training steps/s of a hand-written loop, the Trainer, and the Trainer
-with probes at their defaults and at equal coverage (statistics every step, a heavy
-capture every 10 steps), with and without mixed precision (bfloat16 where the GPU has
-it), on LeNet and ResNet-20 at batch 256 and the character LSTM at 64 sequences of 128;
+"""GPU benchmark: training steps/s of a hand-written loop, the Trainer, the Trainer
+recording to a session file as the worker does (SessionRecorder: loss and lr every step,
+a commit every 0.2 s), and that recorded run with probes at their defaults and at equal
+coverage (statistics every step, a heavy capture every 10 steps), with and without mixed
+precision (bfloat16 where the GPU has it), on LeNet and ResNet-20 at batch 256 and the character LSTM at 64 sequences of 128;
 host-device synchronisations per training step (torch.cuda.set_sync_debug_mode, counted
 on the training thread only) on steps without a capture and on capture steps; peak GPU
 memory. Writes a text report naming the device. Runs on any CUDA machine in a few
@@ -41,7 +42,7 @@ MODELS = {  # name: (template, batch size, sequence length for text)
     "char_lstm": ("char_lstm.json", 64, 128),
 }
 EQUAL = dict(stats_every=1, dense=0, heavy_every=10)
-MODES = ("loop", "trainer", "defaults", "equal")
+MODES = ("loop", "trainer", "recorded", "defaults", "equal")
 
 
 def load(name: str, quick: bool):
@@ -106,15 +107,20 @@ class HandLoop:
 
 
 class Run:
-    """The Trainer, bare or with probes writing to a session file (committed every 0.2 s)."""
+    """The Trainer: bare, or recording as the worker does (a SessionRecorder, committing
+    every 0.2 s), with or without probes (their training scalars left to the recorder)."""
 
-    def __init__(self, doc, data, batch, device, amp, probes: dict | None, tmp: Path):
-        self.writer = self.probes = None
+    def __init__(self, doc, data, batch, device, amp, probes: dict | None, tmp: Path, recorded: bool = True):
+        from engine.train.recorder import SessionRecorder
+        self.writer = self.probes = self.recorder = None
         callbacks = []
-        if probes is not None:
+        if recorded:
             tmp.mkdir(parents=True, exist_ok=True)
             self.writer = SessionWriter(tmp / "run.session", doc.to_dict(), dict(doc.training))
-            self.probes = ProbeSet(self.writer, ProbeSettings(**probes))
+            self.recorder = SessionRecorder(self.writer, checkpoint_at_end=False)
+            callbacks.append(self.recorder)
+        if probes is not None:
+            self.probes = ProbeSet(self.writer, ProbeSettings(**probes), basic_scalars=False)
             callbacks.append(self.probes)
         self.trainer = Trainer(doc, data, overrides={"steps": 10 ** 9, "device": str(device), "batch_size": batch,
                                                      "mixed_precision": amp, "val_every": 10 ** 9},
@@ -127,15 +133,14 @@ class Run:
         self._last = time.perf_counter()
 
     def train_step(self):
-        self.trainer.train_step()
-        if self.writer is not None and time.perf_counter() - self._last >= 0.2:
-            self.writer.commit()
-            self._last = time.perf_counter()
+        self.trainer.train_step()  # the recorder commits every 0.2 s
 
     def close(self):
         if self.probes is not None:
             self.probes.flush()
             self.probes.close()
+        if self.writer is not None:
+            self.recorder.flush()
             self.writer.close()
 
 
@@ -199,7 +204,8 @@ def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool
     doc, data, batch = load(name, quick)
     tag = f"{name}-{'amp' if amp else 'f32'}"
     runs = {"loop": HandLoop(doc, data, batch, device, amp),
-            "trainer": Run(doc, data, batch, device, amp, None, tmp / f"{tag}-t"),
+            "trainer": Run(doc, data, batch, device, amp, None, tmp / f"{tag}-t", recorded=False),
+            "recorded": Run(doc, data, batch, device, amp, None, tmp / f"{tag}-r"),
             "defaults": Run(doc, data, batch, device, amp, {}, tmp / f"{tag}-d"),
             "equal": Run(doc, data, batch, device, amp, EQUAL, tmp / f"{tag}-e")}
     peak = {}
@@ -219,7 +225,7 @@ def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool
     med = {m: statistics.median(v) for m, v in rates.items()}
     syncs = {}
     if device.type == "cuda":
-        for mode in ("trainer", "defaults", "equal"):
+        for mode in ("trainer", "recorded", "defaults", "equal"):
             syncs[mode] = count_syncs(runs[mode], 60)
     lines = []
     label = f"{name} b{batch}" + (" AMP" if amp else "")
@@ -230,8 +236,9 @@ def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool
         if mode in syncs:
             plain, heavy, n = syncs[mode]
             sc = f"  syncs/step {plain:.2f} (capture steps {heavy:.1f}, {n} seen)"
-        lines.append(f"{label:<22} {mode:<9} {med[mode]:9.1f} steps/s  x trainer {med[mode] / med['trainer']:.3f}"
-                     f"  x loop {med[mode] / med['loop']:.3f}  peak {peak[mode]:8.1f} MiB{sc}{where}")
+        lines.append(f"{label:<17} {mode:<9} {med[mode]:8.1f} steps/s  x recorded {med[mode] / med['recorded']:.3f}"
+                     f"  x trainer {med[mode] / med['trainer']:.3f}  x loop {med[mode] / med['loop']:.3f}"
+                     f"  peak {peak[mode]:7.1f} MiB{sc}{where}")
     for run in runs.values():
         run.close()
     return lines
@@ -281,8 +288,9 @@ def main(argv=None) -> int:
     else:
         name, extra = "CPU (script check only)", f"{torch.get_num_threads()} threads"
     lines = [f"# GPU benchmark ({time.strftime('%Y-%m-%d %H:%M')}) on {name}: {extra}; torch {torch.__version__}",
-             f"# medians of {args.rounds} interleaved blocks of ~{args.block:g} s; ratios to the Trainer without "
-             f"probes and to a hand-written loop; syncs counted on the training thread over 60 steps",
+             f"# medians of {args.rounds} interleaved blocks of ~{args.block:g} s; ratios to the recorded Trainer "
+             f"without probes (the probes' own cost), to the bare Trainer and to a hand-written loop; "
+             f"host-device syncs counted on the training thread over 60 steps",
              f"# defaults: {ProbeSettings().to_dict()}", f"# equal coverage: {EQUAL}", ""]
     print("\n".join(lines), flush=True)
     keys = args.only.split(",") if args.only else list(MODELS)

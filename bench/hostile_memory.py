@@ -1,5 +1,5 @@
 """Peak memory of reading the outside review's hostile files (issue 22), each in a fresh
-process (peak resident set size, ru_maxrss), with the session package as it was before the
+process (peak resident set size, VmHWM; Linux), with the session package as it was before the
 fixes beside the current one where that can still be run. Writes its files under a temp
 folder, deletes them, and appends the figures to bench/results/hostile_memory.txt.
 
@@ -28,9 +28,12 @@ OLD_COMMIT = "cb5379b"   # the session package before issue 22's fixes
 
 def peak_mb(code: str, *args, pythonpath: str = str(ROOT)) -> tuple[float, str]:
     """Run ``code`` in a fresh Python; (its peak RSS in MB, its last output line)."""
-    wrapper = code + "\nimport resource; print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    # VmHWM: the peak of this process image alone (ru_maxrss would include the parent's
+    # resident size at the fork); cwd is the code's root, as sys.path[0] is the cwd for -c.
+    wrapper = code + ("\nprint('PEAK', next(line.split()[1] for line in open('/proc/self/status') "
+                      "if line.startswith('VmHWM')))")
     out = subprocess.run([sys.executable, "-c", wrapper, *args], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": pythonpath}, timeout=600)
+                         env={**os.environ, "PYTHONPATH": pythonpath}, cwd=pythonpath, timeout=600)
     lines = (out.stdout + out.stderr).strip().splitlines()
     peak = next((int(line.split()[1]) for line in lines if line.startswith("PEAK")), -1)
     said = next((line for line in reversed(lines) if not line.startswith("PEAK")), "")
@@ -67,6 +70,8 @@ def main() -> int:
     try:
         baseline, _ = peak_mb("import numpy, sqlite3, json, zlib")
         rows.append(("python + numpy + sqlite3, nothing read", baseline, None, ""))
+        baseline, _ = peak_mb("import engine.data")
+        rows.append(("import engine.data (torch), nothing read", baseline, None, ""))
 
         one = folder / "one.session"
         session_with_records(one, 1, GIB)

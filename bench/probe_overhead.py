@@ -10,7 +10,8 @@ Modes, each a separate trainer (same template, seed, data and starting weights):
 - ``heavy``: a heavy capture every 10 steps, no statistics;
 - ``both``: statistics every step and a heavy capture every 10 steps.
 
-Probed trainers write to a session file, committed every 0.2 s as the worker does.
+Probed trainers write to a session file, committed every 0.2 s on the writer's
+background thread, as the worker does.
 The modes train in blocks of about BLOCK seconds, in the rows of a balanced Latin
 square (Williams design: each mode follows each other mode equally often), and the
 medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by ±5-10 %).
@@ -124,6 +125,7 @@ class Run:
         if settings is not None:
             tmp.mkdir(parents=True, exist_ok=True)
             self.writer = SessionWriter(tmp / "run.session", doc.to_dict(), dict(doc.training))
+            self.writer.commit_in_background()  # as the worker and the CLI record
             self.probes = ProbeSet(self.writer, ProbeSettings(**settings))
             callbacks.append(self.probes)
         self.trainer = Trainer(doc, data, overrides={"steps": 10 ** 9, "device": "cpu", "val_every": 10 ** 9},

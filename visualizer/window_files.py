@@ -33,10 +33,11 @@ class FilesMixin:
         return bool(doc is not None and doc.read_only)
 
     # -- replacing the document ----------------------------------------------------------
-    def _install(self, entry: OpenDocument, binding=None, layout: bool = True) -> None:
-        """Open ``entry``; the state binds it to ``binding`` or to its latest run."""
+    def _install(self, entry: OpenDocument, binding=None, layout: bool = True, relayout: bool = False) -> None:
+        """Open ``entry``; the state binds it to ``binding`` or to its latest run. Positions
+        are laid out when the document has none (or, with ``relayout``, always)."""
         doc = entry.doc
-        if layout and needs_layout(doc):
+        if relayout or (layout and needs_layout(doc)):
             vp = self.view.viewport().size()
             viewport = (max(vp.width(), 900) / 0.9, max(vp.height(), 560) / 0.9)
             for nid, pos in layered_layout(doc, viewport).items():

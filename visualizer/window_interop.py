@@ -4,6 +4,7 @@ imported as a new graph document. Slow steps run off the GUI thread."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from engine.graph.errors import GraphError
@@ -85,8 +86,8 @@ class InteropMixin:
     def import_module(self, path: str, class_name: str, args: str = "", input_shape: str = "",
                       weights: str = "", dialog=None) -> None:
         """Trace ``class_name`` of the Python file ``path`` into a new, unsaved graph document.
-        Importing runs the file's code: the user chose it. Weights load without unpickling."""
-        from engine.interop.module_file import import_file
+        Importing runs the file's code (the user chose it) in a separate process, so a crash
+        or a hang in it cannot take the window down. Weights load without unpickling."""
         shape = _shape(input_shape)
         if dialog is not None:
             dialog.busy(True)
@@ -96,7 +97,7 @@ class InteropMixin:
                 dialog.accept()
             if not self.maybe_save():
                 return
-            self._install(OpenDocument.new(imported.doc))
+            self._install(OpenDocument.new(imported.doc), relayout=True)  # the canvas's own layered layout
             self.set_workspace("build")
             self.statusBar().showMessage(
                 f"Imported {class_name} from {Path(path).name}: {len(imported.doc.nodes)} nodes; the graph computes "
@@ -112,7 +113,62 @@ class InteropMixin:
                     return
             self._interop_failed("Cannot import", exc)
 
-        run_in_background(lambda: import_file(path, class_name, args or None, shape, weights or None), done, failed)
+        keep = None
+        if weights:  # the module's weights are the graph's start: kept beside the app's data
+            from .settings_store import data_dir
+            folder = data_dir() / "imports"
+            folder.mkdir(parents=True, exist_ok=True)
+            keep = folder / f"{re.sub(r'[^A-Za-z0-9]+', '-', class_name)}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+            self.allow_data_folder(folder)
+        run_in_background(lambda: import_in_process(path, class_name, args, shape, weights, keep), done, failed)
+
+
+IMPORT_TIMEOUT_S = 300
+
+
+class Imported:
+    def __init__(self, doc, max_abs_diff: float):
+        self.doc, self.max_abs_diff = doc, max_abs_diff
+
+
+def import_in_process(path: str, class_name: str, args: str, shape, weights: str, keep=None) -> Imported:
+    """``python -m engine import`` in a child process: its graph back as a document, its one
+    sentence back as an InteropError when it fails. With ``keep``, the module's weights are
+    written there and the graph starts its training from them (the init_weights setting)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from engine.graph.document import load_graph
+    if shape is None:
+        raise InteropError("Give the example input's shape: one sample without the batch, e.g. 1, 28, 28.")
+    with tempfile.TemporaryDirectory(prefix="neurostudio-import-") as tmp:
+        out = Path(tmp) / "graph.json"
+        cmd = [sys.executable, "-m", "engine", "import", str(path), class_name,
+               "--input-shape", ",".join(map(str, shape)), "-o", str(out)]
+        if args:
+            cmd += ["--args", args]
+        if weights:
+            cmd += ["--weights", str(weights)]
+        if keep is not None:
+            cmd += ["--save-weights", str(keep)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S,
+                                  cwd=str(Path(path).resolve().parent))
+        except subprocess.TimeoutExpired:
+            raise InteropError(f"Importing {class_name} from {Path(path).name} took over {IMPORT_TIMEOUT_S} s "
+                               "and was stopped.") from None
+        if done.returncode != 0 or not out.is_file():
+            lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
+            reason = lines[-1] if lines else f"the import process ended with code {done.returncode}"
+            if done.returncode < 0:
+                reason = f"the import process was killed by signal {-done.returncode} (the module's code crashed it)"
+            raise InteropError(reason if reason.endswith(".") else reason + ".")
+        diff = re.search(r"largest difference ([0-9.e+-]+)", done.stdout)
+        doc = load_graph(out)
+        if keep is not None:
+            doc.training["init_weights"] = str(keep)
+        return Imported(doc, float(diff.group(1)) if diff else 0.0)
 
 
 def _shape(text: str):
@@ -128,21 +184,17 @@ def _shape(text: str):
 
 def _export(kind: str, doc, weights, path: Path) -> str:
     """Runs off the GUI thread; returns the status line to show."""
-    from engine.interop import weights as w
-    from engine.interop.code_export import export_code
+    from engine.interop.code_export import export_weights, write_pytorch
     if kind == "onnx":
         from engine.interop.onnx_export import export_onnx
         result = export_onnx(doc, path, weights)
         check = (f"onnxruntime matches torch to {result.max_abs_diff:.1g}" if result.max_abs_diff is not None
                  else result.note)
         return f"Wrote ONNX for '{doc.name}' ({weights.origin}) to {path}; {check}."
-    code = export_code(doc)
-    meta = {"format": "neurostudio.weights", "graph": doc.name, "origin": weights.origin, "class": code.class_name}
     if kind == "pytorch":
-        path.write_text(code.source, encoding="utf-8")
         side = path.with_suffix(".safetensors")
-        w.save_safetensors(code.rename_weights(weights.weights), side, meta)
+        code = write_pytorch(doc, path, weights, side)
         return (f"Wrote {code.class_name} to {path} and its weights ({weights.origin}) to {side.name}: "
                 f"model.load_state_dict(safetensors.torch.load_file('{side.name}')).")
-    w.save_safetensors(code.rename_weights(weights.weights), path, meta)
+    export_weights(doc, weights, path)
     return f"Wrote {len(weights.weights)} weight tensors ({weights.origin}) to {path}."

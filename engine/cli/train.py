@@ -181,7 +181,7 @@ def run(args) -> int:
         if args.record:
             writer = open_writer(args.record, doc, trainer.settings, trainer.dataset.info,
                                  parent=fork.parent if fork is not None else None)
-            recorder = SessionRecorder(writer)
+            recorder = SessionRecorder(writer, background=True)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet, ProbeSettings  # activations, gates, gradients through time
             probes = ProbeSet(writer, ProbeSettings(**probe_edits), basic_scalars=False)

@@ -52,7 +52,10 @@ def dataset_info(ref, access=None) -> tuple[DatasetInfo | None, str | None]:
         return None, None
     access = DataAccess.of(access)
     path = ref.get("path")
-    key = _cache_key(ref, access)
+    try:
+        key = _cache_key(ref, access)
+    except DataError as err:  # outside every folder the document may read: refused, never read
+        return None, str(err)
     hit = _info_cache.get(key)
     if hit is not None:
         return hit
@@ -74,19 +77,27 @@ def dataset_info(ref, access=None) -> tuple[DatasetInfo | None, str | None]:
 def remember_info(ref: dict, access, info: DatasetInfo) -> None:
     """Record what a file holds, read elsewhere (the data dialog reads it in a thread), so the
     next check does not read it again on the window's thread."""
-    _info_cache[_cache_key(ref, DataAccess.of(access))] = (info, None)
+    try:
+        _info_cache[_cache_key(ref, DataAccess.of(access))] = (info, None)
+    except DataError:
+        pass  # a path the document may not read is refused by the next check anyway
 
 
 def _cache_key(ref: dict, access) -> tuple:
-    path, stamp = ref.get("path"), None
+    """What was read: the reference and, for a file, the file itself (resolved, with its
+    size and time), not the folders allowed, so allowing another folder or saving the
+    graph elsewhere reads nothing again. DataError when the path may not be read."""
+    path, full, stamp = ref.get("path"), None, None
     if isinstance(path, str):
-        full = Path(path) if Path(path).is_absolute() or access.base_dir is None else access.base_dir / path
+        full = access.resolve(path)
         try:
             st = os.stat(full)
             stamp = (st.st_mtime_ns, st.st_size)
+            full = full.resolve()
         except OSError:
             stamp = None
-    return json.dumps(ref, sort_keys=True, default=str), str(access), stamp
+    rest = {k: v for k, v in ref.items() if k != "path"}
+    return json.dumps(rest, sort_keys=True, default=str), str(full), stamp
 
 
 # -- the checks -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ FORMAT_VERSION = 1
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 # What a graph file may make us spend (a stranger's file is bounded before it is built):
-MAX_FILE_BYTES = 32 << 20   # the JSON text
+MAX_FILE_BYTES = 8 << 20    # the JSON text (a 10,000-node graph is ~2 MB; parsing costs up to ~25x)
 MAX_DEPTH = 32              # nesting of objects and lists (a document needs about 5)
 MAX_NODES = 10_000          # shape analysis takes ~2 ms a node cold: 20 s at the limit
 MAX_EDGES = 50_000
@@ -184,7 +184,7 @@ class GraphDocument:
     def from_json(cls, text: str, source: str = "the graph", validate: bool = True) -> "GraphDocument":
         if len(text) > MAX_FILE_BYTES:
             raise GraphError(f"{source} is {len(text)} characters long; a graph document may be "
-                             f"at most {MAX_FILE_BYTES} (32 MiB).")
+                             f"at most {MAX_FILE_BYTES} (8 MiB).")
         try:
             data = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
@@ -253,7 +253,7 @@ def load_graph(path: str | Path, validate: bool = True) -> GraphDocument:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise GraphError(f"Graph file {path} is {path.stat().st_size} bytes; a graph document "
-                             f"may be at most {MAX_FILE_BYTES} (32 MiB).")
+                             f"may be at most {MAX_FILE_BYTES} (8 MiB).")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GraphError(f"Graph file {path} does not exist.") from None

@@ -30,6 +30,9 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("device", "choice", "auto", "Where to train: auto picks CUDA, then Apple MPS, then CPU.",
           choices=("auto", "cpu", "cuda", "mps")),
     Param("mixed_precision", "bool", False, "Use float16 autocast (CUDA only)."),
+    Param("init_weights", "str", None, "Start from the weights in this .safetensors file (named as in the "
+          "exported PyTorch code: File > Export > Network Weights, or an imported module's) instead of a "
+          "fresh initialisation; a relative path starts at the graph's folder.", nullable=True),
     Param("checkpoint_every", "int", 0, "Save a checkpoint (weights and optimizer) every this many steps, to "
           "fork from later (0: only at the end and when asked).", min=0, unit="steps"),
     Param("checkpoint_each_epoch", "bool", False, "Save a checkpoint at the end of every epoch."),

@@ -28,6 +28,12 @@ class Helper:
         from .protocol import decode_row
         from .stats import StepStats
         torch.set_num_threads(max(1, int(header.get("threads", 1))))
+        if header.get("numerics"):
+            from .process import apply_numerics
+            apply_numerics(header["numerics"])
+            if header["numerics"]["deterministic"]:
+                import warnings  # kernels without a deterministic version only warn (warn_only)
+                warnings.simplefilter("ignore")
         doc = GraphDocument.from_dict(header["graph"])
         device = torch.device(header.get("device", "cpu"))
         x = torch.from_numpy(decode_row("x", rows["x"])).to(device)
@@ -120,12 +126,9 @@ class Helper:
 
 
 def _yield_to_training() -> None:
-    """Never preempt the training process: a lower priority, and the batch scheduling
-    policy (no wake-up preemption), where the system allows them."""
-    try:
-        os.nice(5)
-    except (AttributeError, OSError):
-        pass
+    """Do not preempt the training process when a request wakes the helper: the batch
+    scheduling policy (no wake-up preemption) where the system has it. The priority
+    stays the training process's: a helper starved by other programs stalls training."""
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
         try:
             os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))

@@ -81,11 +81,58 @@ def views(flat: torch.Tensor, layout) -> list[torch.Tensor]:
     return out
 
 
-def shared_file(size: int, prefix: str) -> tuple[str, torch.Tensor]:
-    folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
-    fd, path = tempfile.mkstemp(prefix=prefix, dir=folder)
+def _folder() -> str:
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+
+
+def shared_file(size: int, kind: str) -> tuple[str, torch.Tensor]:
+    """A new file mapped shared, named after this process (see :func:`sweep`)."""
+    fd, path = tempfile.mkstemp(prefix=f"neurostudio-{os.getpid()}-{kind}-", dir=_folder())
     os.close(fd)
     return path, torch.from_file(path, shared=True, size=max(64, size), dtype=torch.uint8)
+
+
+def sweep() -> None:
+    """Remove the slot files of training processes that no longer exist (killed before
+    their helper had mapped them; a file is unlinked as soon as both sides have it)."""
+    try:
+        names = os.listdir(_folder())
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) < 3 or parts[0] != "neurostudio" or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(os.path.join(_folder(), name))
+            except OSError:
+                pass
+        except OSError:
+            pass  # alive (another user's): not ours to remove
+
+
+def numerics() -> dict:
+    """The switches that change float results (TF32, deterministic kernels, cuDNN's
+    algorithm choice): the helper copies them, so that it computes what inline would."""
+    return {"tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+            "matmul_precision": torch.get_float32_matmul_precision(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark, "cudnn": torch.backends.cudnn.enabled,
+            "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled()}
+
+
+def apply_numerics(n: dict) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = n["tf32_matmul"]
+    torch.backends.cudnn.allow_tf32 = n["tf32_cudnn"]
+    torch.set_float32_matmul_precision(n["matmul_precision"])
+    torch.backends.cudnn.deterministic = n["cudnn_deterministic"]
+    torch.backends.cudnn.benchmark = n["cudnn_benchmark"]
+    torch.backends.cudnn.enabled = n["cudnn"]
+    torch.use_deterministic_algorithms(n["deterministic"], warn_only=n["deterministic_warn_only"])
 
 
 class ProcessHelper:
@@ -94,6 +141,7 @@ class ProcessHelper:
 
     def __init__(self, doc, model, flat_params, x, y, max_channels, bins, grid_x=None, grid=0,
                  ranges: dict | None = None, threads: int = 1):
+        sweep()
         named = model_tensors(model)
         self.device = named[0][1].device if named else x.device
         self.live = [t for _, t in named]
@@ -105,10 +153,12 @@ class ProcessHelper:
         before, end = layout_of([(f"before{i}", p) for i, p in enumerate(self.flat)], end)
         grads, end = layout_of([(f"grad{i}", p) for i, p in enumerate(self.flat)], end)
         self._paths, self._after, self._before, self._grads = [], [], [], []
+        self.created: list[str] = []     # every file made, for tests to check none is left
         self._flats, self._staging, self._staged = [], [], deque()
         for _ in range(SLOTS):
-            path, flat = shared_file(end, "neurostudio-slot-")
+            path, flat = shared_file(end, "slot")
             self._paths.append(path)
+            self.created.append(path)
             self._flats.append(flat)
             self._after.append(views(flat, after))
             self._before.append(views(flat, before))
@@ -116,8 +166,9 @@ class ProcessHelper:
             if self.device.type == "cuda":  # where the weights land without the host waiting
                 pinned = torch.empty(flat.numel(), dtype=torch.uint8, pin_memory=True)
                 self._staging.append((pinned, views(pinned, after)))
-        path, self._ctrl = shared_file(8, "neurostudio-ctrl-")
+        path, self._ctrl = shared_file(8, "ctrl")
         self._paths.append(path)
+        self.created.append(path)
         self._done = self._ctrl[:8].view(torch.int64)
         self._done.fill_(-1)
         self._acts: list | None = None    # per slot: node -> view, once the first outputs came
@@ -140,7 +191,7 @@ class ProcessHelper:
             arrays["grid_x"] = grid_x.detach().cpu().numpy()
         dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
         header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
-                  "device": str(self.device),
+                  "device": str(self.device), "numerics": numerics(),
                   "after": after, "before": before, "grads": grads, "flat_index": index, "size": end,
                   "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
                   "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {}}
@@ -194,6 +245,12 @@ class ProcessHelper:
             block = None
             self._handle(*item, out)
 
+    def alive(self) -> bool:
+        """False once the helper has ended (checked without waiting)."""
+        if self.gone is None and self.proc.poll() is not None:
+            self._lost(f"it exited with code {self.proc.returncode}")
+        return self.gone is None
+
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> bool:
         end = time.monotonic() + timeout
         while not self.ready and self.gone is None and time.monotonic() < end:
@@ -201,6 +258,16 @@ class ProcessHelper:
         return self.ready
 
     # -- slots ------------------------------------------------------------------------------------
+    def free_slot(self) -> int | None:
+        """The slot the next measured step fills if the helper is done with it, else None
+        (the statistics of that step are then taken inline rather than waited for)."""
+        seq = self._seq
+        if int(self._done[0]) >= seq - SLOTS:
+            return seq % SLOTS
+        self._send_staged(wait=False)
+        self._push()
+        return None
+
     def reserve(self) -> int:
         """The slot the next measured step fills, once the helper is done with it."""
         seq = self._seq
@@ -299,10 +366,11 @@ class ProcessHelper:
         layout, end = layout_of(list(acts.items()))
         paths, self._acts = [], []
         for _ in range(SLOTS):
-            path, flat = shared_file(end, "neurostudio-acts-")
+            path, flat = shared_file(end, "acts")
             paths.append(path)
             self._acts.append(dict(zip(acts, views(flat, layout))))
         self._paths += paths
+        self.created += paths
         return {"acts_layout": layout, "acts_files": paths, "acts_size": end}
 
     def flush(self, timeout: float = READY_TIMEOUT) -> list:
@@ -339,9 +407,12 @@ class ProcessHelper:
     def close(self) -> None:
         try:
             write_frame(self.proc.stdin, {"kind": "close"})
-            self.proc.stdin.close()
         except OSError:
             pass
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass  # a dead helper: the buffered bytes have nowhere to go
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

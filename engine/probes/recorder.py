@@ -75,6 +75,7 @@ class ProbeSet(Callback):
         self._slot: int | None = None         # the helper slot this step's statistics fill
         self._present: list[int] = []
         self._losses: dict[int, float] = {}   # losses of steps whose statistics are away
+        self._helper_files: list[str] = []
         self._last_heavy_step = -1
         self._step = 0
         self._running = False
@@ -116,7 +117,7 @@ class ProbeSet(Callback):
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self._stats_ok and self.stats.armed:
-            self._guard("statistics", self._gradients)
+            self._guard("statistics", self._gradients, step)
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
@@ -128,7 +129,7 @@ class ProbeSet(Callback):
             basic = {"train/loss": loss, "lr": metrics.get("lr", trainer.lr)}
             if dt:
                 basic["step_time"] = dt
-                basic["samples_per_s"] = metrics.get("batch_size", self.stats.batch_size or 0) / dt
+                basic["samples_per_s"] = metrics.get("batch_size", trainer.batch_size) / dt
             self.writer.scalars(step, basic)
         measured = self._stats_ok and self.stats.armed
         heavy = self._heavy_ok and self.schedule.heavy_due(step)
@@ -195,6 +196,11 @@ class ProbeSet(Callback):
         if self._offpath is not None:
             self._guard("captures", self._collect, self._offpath.flush(timeout))
 
+    @property
+    def helper_files(self) -> list[str]:
+        """The shared-memory files the helper process used (all removed by now)."""
+        return list(self._helper_files)
+
     def close(self) -> None:
         """Remove every hook and stop helpers (also done by on_end)."""
         self._running = False
@@ -207,24 +213,23 @@ class ProbeSet(Callback):
             runner.close()
 
     # -- statistics ------------------------------------------------------------------------------
-    def _gradients(self) -> None:
+    def _gradients(self, step: int) -> None:
         """After backward, before clipping and the update: gradients and weights, into a
         helper slot for a small network once the helper runs, else measured here."""
         runner, stats = self._offpath, self.stats
+        if runner is not None and runner.mode == "process" and not runner.alive():
+            self._drop_offpath(step, runner.gone)
+            runner = None
         if (runner is not None and runner.mode == "process" and runner.ready and self._ship_stats is not False
                 and runner.device.type == "cpu"):
             if self._ship_stats is None:  # decided once, on the first outputs the helper could take
                 self._ship_stats = sum(a.numel() for a in stats._outs.values()) < SIDE_MIN_ELEMENTS
-            if self._ship_stats:
-                try:
-                    slot = runner.reserve()
-                except HelperGone as exc:
-                    self._drop_offpath(self._step, str(exc))
-                else:
-                    present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
-                    runner.put_gradients(slot, present, True)
-                    self._slot, self._present = slot, present
-                    return
+            slot = runner.free_slot() if self._ship_stats else None
+            if slot is not None:  # else the helper is behind: this step is measured here
+                present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
+                runner.put_gradients(slot, present, True)
+                self._slot, self._present = slot, present
+                return
         stats.after_backward(True)
 
     def _ship(self, trainer, step: int, loss, heavy: bool) -> None:
@@ -282,6 +287,7 @@ class ProbeSet(Callback):
                 threads = max(1, min(threads, offpath.spare_cores()))
             self._offpath = ProcessHelper(doc, trainer.model, self.stats._flat, x, y, s.max_channels,
                                           s.hist_bins, grid_x, self.outputs.grid, self.capture.ranges(), threads)
+            self._helper_files = self._offpath.created
             if s.capture_mode == "process" and not self._offpath.wait_ready():
                 reason = self._offpath.gone or "the helper process did not start in time"
                 self._drop_offpath(trainer.step, reason)
@@ -342,7 +348,9 @@ class ProbeSet(Callback):
         self._step = step
         self._last_heavy_step = step
         runner = self._offpath
-        if runner is not None and not runner.ready:
+        if runner is not None and runner.mode == "process" and not runner.alive():
+            self._drop_offpath(step, runner.gone)
+        elif runner is not None and not runner.ready:
             self._collect(runner.poll())
         runner = self._offpath
         if runner is not None and runner.ready:

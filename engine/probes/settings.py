@@ -41,7 +41,7 @@ class ProbeSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    stats_every: int = 5            # cheap statistics every k training steps (0: never)
+    stats_every: int = 20           # cheap statistics every k training steps (0: never)
     heavy_every: int | None = 50    # heavy captures every k steps (None: heavy_hz per second)
     dense: int = 2                  # both start dense: steps per doubling of the step count (0: off)
     capture_mode: str = "auto"      # where heavy captures run: auto, inline, process, stream

@@ -9,9 +9,7 @@ memory it can make us hold is limited per record and per file (budget.py, limits
 """
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,26 +18,11 @@ import numpy as np
 from . import records, tree
 from .budget import MemoryBudget, size_text
 from .errors import SessionError
-from .guard import Deadline, check_schema, connect_readonly, translate
-from .limits import MAX_FILE_BYTES, MAX_JSON_BYTES, MAX_META_BYTES, QUERY_SECONDS
+from .guard import Deadline, check_schema, connect_readonly
+from .limits import MAX_FILE_BYTES, MAX_META_BYTES, QUERY_SECONDS
+from .query import JSON_GROWTH, RECORD, BoundedQueries, record_columns
 from .schema import FORMAT_NAME, FORMAT_VERSION
 
-_INLINE_BYTES = 1 << 16   # records up to this size come with their query; bigger ones are
-                          # streamed from the file into their array (never held twice)
-_JSON_GROWTH = 24         # parsed JSON can take ~24x its text ('[[],[],...]'): counted so
-_ROW_FETCH = 1024
-_SMALL_QUERY_BYTES = 1 << 20   # a query this small always runs, even with the budget spent
-
-
-def _record_columns(t: str = "") -> str:
-    """The columns every array query ends with (see SessionReader._records); ``t``: a
-    table alias with its dot."""
-    return (f"{t}rowid, {t}dtype, {t}shape, {t}compression, typeof({t}data), length({t}data), "
-            f"CASE WHEN length({t}data) <= {_INLINE_BYTES} THEN {t}data END")
-
-
-_RECORD = _record_columns()
-_RECORD_WIDTH = 7
 
 
 @dataclass(frozen=True)
@@ -51,7 +34,7 @@ class Event:
     data: object   # the JSON value stored with the event, or None
 
 
-class SessionReader:
+class SessionReader(BoundedQueries):
     """Open ``path`` read-only. Usable as a context manager. One thread at a time.
 
     Arrays returned are fresh writable copies in native byte order. Names that were never
@@ -91,7 +74,7 @@ class SessionReader:
             raise SessionError(f"{self.path} is not a usable session: its meta table holds "
                                f"{size_text(total)} of text, more than the "
                                f"{size_text(MAX_META_BYTES)} a session needs.")
-        self._budget.check(_JSON_GROWTH * total, "its meta table")
+        self._budget.check(JSON_GROWTH * total, "its meta table")
         meta = {}
         for k, v in raw.items():
             if not isinstance(v, (str, bytes)):
@@ -259,7 +242,7 @@ class SessionReader:
         if sid is None:
             return None
         op = "=" if exact else "<="
-        found = self._records("tensors", f"SELECT step, {_RECORD} FROM tensors WHERE series = ? "
+        found = self._records("tensors", f"SELECT step, {RECORD} FROM tensors WHERE series = ? "
                               f"AND step {op} ? ORDER BY step DESC LIMIT 1", (sid, int(step)),
                               lambda row: f"record {name!r} at step {row[0]}")
         if not found:
@@ -272,7 +255,7 @@ class SessionReader:
         ``prefix``, each its latest record at or before ``step``."""
         found = self._records(
             "tensors",
-            f"SELECT sr.name, t.step, {_record_columns('t.')} FROM series sr "
+            f"SELECT sr.name, t.step, {record_columns('t.')} FROM series sr "
             "JOIN tensors t ON t.series = sr.id AND t.step = (SELECT MAX(step) FROM tensors "
             "WHERE series = sr.id AND step <= ?) "
             "WHERE sr.kind = 'tensor' AND substr(sr.name, 1, ?) = ?",
@@ -288,7 +271,7 @@ class SessionReader:
         wanted = None if kinds is None else ({kinds} if isinstance(kinds, str) else set(kinds))
         if wanted is not None:
             rows = [r for r in rows if r[2] in wanted]
-        self._budget.check(_JSON_GROWTH * sum(len(r[4]) for r in rows if isinstance(r[4], str)),
+        self._budget.check(JSON_GROWTH * sum(len(r[4]) for r in rows if isinstance(r[4], str)),
                            "its events' data")
         out = []
         for step, wall, kind, message, data in rows:
@@ -320,7 +303,7 @@ class SessionReader:
                 raise SessionError(f"{self.path} has no checkpoint at step {step} "
                                    f"(checkpoints: {self.checkpoint_steps()[:10]}).")
             found = self._records("checkpoint_tensors",
-                                  f"SELECT part, name, {_RECORD} FROM checkpoint_tensors WHERE step = ?",
+                                  f"SELECT part, name, {RECORD} FROM checkpoint_tensors WHERE step = ?",
                                   (int(step),), lambda row: f"checkpoint "
                                   f"{row[0] if row[0] in ('weights', 'optimizer') else records._excerpt(row[0])} "
                                   f"{records._excerpt(row[1])} at step {step}")
@@ -348,7 +331,7 @@ class SessionReader:
         return self._probe_batch
 
     def _read_probe_batch(self) -> tuple[np.ndarray, np.ndarray] | None:
-        found = self._records("probe", f"SELECT name, {_RECORD} FROM probe WHERE name IN ('x', 'y')",
+        found = self._records("probe", f"SELECT name, {RECORD} FROM probe WHERE name IN ('x', 'y')",
                               (), lambda row: f"probe batch {records._excerpt(row[0])}")
         rows = {name: arr for (name,), arr in found}
         if "x" not in rows or "y" not in rows:
@@ -384,125 +367,6 @@ class SessionReader:
                     names[k][name] = sid
             self._names = names
         return self._names[kind]
-
-    def _records(self, table: str, sql: str, params, label) -> list[tuple[tuple, np.ndarray]]:
-        """Run ``sql``, whose last columns are ``_RECORD``, and decode each row's array:
-        [(the leading columns, array)]. Small records come with the query; big ones are
-        streamed from the file, in one read transaction with the query that found them, so
-        that a writer's commit in between cannot swap them."""
-        rows = self._all(sql, params, sized=True)
-        if any(row[-1] is None for row in rows) and not self._db.in_transaction:
-            self._begin()
-            try:
-                return self._records(table, sql, params, label)
-            finally:
-                self._end()
-        heads = []
-        for row in rows:
-            lead, fields = row[:-_RECORD_WIDTH], row[-_RECORD_WIDTH:]
-            _rowid, dtype, shape, compression, kind, length, _inline = fields
-            what = label(row)
-            if kind != "blob":
-                raise SessionError(f"{self.path}: {what} holds {kind} instead of bytes.")
-            try:
-                header = records.check_header(what, dtype, shape, compression, length)
-            except SessionError as exc:
-                raise SessionError(f"{self.path}: {exc}") from None
-            heads.append((lead, what, header, fields))
-        if heads:
-            self._budget.check(sum(h[2][2] for h in heads),
-                               heads[0][1] if len(heads) == 1 else f"{len(heads)} records")
-        return [(lead, self._decode(table, what, fields, header)) for lead, what, header, fields in heads]
-
-    def _decode(self, table: str, what: str, fields, header) -> np.ndarray:
-        rowid, dtype, shape, compression, _kind, _length, inline = fields
-        try:
-            if inline is not None:
-                return records.decode(what, dtype, shape, compression, inline, self._budget, header)
-            try:
-                with self._db.blobopen(table, "data", rowid, readonly=True) as blob:
-                    return records.decode(what, dtype, shape, compression, blob, self._budget, header)
-            except sqlite3.Error as exc:  # a damaged page met while streaming
-                raise translate(exc, self.path, self._deadline) from None
-        except SessionError as exc:
-            text = str(exc)
-            raise SessionError(text if text.startswith(str(self.path)) else f"{self.path}: {text}") from None
-
-    def _begin(self) -> None:
-        """One read transaction over several queries (nests: only the outermost counts)."""
-        self._depth = getattr(self, "_depth", 0) + 1
-        if self._depth == 1:
-            try:
-                self._db.execute("BEGIN")
-            except sqlite3.Error as exc:
-                self._depth = 0
-                raise translate(exc, self.path, self._deadline) from None
-
-    def _end(self) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._db.in_transaction:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error:
-                pass  # a read transaction has nothing to keep
-
-    def _json(self, text, what: str, bad: str):
-        if len(text) > MAX_JSON_BYTES:
-            raise SessionError(f"{self.path}: {what} holds {size_text(len(text))} of JSON, more "
-                               f"than the {size_text(MAX_JSON_BYTES)} a session needs.")
-        self._budget.check(_JSON_GROWTH * len(text), what)
-        try:
-            return json.loads(text)
-        except (TypeError, ValueError, RecursionError):
-            raise SessionError(bad) from None
-
-    def _numbers(self, rows: list, width: int, what: str) -> np.ndarray:
-        try:
-            return np.array(rows, dtype=np.float64).reshape(len(rows), width)
-        except (TypeError, ValueError, OverflowError):
-            raise SessionError(f"{self.path}: {what} holds values that are not numbers.") from None
-
-    def _steps(self, values: list, what: str) -> np.ndarray:
-        try:
-            return np.array(values, dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):
-            raise SessionError(f"{self.path}: {what} holds steps that are not whole numbers.") from None
-
-    def _step(self, value, what: str) -> int:
-        if type(value) is not int:
-            raise SessionError(f"{self.path}: {what} has a step that is not a whole number.")
-        return value
-
-    def _all(self, sql: str, params=(), sized: bool = False) -> list:
-        """Every row of ``sql``, under the deadline; the rows count against the memory
-        budget as they arrive (``sized``: their text and blobs too, not just their number)."""
-        self._deadline.start()
-        try:
-            cursor = self._db.execute(sql, params)
-            rows: list = []
-            cost = 0
-            while True:
-                chunk = cursor.fetchmany(_ROW_FETCH)
-                if not chunk:
-                    return rows
-                cost += len(chunk) * (40 + 40 * len(chunk[0]))
-                if sized:
-                    cost += sum(len(v) for r in chunk for v in r if isinstance(v, (str, bytes)))
-                if cost > _SMALL_QUERY_BYTES and self._budget.live + cost > self._budget.limit:
-                    self._budget.check(cost, f"one query's {len(rows) + len(chunk)}+ rows")
-                rows.extend(chunk)
-        except sqlite3.Error as exc:
-            raise translate(exc, self.path, self._deadline) from None
-        except UnicodeDecodeError:  # Python's sqlite3 decodes TEXT as UTF-8
-            raise SessionError(f"{self.path} is a damaged session (it holds text that is not "
-                               f"UTF-8).") from None
-        finally:
-            self._deadline.stop()
-
-    def _one(self, sql: str, params=(), sized: bool = False):
-        rows = self._all(sql, params, sized)
-        return rows[0] if rows else None
-
 
 def _identity(path: Path) -> tuple[int, int]:
     st = os.stat(path)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,11 +88,16 @@ class SessionWriter:
         self._probe: list[tuple] = []
         self._meta: dict[str, str] = {}
         self._max_step = -1
+        self._sent_step = -1          # the largest step handed to a transaction
         self._committed_step = -1
         self._closed = False
-        #: called with the rows of each commit right after it is written (a dict of table ->
-        #: rows, see :meth:`_committed_rows`), synchronously: a remote engine streams them
-        #: to its clients' mirrors (engine/remote/). It must not keep the lists.
+        self._background: _Background | None = None
+        self._background_error: SessionError | None = None
+        self._background_failed: _Batch | None = None
+        #: called with the rows of each transaction right after it is written (a dict of
+        #: table -> rows, see :meth:`_written_rows`), on the thread that wrote them, one
+        #: transaction at a time: a remote engine streams them to its clients' mirrors
+        #: (engine/remote/). It must not keep the lists.
         self.tap = None
 
     # -- records ---------------------------------------------------------------------
@@ -185,34 +192,70 @@ class SessionWriter:
     # -- transactions ----------------------------------------------------------------
     def commit(self) -> int:
         """Write everything buffered in one transaction; return the last committed step
-        (-1 while no step has been written). Cheap when nothing is pending."""
+        (-1 while no step has been written). Cheap when nothing is pending. With
+        :meth:`commit_in_background` on, the transaction runs on a writer thread (SQLite
+        releases the GIL while it writes) and the step returned is that of the last
+        transaction that has completed; a failure there is raised by the next call."""
         if self._closed:
             raise SessionError(f"{self.path} is closed; nothing more can be written.")
+        self._raise_background_error()
         if not self._pending():
             return self._committed_step
+        if self._background is not None:
+            if not self._background.busy:  # else keep buffering until that one is done
+                self._background.start(self._take())
+            return self._committed_step
+        self._write_or_restore(self._take())
+        return self._committed_step
+
+    def commit_in_background(self) -> None:
+        """Run later transactions on a writer thread, so that big capture rows do not
+        stall the training loop; :meth:`flush` (and close) wait for it."""
+        if self._background is None:
+            self._background = _Background(self)
+
+    def flush(self) -> int:
+        """Everything buffered so far committed (waiting for a background transaction)."""
+        if self._background is not None:
+            self._background.wait()
+        self._raise_background_error()
+        if self._pending():
+            self._write_or_restore(self._take())
+        return self._committed_step
+
+    def _take(self) -> "_Batch":
+        b = _Batch(self._new_series, self._scalars, self._tensors, self._events, self._dropped,
+                   self._checkpoints, self._checkpoint_tensors, self._probe, self._meta, self._max_step)
+        self._new_series, self._scalars, self._tensors, self._events = [], [], [], []
+        self._dropped, self._checkpoints, self._checkpoint_tensors, self._probe = [], [], [], []
+        self._meta = {}
+        self._sent_step = self._max_step
+        return b
+
+    def _write(self, b: "_Batch") -> None:
         db = self._db
         try:
             db.execute("BEGIN")
             # the ids the events will get (one larger than the largest), for a tap's mirror
             first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
-                           if self.tap is not None and self._events else 1)
-            db.executemany("INSERT INTO series VALUES (?, ?, ?)", self._new_series)
-            db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", self._scalars)
+                           if self.tap is not None and b.events else 1)
+            db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
+            db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", b.scalars)
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
-                           "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", self._tensors)
+                           "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", b.tensors)
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "
-                           "VALUES (?, ?, ?, ?, ?)", self._events)
-            for step in self._dropped:
+                           "VALUES (?, ?, ?, ?, ?)", b.events)
+            for step in b.dropped:
                 db.execute("DELETE FROM checkpoints WHERE step = ?", (step,))
                 db.execute("DELETE FROM checkpoint_tensors WHERE step = ?", (step,))
-            for step, *_ in self._checkpoints:
+            for step, *_ in b.checkpoints:
                 db.execute("DELETE FROM checkpoint_tensors WHERE step = ?", (step,))
-            db.executemany("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", self._checkpoints)
+            db.executemany("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", b.checkpoints)
             db.executemany("INSERT INTO checkpoint_tensors VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           self._checkpoint_tensors)
-            db.executemany("INSERT OR REPLACE INTO probe VALUES (?, ?, ?, ?, ?)", self._probe)
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(self._meta.items()))
-            db.execute("UPDATE meta SET value = ? WHERE key = 'last_step'", (str(self._max_step),))
+                           b.checkpoint_tensors)
+            db.executemany("INSERT OR REPLACE INTO probe VALUES (?, ?, ?, ?, ?)", b.probe)
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(b.meta.items()))
+            db.execute("UPDATE meta SET value = ? WHERE key = 'last_step'", (str(b.max_step),))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             try:
@@ -221,14 +264,42 @@ class SessionWriter:
             except sqlite3.Error:
                 pass  # SQLite rolled back itself (a full disk can end the transaction)
             raise SessionError(f"could not write to {self.path}: {exc}.") from None
+        self._committed_step = max(self._committed_step, b.max_step)
         if self.tap is not None:
-            self.tap(self._committed_rows(first_event))
-        for buf in (self._new_series, self._scalars, self._tensors, self._events,
-                    self._checkpoints, self._checkpoint_tensors, self._probe, self._dropped):
-            buf.clear()
-        self._meta.clear()
-        self._committed_step = self._max_step
-        return self._committed_step
+            self.tap(self._written_rows(b, first_event))
+
+    @staticmethod
+    def _written_rows(b: "_Batch", first_event: int) -> dict:
+        """The rows of a transaction as the tables hold them (events with their ids)."""
+        return {"series": b.new_series, "scalars": b.scalars, "tensors": b.tensors,
+                "events": [(first_event + i, *row) for i, row in enumerate(b.events)],
+                "dropped": b.dropped, "checkpoints": b.checkpoints,
+                "checkpoint_tensors": b.checkpoint_tensors, "probe": b.probe,
+                "meta": dict(b.meta, last_step=str(b.max_step))}
+
+    def _write_or_restore(self, b: "_Batch") -> None:
+        try:
+            self._write(b)
+        except SessionError:
+            self._restore(b)
+            raise
+
+    def _restore(self, b: "_Batch") -> None:
+        """A failed transaction's rows back in front of the buffers (nothing is lost)."""
+        self._new_series[:0], self._scalars[:0], self._tensors[:0] = b.new_series, b.scalars, b.tensors
+        self._events[:0], self._dropped[:0] = b.events, b.dropped
+        self._checkpoints[:0], self._checkpoint_tensors[:0], self._probe[:0] = \
+            b.checkpoints, b.checkpoint_tensors, b.probe
+        self._meta = {**b.meta, **self._meta}
+        self._sent_step = self._committed_step
+
+    def _raise_background_error(self) -> None:
+        error, self._background_error = self._background_error, None
+        if error is not None:
+            failed, self._background_failed = self._background_failed, None
+            if failed is not None:
+                self._restore(failed)
+            raise error
 
     def close(self) -> None:
         """Commit what is pending and close. The log is folded into the main file, so the
@@ -238,8 +309,10 @@ class SessionWriter:
         if self._closed:
             return
         try:
-            self.commit()
+            self.flush()
         finally:  # a commit that failed (a full disk) is not tried again; the file is closed
+            if self._background is not None:
+                self._background.stop()
             self._closed = True
             self._close_connection()
 
@@ -258,18 +331,10 @@ class SessionWriter:
         self.close()
 
     # -- helpers ---------------------------------------------------------------------
-    def _committed_rows(self, first_event: int) -> dict:
-        """The rows just committed, as the tables hold them (events with their ids)."""
-        return {"series": self._new_series, "scalars": self._scalars, "tensors": self._tensors,
-                "events": [(first_event + i, *row) for i, row in enumerate(self._events)],
-                "dropped": self._dropped, "checkpoints": self._checkpoints,
-                "checkpoint_tensors": self._checkpoint_tensors, "probe": self._probe,
-                "meta": dict(self._meta, last_step=str(self._max_step))}
-
     def _pending(self) -> bool:
         return bool(self._new_series or self._scalars or self._tensors or self._events
                     or self._checkpoints or self._dropped or self._probe or self._meta
-                    or self._max_step != self._committed_step)
+                    or self._max_step != self._sent_step)
 
     def _series(self, kind: str, name: str) -> int:
         if not isinstance(name, str) or not name:
@@ -296,3 +361,65 @@ class SessionWriter:
             return json.dumps(value)
         except (TypeError, ValueError) as exc:
             raise SessionError(f"{what} is not JSON-able ({exc}).") from None
+
+
+@dataclass
+class _Batch:
+    """The rows of one transaction, taken from the writer's buffers."""
+    new_series: list
+    scalars: list
+    tensors: list
+    events: list
+    dropped: list
+    checkpoints: list
+    checkpoint_tensors: list
+    probe: list
+    meta: dict
+    max_step: int
+
+
+class _Background:
+    """One writer thread running one transaction at a time."""
+
+    def __init__(self, writer: SessionWriter):
+        self.writer = writer
+        self.busy = False
+        self._batch: _Batch | None = None
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="session-writer", daemon=True)
+        self._thread.start()
+
+    def start(self, batch: _Batch) -> None:
+        with self._cv:
+            self.busy, self._batch = True, batch
+            self._cv.notify()
+
+    def wait(self) -> None:
+        with self._cv:
+            while self.busy:
+                self._cv.wait()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while self._batch is None and not self._stop:
+                    self._cv.wait()
+                if self._batch is None:
+                    return
+                batch = self._batch
+            try:
+                self.writer._write(batch)
+            except Exception as exc:  # reported by the writer's next call, never lost
+                self.writer._background_failed = batch
+                self.writer._background_error = exc if isinstance(exc, SessionError) else \
+                    SessionError(f"could not write to {self.writer.path}: {exc}.")
+            with self._cv:
+                self._batch, self.busy = None, False
+                self._cv.notify_all()

@@ -37,8 +37,10 @@ class SessionRecorder(Callback):
     end and on request. ``on_commit(step)`` is told after each commit."""
 
     def __init__(self, writer, commit_every: float = 0.2, detail_every: int = 10,
-                 on_commit=None, checkpoint_at_end: bool = True):
+                 on_commit=None, checkpoint_at_end: bool = True, background: bool = False):
         self.writer = writer
+        if background:  # transactions on a writer thread (big capture rows off the training loop)
+            writer.commit_in_background()
         self.commit_every, self.detail_every = commit_every, max(1, detail_every)
         self.on_commit = on_commit
         self.checkpoint_at_end = checkpoint_at_end
@@ -124,10 +126,12 @@ class SessionRecorder(Callback):
         self._drain(wait=True)
         if self.checkpoint_at_end and trainer.step > 0:
             self.checkpoint(trainer)
-        self.commit()
+        self.commit(wait=True)
 
-    def commit(self) -> int:
-        step = self.writer.commit()
+    def commit(self, wait: bool = False) -> int:
+        """Commit what is buffered; ``wait``: and everything a background transaction was
+        still writing (at a pause, a checkpoint on request, the end)."""
+        step = self.writer.flush() if wait else self.writer.commit()
         self._last_commit = time.monotonic()
         if self.on_commit is not None:
             self.on_commit(step)

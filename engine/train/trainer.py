@@ -70,6 +70,9 @@ class Trainer:
         torch.manual_seed(self.seed)  # fresh weights and dropout masks follow the seed
         self.compiled = compile_graph(doc, self.device)
         self.model, self.loss_fn = self.compiled.model, self.compiled.loss
+        if s.get("init_weights"):  # a pretrained or imported start instead of the seed's
+            from .init_weights import load_initial_weights
+            load_initial_weights(self.model, doc, s["init_weights"], base_dir)
         self.target_kind = self.compiled.target_kind
         self.num_classes = 0
         if self.target_kind == "class":

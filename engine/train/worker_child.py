@@ -2,6 +2,7 @@
 from a job, obey the parent's commands between batches, report status, progress and commits."""
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 
@@ -15,12 +16,15 @@ class _Channel:
     def __init__(self, conn):
         self.conn = conn
         self.parent_gone = False
+        # a remote run's commits are sent from the session's writer thread (engine/remote/tap.py)
+        self._lock = threading.Lock()
 
     def send(self, msg: dict) -> None:
         if self.parent_gone:
             return
         try:
-            self.conn.send(msg)
+            with self._lock:
+                self.conn.send(msg)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.parent_gone = True
 
@@ -74,7 +78,7 @@ class Controller(Callback):
             self.probes.flush()  # captures and statistics still on their way, before the commit
         if self.recorder is not None:
             self.recorder.flush()
-            self.recorder.commit()
+            self.recorder.commit(wait=True)
         self.ch.status("paused", message)
 
     def _resume(self, trainer, message: str) -> None:
@@ -122,7 +126,7 @@ class Controller(Callback):
                     self.ch.log("No session is being recorded, so there is nowhere to save a checkpoint.")
                 else:
                     self.recorder.checkpoint(trainer)
-                    self.recorder.commit()
+                    self.recorder.commit(wait=True)
                     self.ch.log(f"Checkpoint saved at step {trainer.step}.")
             else:
                 self.ch.log(f"Unknown command {cmd!r} ignored.")
@@ -205,7 +209,7 @@ def run_job(conn, job: dict) -> None:
             if job.get("stream"):  # a remote engine's run: its commits go to the clients too
                 from ..remote.tap import stream_commits
                 stream_commits(writer, ch.send)
-            recorder = SessionRecorder(writer, on_commit=ch.committed)
+            recorder = SessionRecorder(writer, on_commit=ch.committed, background=True)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet, ProbeSettings  # what the views show
             controller.probes = ProbeSet(writer, ProbeSettings(**job.get("probes", {})),
@@ -232,7 +236,7 @@ def run_job(conn, job: dict) -> None:
         if recorder is not None:
             try:
                 recorder.writer.event("failure", 0, message, {"details": traceback.format_exc()})
-                recorder.commit()
+                recorder.commit(wait=True)
             except Exception:
                 pass
         ch.status("failed", message, traceback.format_exc())

@@ -33,7 +33,8 @@ class Outcome:
 
 def job(model: str, path: Path) -> dict:
     doc = load_template(MODELS[model])
-    return {"graph": doc.to_dict(), "overrides": {"device": "cpu", "steps": 1_000_000, "threads": 1},
+    device = os.environ.get("NEUROSTUDIO_FAULT_DEVICE", "cpu")   # "cuda" on a GPU machine
+    return {"graph": doc.to_dict(), "overrides": {"device": device, "steps": 1_000_000, "threads": 1},
             "record": str(path), "progress_interval": 0.1}
 
 
@@ -53,7 +54,8 @@ def _wait(handle: WorkerHandle, outcome: Outcome, seconds: float) -> None:
 def _first_commit(handle: WorkerHandle, outcome: Outcome) -> None:
     end = time.monotonic() + START_TIMEOUT
     while outcome.committed < 0:
-        assert time.monotonic() < end and handle.is_alive(), f"{outcome}: no commit within {START_TIMEOUT} s"
+        assert handle.is_alive(), f"{outcome}: the worker ended before its first commit ({handle.poll()})"
+        assert time.monotonic() < end, f"{outcome}: no commit within {START_TIMEOUT} s"
         _wait(handle, outcome, 0.02)
 
 
@@ -84,7 +86,7 @@ def stop_at(model: str, folder: Path, delays: list[float], kill_after: float) ->
     then after each resume): while it is stopped a reader opens the live file and finds
     every step reported committed; then SIGCONT. ``kill_after`` seconds after the last
     resume the worker is SIGKILLed and the file checked once more."""
-    path = folder / f"{model}-stop.session"
+    path = folder / f"{model}-stop-{len(list(folder.glob(f'{model}-stop-*.session')))}.session"
     outcome = Outcome(model, "SIGSTOP", sum(delays))
     handle = WorkerHandle(job(model, path))
     handle.start()

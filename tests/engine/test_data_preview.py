@@ -62,6 +62,18 @@ def test_image_folder_counts_and_thumbnails(tmp_path):
     assert [c for c, _ in p.images] == [0] * 12 + [1] * 12 and p.images[0][1].shape == (16, 16)
 
 
+def test_npz_sequences_with_value_targets(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30, 12, 2)).astype(np.float32)
+    y = x[:, :, 0].sum(axis=1, keepdims=True)
+    np.savez(tmp_path / "seq.npz", x=x, y=y)
+    p = preview_file({"path": "seq.npz"}, DataAccess(tmp_path))
+    assert p.summary() == "30 samples of (12, 2) float; value targets of shape (1,); 24 to train on, 6 to validate."
+    assert p.value_range == pytest.approx((float(y.min()), float(y.max())))
+    assert len(p.lines) == 4 and p.lines[0].endswith(f"… → {y[0, 0]:.3g}")
+    assert p.lines[0].startswith(f"[{x[0, 0, 0]:.2g} {x[0, 0, 1]:.2g}]") and not p.normalised and not p.class_counts
+
+
 def test_a_file_outside_the_allowed_folders_is_one_sentence(tmp_path):
     text_file(tmp_path / "book.txt")
     with pytest.raises(DataError, match="lies outside"):

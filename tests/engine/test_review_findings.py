@@ -4,7 +4,6 @@ reads a file outside the folders the user allowed."""
 from __future__ import annotations
 
 import gzip
-import json
 import sqlite3
 import struct
 import zipfile

@@ -111,6 +111,7 @@ def test_import_a_module_file_as_a_new_graph(window, qtbot, dialogs, tmp_path):
     dense = [n for n in doc.nodes if n.type == "Dense"]
     assert sorted(n.params["units"] for n in dense) == [3, 12]
     assert window.state.document.key.startswith("new:") and window.state.workspace == "build"
+    assert "init_weights" not in window.model.doc.training  # no weights given: a fresh start
     # a constructor error is one sentence in the dialog, not a traceback
     bad = ImportModuleDialog(window)
     bad.path.setText(str(src))
@@ -121,3 +122,22 @@ def test_import_a_module_file_as_a_new_graph(window, qtbot, dialogs, tmp_path):
     bad._request()
     qtbot.waitUntil(lambda: "width" in bad.error.text(), timeout=60_000)
     assert "Traceback" not in bad.error.text() and bad.error.text().count("\n") == 0
+
+
+def test_an_imported_module_with_weights_trains_from_them(window, qtbot, tmp_path):
+    import torch
+    src = tmp_path / "tiny.py"
+    src.write_text("import torch\nfrom torch import nn\n\nclass Tiny(nn.Module):\n"
+                   "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n\n"
+                   "    def forward(self, x):\n        return self.fc(x)\n")
+    torch.manual_seed(7)
+    module = torch.nn.Linear(2, 2)
+    torch.save({"fc.weight": module.weight.detach(), "fc.bias": module.bias.detach()}, tmp_path / "tiny.pt")
+    window.import_module(str(src), "Tiny", "", "2", str(tmp_path / "tiny.pt"))
+    qtbot.waitUntil(lambda: bool(window.model.doc.training.get("init_weights")), timeout=60_000)
+    from engine.train import Trainer
+    doc = window.model.doc.copy()
+    doc.dataset = {"name": "xor", "params": {}}
+    trainer = Trainer(doc, base_dir=window.model.data_access)
+    [dense] = [k for k in trainer.model.state_dict() if k.endswith("weight")]
+    np.testing.assert_array_equal(trainer.model.state_dict()[dense].numpy(), module.weight.detach().numpy())

@@ -377,8 +377,9 @@ class DataDialog(QDialog):
         except DataError as err:
             self._show_error(str(err))
             return
-        except (MemoryError, OSError) as exc:  # the loaders turn a bad file into DataError
-            self._show_error(f"{self.path.name} could not be read: {type(exc).__name__}.")
+        except Exception as exc:  # noqa: BLE001 -- the loaders turn a bad file into DataError; anything
+            # else (out of memory, a loader's bug) is still one sentence here, never a traceback
+            self._show_error(f"{self.path.name} could not be read ({type(exc).__name__}).")
             return
         self.preview, self._loaded_key, self.error = preview, key, None
         remember_info(ref, access, preview.info)  # the check before Train need not read it again

@@ -1,0 +1,113 @@
+"""Heavy captures (and a small network's statistics) taken off the training path, in the
+helper process, record bitwise what inline captures record for the same seed and steps;
+the session says where they ran; a helper that dies mid-run hands over to inline
+captures without losing or changing a record."""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+import torch
+
+from engine.probes import ProbeSet, ProbeSettings
+from engine.session import SessionWriter
+from engine.train import Callback, Trainer
+from tests.engine.test_probes_common import chain, random_data
+
+STEPS = 24
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    # Inline and helper must use the same number of torch threads to match bit for bit.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def conv_lstm_doc():
+    return chain((2, 6), [("c", "Conv1d", {"channels": 4, "kernel": 3}), ("t", "Tanh", {}),
+                          ("p", "Permute", {"order": [2, 1]}),
+                          ("lstm", "LSTM", {"units": 5, "return_sequences": False}),
+                          ("fc", "Dense", {"units": 2})])
+
+
+def rows(path):
+    """Every tensor record (name, step) -> (dtype, shape, compression, bytes), and every
+    scalar (name, step) -> value except wall-clock series."""
+    with sqlite3.connect(path) as db:
+        tensors = {(n, s): rest for n, s, *rest in db.execute(
+            "SELECT name, step, dtype, shape, compression, data FROM tensors JOIN series ON series.id = series")}
+        scalars = {(n, s): v for n, s, v in db.execute(
+            "SELECT name, step, value FROM scalars JOIN series ON series.id = series")
+            if n not in ("step_time", "samples_per_s")}
+    return tensors, scalars
+
+
+class _KillHelper(Callback):
+    """Kills the helper process at the end of one step, once nothing is in flight."""
+
+    def __init__(self, probes, at: int):
+        self.probes, self.at, self.killed = probes, at, []
+
+    def on_step_end(self, trainer, step, metrics):
+        if step == self.at:
+            self.probes.flush()
+            proc = self.probes._offpath.proc
+            proc.kill()
+            proc.wait()
+            self.killed.append(proc.pid)
+
+
+def record(tmp_path, mode, kill_after=None):
+    path = tmp_path / f"{mode}-{kill_after}.session"
+    doc = conv_lstm_doc()
+    writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
+    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=3, dense=0, capture_mode=mode))
+    callbacks = [probes]
+    if kill_after is not None:
+        callbacks.append(_KillHelper(probes, kill_after))
+    trainer = Trainer(doc, random_data((2, 6), n=64), overrides={"steps": STEPS, "device": "cpu"},
+                      callbacks=callbacks)
+    try:
+        trainer.run()
+    finally:
+        writer.close()
+    return probes, path, callbacks[-1].killed if kill_after is not None else []
+
+
+def test_helper_process_records_bitwise_what_inline_records(tmp_path):
+    inline, a, _ = record(tmp_path, "inline")
+    helper, b, _ = record(tmp_path, "process")
+    assert inline.errors == [] and helper.errors == []
+    assert inline.captured["inline"] == helper.captured["process"] == STEPS // 3 + 1
+    assert helper.captured["inline"] == 0 and helper.capture_mode == "process"
+    ta, sa = rows(a)
+    tb, sb = rows(b)
+    assert ta.keys() == tb.keys() and len(ta) > 100
+    assert [k for k in ta if ta[k] != tb[k]] == []
+    assert sa.keys() == sb.keys() and {"layer/lstm/act_std", "layer/t/saturated_frac"} <= {n for n, _ in sa}
+    assert [k for k in sa if sa[k] != sb[k]] == []   # statistics computed in the helper too
+    with sqlite3.connect(b) as db:
+        modes = [m for (m,) in db.execute("SELECT json_extract(data, '$.mode') FROM events "
+                                          "WHERE kind = 'capture_mode' ORDER BY id")]
+    assert modes == ["process"]
+    assert helper.helper_files and not any(os.path.exists(f) for f in helper.helper_files)
+
+
+def test_a_helper_that_dies_hands_over_to_inline_without_changing_a_record(tmp_path):
+    inline, a, _ = record(tmp_path, "inline")
+    helper, b, killed = record(tmp_path, "process", kill_after=10)
+    assert killed and helper.errors == []
+    assert helper.captured["process"] == 4 and helper.captured["inline"] == STEPS // 3 + 1 - 4
+    ta, sa = rows(a)
+    tb, sb = rows(b)
+    assert ta.keys() == tb.keys() and [k for k in ta if ta[k] != tb[k]] == []
+    assert sa.keys() == sb.keys()
+    with sqlite3.connect(b) as db:
+        events = list(db.execute("SELECT step, json_extract(data, '$.mode'), message FROM events "
+                                 "WHERE kind = 'capture_mode' ORDER BY id"))
+    assert [(s, m) for s, m, _ in events] == [(0, "process"), (11, "inline")]
+    assert "helper process stopped" in events[-1][2]

@@ -1,0 +1,136 @@
+"""Captures by step, not by clock: dense at the start (every step, then thinning by
+doubling), then every N; the same steps for the same settings and seed; a rate changed
+while running applies exactly from then on; every rate settable from the command line;
+a session writer committing on its background thread loses nothing."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.probes import ProbeSet, ProbeSettings, ProbeSettingsError
+from engine.probes.settings import dense_due, parse_probe_edits, schedule_steps
+from engine.session import SessionReader, SessionWriter
+from engine.train import Callback, Trainer
+from tests.engine.test_probes_common import chain, random_data
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mlp():
+    return chain((6,), [("fc", "Dense", {"units": 8}), ("r", "ReLU", {}), ("out", "Dense", {"units": 2})])
+
+
+def test_the_schedule_is_dense_then_log_spaced_then_every_n():
+    assert schedule_steps(600, 50, 2) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96,
+                                          150, 200, 250, 300, 350, 400, 450, 500, 550, 600]
+    assert schedule_steps(40, 5, 2) == [1, 2, 3, 4, 6, 8, 12, 20, 25, 30, 35, 40]
+    assert schedule_steps(20, 4, 0) == [4, 8, 12, 16, 20]        # dense 0: exactly every k
+    # Two points per doubling of the step count while the spacing is below N.
+    steps = schedule_steps(10_000, 1000, 2)
+    assert all(len([s for s in steps if 2 ** k <= s < 2 ** (k + 1)]) == 2 for k in range(2, 9))
+    assert [s for s in steps if s >= 2048] == list(range(3000, 10_001, 1000))  # spacing 1024 > N
+    assert not dense_due(5, 0, 2)                                 # every 0: never
+    defaults = ProbeSettings()
+    assert (defaults.heavy_every, defaults.stats_every, defaults.dense) == (50, 20, 2)
+
+
+class _Configure(Callback):
+    def __init__(self, probes, at, **changes):
+        self.probes, self.at, self.changes = probes, at, changes
+
+    def on_step_end(self, trainer, step, metrics):
+        if step == self.at:
+            self.probes.configure(**self.changes)
+
+
+def run(path, steps, settings, seed=0, change=None):
+    doc = mlp()
+    writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
+    probes = ProbeSet(writer, settings)
+    callbacks = [probes] + ([_Configure(probes, change[0], **change[1])] if change else [])
+    trainer = Trainer(doc, random_data((6,), n=80, seed=seed),
+                      overrides={"steps": steps, "device": "cpu", "seed": seed, "val_every": 1000},
+                      callbacks=callbacks)
+    torch.set_num_threads(1)
+    trainer.run()
+    writer.close()
+    return SessionReader(path)
+
+
+def test_same_settings_and_seed_give_the_same_capture_steps(tmp_path):
+    settings = ProbeSettings(heavy_every=10, stats_every=5)
+    with run(tmp_path / "a.session", 60, settings) as a, run(tmp_path / "b.session", 60, settings) as b:
+        heavy_a, heavy_b = a.tensor_steps("act_hist/r"), b.tensor_steps("act_hist/r")
+        assert list(heavy_a) == list(heavy_b) == [0, *schedule_steps(60, 10, 2)]
+        stats_a, _ = a.scalar("layer/r/dead_frac")
+        stats_b, _ = b.scalar("layer/r/dead_frac")
+        assert list(stats_a) == list(stats_b) == schedule_steps(60, 5, 2)
+        # The first curve point is at the first step, whatever the rates.
+        assert stats_a[0] == 1 and a.scalar("train/loss")[0][0] == 1
+
+
+def test_a_rate_changed_while_running_applies_exactly_from_then_on(tmp_path):
+    with run(tmp_path / "c.session", 80, ProbeSettings(heavy_every=50), change=(20, {"heavy_every": 7})) as r:
+        steps = list(r.tensor_steps("predictions"))
+    assert steps == [0, 1, 2, 3, 4, 6, 8, 12, 16, *range(21, 80, 7), 80]  # no dense start after a change
+    with pytest.raises(ProbeSettingsError, match="capture_mode"):
+        ProbeSettings(capture_mode="threads")
+
+
+def _train(*args):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "engine", "train", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_probe_rates_from_the_command_line(tmp_path):
+    assert parse_probe_edits(["heavy_every=none", "capture_mode=inline", "diagnostics=false"]) == \
+        {"heavy_every": None, "capture_mode": "inline", "diagnostics": False}
+    session = tmp_path / "run.session"
+    out = _train("playground_mlp", "--steps", "30", "--device", "cpu", "--record", session,
+                 "--set", "heavy_every=5", "--probe", "stats_every=3", "--probe", "dense=0")
+    assert out.returncode == 0, out.stderr
+    assert "heavy captures 7 inline" in out.stderr
+    with SessionReader(session) as r:
+        assert list(r.tensor_steps("predictions")) == list(range(0, 31, 5))
+        steps, _ = r.scalar("layer/fc1/grad_norm")  # the probes' (the recorder writes the global one)
+        assert list(steps) == list(range(3, 31, 3))
+        mode = [e for e in r.events() if e.kind == "capture_mode"]
+        assert [e.data["mode"] for e in mode] == ["inline"] and "short" in mode[0].message
+    bad = _train("playground_mlp", "--steps", "5", "--record", tmp_path / "bad.session", "--probe", "heavy_every=0")
+    assert bad.returncode == 1 and "probe setting 'heavy_every' must be between 1 and 1000000, got 0" in bad.stderr
+    norec = _train("playground_mlp", "--steps", "5", "--set", "stats_every=2")
+    assert norec.returncode == 1 and "add --record" in norec.stderr
+    assert "Traceback" not in bad.stderr + norec.stderr
+
+
+def test_background_commits_lose_nothing_and_readers_see_whole_commits(tmp_path):
+    path = tmp_path / "bg.session"
+    writer = SessionWriter(path, {"format": "neurostudio.graph"}, {})
+    writer.commit_in_background()
+    seen = []
+    with SessionReader(path) as reader:
+        for step in range(1, 301):
+            writer.scalars(step, {"a": step, "b": -step})
+            writer.tensor("t", step, np.full((64, 64), step, dtype=np.float32))
+            if step % 7 == 0:
+                writer.commit()
+                reader.refresh()
+                steps, values = reader.scalar("a")
+                assert list(steps) == list(range(1, len(steps) + 1))  # whole commits only
+                assert len(reader.scalar("b")[0]) == len(steps)
+                seen.append(len(steps))
+        assert writer.flush() == 300
+    writer.close()
+    with SessionReader(path) as r:
+        assert len(r.scalar("a")[0]) == 300 and r.tensor("t", 300, exact=True)[1][0, 0] == 300
+        assert list(r.tensor_steps("t")) == list(range(1, 301))
+    assert seen == sorted(seen)
+    json.dumps(seen)
