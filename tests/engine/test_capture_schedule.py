@@ -90,7 +90,7 @@ def _train(*args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_probe_rates_from_the_command_line(tmp_path):
+def test_probe_rates_from_the_command_line(tmp_path, capsys):
     assert parse_probe_edits(["heavy_every=none", "capture_mode=inline", "diagnostics=false"]) == \
         {"heavy_every": None, "capture_mode": "inline", "diagnostics": False}
     session = tmp_path / "run.session"
@@ -104,11 +104,12 @@ def test_probe_rates_from_the_command_line(tmp_path):
         assert list(steps) == list(range(3, 31, 3))
         mode = [e for e in r.events() if e.kind == "capture_mode"]
         assert [e.data["mode"] for e in mode] == ["inline"] and "short" in mode[0].message
-    bad = _train("playground_mlp", "--steps", "5", "--record", tmp_path / "bad.session", "--probe", "heavy_every=0")
-    assert bad.returncode == 1 and "probe setting 'heavy_every' must be between 1 and 1000000, got 0" in bad.stderr
-    norec = _train("playground_mlp", "--steps", "5", "--set", "stats_every=2")
-    assert norec.returncode == 1 and "add --record" in norec.stderr
-    assert "Traceback" not in bad.stderr + norec.stderr
+    from engine.cli import main  # the same entry point, in this process: no second torch import
+    assert main(["train", "playground_mlp", "--steps", "5", "--record", str(tmp_path / "bad.session"),
+                 "--probe", "heavy_every=0"]) == 1
+    assert "probe setting 'heavy_every' must be between 1 and 1000000, got 0" in capsys.readouterr().err
+    assert main(["train", "playground_mlp", "--steps", "5", "--set", "stats_every=2"]) == 1
+    assert "add --record" in capsys.readouterr().err
 
 
 def test_background_commits_lose_nothing_and_readers_see_whole_commits(tmp_path):
@@ -124,8 +125,9 @@ def test_background_commits_lose_nothing_and_readers_see_whole_commits(tmp_path)
                 writer.commit()
                 reader.refresh()
                 steps, values = reader.scalar("a")
-                assert list(steps) == list(range(1, len(steps) + 1))  # whole commits only
-                assert len(reader.scalar("b")[0]) == len(steps)
+                # Whole commits only (each ends on a multiple of 7), nothing missing before.
+                assert list(steps) == list(range(1, len(steps) + 1)) and len(steps) % 7 == 0
+                assert len(reader.scalar("b")[0]) >= len(steps)  # read later: as much or more
                 seen.append(len(steps))
         assert writer.flush() == 300
     writer.close()
