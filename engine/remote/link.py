@@ -21,6 +21,10 @@ from .protocol import ProtocolError
 class LinkError(ConnectionError):
     """The engine cannot be reached or refused us: one sentence."""
 
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.strerror = text.rstrip(".")  # as an OSError's, for callers that add their own stop
+
     def __str__(self) -> str:
         return self.args[0] if self.args else "The engine cannot be reached."
 

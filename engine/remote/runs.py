@@ -38,6 +38,7 @@ class ServerRun:
         self.last_progress: dict = {}
         self.final_seq: int | None = None   # known once the worker process has ended
         self.started = time.time()
+        self.graph = job["graph"]
         self.handle = WorkerHandle({**job, "record": str(session_path), "stream": True})
         self.handle.start()
 
@@ -49,7 +50,7 @@ class ServerRun:
         return {"run": self.id, "name": self.name, "state": self.state, "message": self.message,
                 "details": self.details, "last_seq": self.last_seq, "final_seq": self.final_seq,
                 "progress": self.last_progress, "started": self.started,
-                "session": self.session_path.name}
+                "session": self.session_path.name, "graph": self.graph}
 
     def command(self, cmd: str, args: dict) -> str | None:
         """Pass a command to the worker; a sentence when it cannot be obeyed."""
