@@ -132,7 +132,11 @@ class RemoteRun:
             try:
                 applied += self._take(header, blobs, out)
             except (ProtocolError, SessionError) as exc:
-                self._fail(f"The mirror of run {self.run_id} stopped: {exc}", out)
+                self._fail(f"The mirror of run {self.run_id} stopped: {str(exc).rstrip('.')}.", out)
+                break
+            except (KeyError, TypeError, ValueError) as exc:  # signed, but not what it should hold
+                self._fail(f"The mirror of run {self.run_id} stopped: the engine sent a malformed "
+                           f"'{header.get('kind')}' message ({type(exc).__name__}: {exc}).", out)
                 break
         if applied:
             self.link.send("ack", run=self.run_id, sub=self._sub, n=applied)

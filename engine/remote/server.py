@@ -14,6 +14,7 @@ import json
 import re
 import sys
 import time
+import traceback
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -98,7 +99,10 @@ class EngineServer:
                     break
                 self._receive(frames)
         for run in self.runs.values():
-            self._pump(run)
+            try:
+                self._pump(run)
+            except Exception:  # noqa: BLE001 — one run's trouble must not stop the others
+                self.log(f"Run {run.id}:\n{traceback.format_exc()}")
         self._feed_all()
         now = time.monotonic()
         for ident in [i for i, p in self.peers.items() if now - p.heard > PEER_TIMEOUT_S]:
@@ -134,6 +138,10 @@ class EngineServer:
         except (ProtocolError, KeyError, TypeError, ValueError) as exc:
             self._send(peer.ident, "error", message=f"The engine could not use a '{header.get('kind')}' "
                                                     f"message: {exc}.")
+        except Exception as exc:  # noqa: BLE001 — the engine serves on; the details stay here
+            self.log(f"A '{header.get('kind')}' request failed:\n{traceback.format_exc()}")
+            self._send(peer.ident, "error", message=f"The engine failed to do a '{header.get('kind')}' "
+                                                    f"request: {type(exc).__name__}: {exc}.")
 
     def _refuse(self, ident: bytes, exc: ProtocolError) -> None:
         reason = ("the token is wrong or missing" if "signed" in str(exc)

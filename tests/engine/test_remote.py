@@ -215,3 +215,61 @@ def test_bad_addresses_and_a_silent_engine_are_one_sentence(tmp_path):
     assert run.message.startswith("No answer from an engine at 127.0.0.1:")
     assert not os.path.exists(tmp_path / "m.session")
     assert [m["state"] for m in seen if m["kind"] == "status"] == ["failed"]
+
+
+def test_garbled_messages_either_way_are_one_sentence(tmp_path, server):
+    import sqlite3
+
+    import zmq
+
+    from engine.remote import protocol
+    from engine.session import SessionWriter
+
+    # a client that signs its requests but fills them with nonsense
+    link = EngineLink(server.address, TOKEN)
+    link.hello(timeout=20)
+    for kind, fields in (("subscribe", {"run": "nope", "have": 0, "sub": 1}),
+                         ("warp", {}), ("start", {"graph": "not a graph"})):
+        link.send(kind, **fields)
+        end, answer = time.monotonic() + 20, None
+        while answer is None and time.monotonic() < end:
+            answer = next((h for h, _ in link.receive(50)[0] if h["kind"] == "error"), None)
+        assert answer is not None, kind
+        assert answer["message"].startswith(f"The engine could not use a '{kind}' message: ")
+    link.close()
+    assert server.server.runs == {}
+
+    # an "engine" that sends what is not signed, then a record whose bytes do not match it
+    key = TOKEN.encode()
+    fake = zmq.Context.instance().socket(zmq.ROUTER)
+    port = fake.bind_to_random_port("tcp://127.0.0.1")
+    run = RemoteRun(f"127.0.0.1:{port}", TOKEN, tmp_path / "m.session")
+    run_id = run.start(graph(), "fake")
+    assert fake.poll(20000)
+    ident, *frames = fake.recv_multipart()
+    request, _ = protocol.unpack(key, frames)
+    assert request["kind"] == "start" and request["run"] == run_id
+    SessionWriter(tmp_path / "model.session", graph(), {"steps": 1}).close()
+    db = sqlite3.connect(tmp_path / "model.session")
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    db.close()
+    table0, blobs0 = protocol.encode_rows({"meta": meta})
+    bad = {"series": [(1, "tensor", "act")],
+           "tensors": [(1, 1, 0.0, "float32", "[10, 10]", "none", b"x" * 12)]}
+    table1, blobs1 = protocol.encode_rows(bad)
+    sub = request["sub"]
+    fake.send_multipart([ident, b"not-a-signature", b'{"v": 1, "id": "z", "kind": "rows"}'])
+    for kind, blobs, fields in (("started", (), {"run": run_id, "sub": sub, "state": "running"}),
+                                ("rows", blobs0, {"run": run_id, "sub": sub, "seq": 0, "table": table0}),
+                                ("rows", blobs1, {"run": run_id, "sub": sub, "seq": 1, "table": table1})):
+        fake.send_multipart([ident, *protocol.pack(key, kind, blobs, **fields)])
+    seen = poll_until(run, ended, "the refused record", timeout=20)
+    fake.close(0)
+    logs = [m["text"] for m in seen if m["kind"] == "log"]
+    assert any(t.startswith(f"The engine at 127.0.0.1:{port} sent a message that was ignored: a message "
+                            f"was not signed with this token") for t in logs), logs
+    assert run.state == "failed"
+    assert run.message == (f"The mirror of run {run_id} stopped: tensor at step 1 says shape (10, 10) "
+                           f"float32 = 400 bytes but holds 12."), run.message
+    with SessionReader(tmp_path / "m.session") as m:  # what arrived before stays readable
+        assert m.tensor_names() == []
