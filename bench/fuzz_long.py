@@ -44,7 +44,7 @@ def main() -> int:
         passing, failing, invalid = (sum(c[i] for c in counts) for i in range(3))
         rows.append(f"  {name:<72} {passing:>6} passing {failing:>3} failing {invalid:>5} invalid")
         total += passing + failing
-    summary = re.findall(r"^=+ (.* in [0-9.]+s.*) =+$", out, re.M)
+    summary = re.findall(r"^=* ?(\d+ (?:passed|failed).* in [0-9.]+s.*?) ?=*$", out, re.M)
     failures = re.findall(r"^FAILED (\S+)", out, re.M)
     report = [f"# {time.strftime('%Y-%m-%d %H:%M')} · bench/fuzz_long.py --examples {args.examples} "
               f"--seed {args.seed}",

@@ -21,6 +21,7 @@ from .limits import check_data_bytes
 # Type code (third byte of the magic number) -> big-endian numpy dtype.
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _CHUNK = 1 << 20
+MAX_DIMS = 8   # MNIST's files have 1 and 3; numpy stops at 64
 
 
 def _open(path: Path):
@@ -49,6 +50,8 @@ def _read(f, path: Path, gzipped: bool) -> np.ndarray:
         raise DataError(f"IDX file {path} has a bad magic number {magic.hex() or '(empty file)'}; "
                         "expected 0000 followed by a type code and a dimension count.")
     ndim = magic[3]
+    if ndim > MAX_DIMS:
+        raise DataError(f"IDX file {path} says it has {ndim} dimensions; an IDX dataset has at most {MAX_DIMS}.")
     head = f.read(4 * ndim)
     if ndim == 0 or len(head) < 4 * ndim:
         raise DataError(f"IDX file {path} has a header cut short ({4 + len(head)} bytes for {ndim} dimensions).")

@@ -73,6 +73,8 @@ def _header(archive, info, path: Path, key: str):
         except Exception:  # numpy parses the header with ast/tokenize: any of their errors
             raise DataError(f"{path}: member '{key}.npy' is not a NumPy array file (.npy).") from None
         offset = f.tell()
+    if len(shape) > 32:
+        raise DataError(f"{path}: array {key} has {len(shape)} dimensions; a dataset array has at most 32.")
     if dtype.hasobject:
         raise DataError(f"{path} holds object arrays, which cannot be loaded without pickle; "
                         "save plain numeric arrays.")

@@ -129,3 +129,22 @@ def test_session_text_that_is_not_utf8(tmp_path):
     with SessionReader(path) as r:
         with pytest.raises(SessionError, match="is a damaged session \\(it holds text that is not UTF-8\\)"):
             r.events()
+
+
+def test_idx_and_npy_headers_with_too_many_dimensions(tmp_path):
+    """An IDX header may say 255 dimensions: the message listed them all (700 characters),
+    and numpy refuses more than 64 with a ValueError; an .npy header may say as many."""
+    (tmp_path / "i-idx3-ubyte").write_bytes(bytes([0, 0, 8, 200]) + bytes(800))
+    (tmp_path / "l-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 0))
+    with pytest.raises(DataError, match="says it has 200 dimensions; an IDX dataset has at most 8"):
+        load_dataset({"path": "i-idx3-ubyte", "labels": "l-idx1-ubyte"}, base_dir=tmp_path)
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": (1,) * 70})
+    member = buf.getvalue() + bytes(4)
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as z:
+        z.writestr("x.npy", member)
+        z.writestr("y.npy", member)
+    with pytest.raises(DataError, match="array x has 70 dimensions; a dataset array has at most 32"):
+        load_dataset({"path": "d.npz"}, base_dir=tmp_path)
