@@ -25,7 +25,7 @@ from .replay.actions import install_replay_ui
 from .replay.session_open import graph_document, open_checked
 from .replay.timeline_bar import TimelineBar
 from .run.controller import RunController
-from .run.remote_controller import controller_for
+from .run.remote_controller import connect_engine, controller_for
 from .run.run_panel import RunPanel
 from .state import Binding, OpenDocument
 from .views.base import ViewHub
@@ -95,10 +95,9 @@ class RunMixin:
             self.run_menu.addAction(action)
             self.actions[f"run_{key}"] = action
             self._run_buttons[action] = button
-        from .run.connect_dialog import open_connect_dialog
         self.run_menu.addSeparator()
         self.actions["run_connect"] = connect = QAction("Connect to &Engine…", self)
-        connect.triggered.connect(lambda: open_connect_dialog(self))
+        connect.triggered.connect(lambda: connect_engine(self))
         self.run_menu.addAction(connect)
 
     def _sync_run_actions(self) -> None:

@@ -12,9 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
-from engine.remote.link import LinkError
-from engine.remote.remote_run import RemoteRun
-from engine.remote.runs import new_run_id
+from engine.remote.runs import new_run_id  # (pyzmq, an optional extra, is imported only to connect)
 
 from .controller import RunController, sessions_dir, writable
 
@@ -43,6 +41,8 @@ class RemoteRunController(RunController):
         apply; a fork's checkpoint lies on this machine, so forks train here."""
         if self.running:
             raise RuntimeError("A run is already in progress; stop it first.")
+        from engine.remote.link import LinkError
+        from engine.remote.remote_run import RemoteRun
         if fork:
             raise LinkError("A fork starts from a checkpoint on this machine, so it trains here: "
                             "disconnect from the engine (Run > Connect to Engine…) to fork.")
@@ -55,6 +55,7 @@ class RemoteRunController(RunController):
 
     def attach(self, run_id: str) -> Path:
         """Watch a run the engine already has, into its mirror (resumed if it exists)."""
+        from engine.remote.remote_run import RemoteRun
         path = mirror_path(run_id)
         writable(path.parent)
         handle = RemoteRun(self.engine.address, self.engine.token, path)
@@ -65,7 +66,7 @@ class RemoteRunController(RunController):
             raise
         return self._begin(handle, path, f"Connecting to run {run_id} on the engine at {handle.link.address}…")
 
-    def _begin(self, handle: RemoteRun, path: Path, message: str) -> Path:
+    def _begin(self, handle, path: Path, message: str) -> Path:
         self.handle, self.session_path = handle, path
         self.last_progress = {}
         self._stall_shown = 0.0
@@ -98,3 +99,15 @@ def controller_for(window) -> RunController:
     (Run > Connect to Engine…), else a local worker."""
     engine = getattr(window, "engine", None)
     return RemoteRunController(engine, window) if engine is not None else RunController(window)
+
+
+def connect_engine(window) -> None:
+    """Run > Connect to Engine…: the dialog, or one sentence when pyzmq is missing."""
+    try:
+        import zmq  # noqa: F401
+    except ImportError:
+        window.dialogs.error(window, "Connect to Engine", "Connecting to an engine needs pyzmq: "
+                             "pip install 'neurostudio[remote]'.")
+        return
+    from .connect_dialog import open_connect_dialog
+    open_connect_dialog(window)
