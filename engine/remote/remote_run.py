@@ -8,10 +8,16 @@ said once they are in the mirror, so live viewing reads the mirror as it reads a
 run's file. A lost link shows as the status ``disconnected``; when the link is back the
 run asks for what its mirror lacks, from the mirror's last commit on, so nothing is lost
 or written twice. Closing a RemoteRun leaves the run going on the engine.
+
+The mirror is written on a thread of its own, one commit after another, so a big commit
+(a checkpoint, feature maps) never stalls the caller: the window's GUI thread only decodes
+and checks a message; SQLite writes with the GIL released.
 """
 from __future__ import annotations
 
 import itertools
+import queue
+import threading
 from pathlib import Path
 
 from ..session import SessionError
@@ -39,6 +45,9 @@ class RemoteRun:
         self._sub = 0
         self._queued: list = []        # commands given before the engine knew the run
         self.received = {"rows": 0, "snapshot": 0}   # data messages applied, by kind
+        self._sent_to_mirror = -1      # the last commit handed to the writer thread
+        self._in_mirror = -1           # the last commit it has written (and "committed" said)
+        self._writer: _MirrorWriter | None = None
         self._out: list = []
 
     # -- starting -------------------------------------------------------------------------------
@@ -64,13 +73,14 @@ class RemoteRun:
                 self.mirror.close()
                 self.mirror = None
                 raise LinkError(f"{self.mirror_path.name} mirrors another run, not {run_id}.")
+            self._sent_to_mirror = self._in_mirror = self.mirror.seq
         self.state = "starting"
         self._subscribe()
 
     def _subscribe(self) -> None:
         self._sub = next(_subs)
-        have = self.mirror.seq if self.mirror is not None else -1
-        self.link.send("subscribe", run=self.run_id, have=have, sub=self._sub)
+        # commits on their way to the mirror will be in it: ask for what follows them
+        self.link.send("subscribe", run=self.run_id, have=self._sent_to_mirror, sub=self._sub)
 
     # -- commands (WorkerHandle's) ------------------------------------------------------------
     def send(self, cmd: str, **args) -> bool:
@@ -127,10 +137,9 @@ class RemoteRun:
         messages, changes = self.link.receive(timeout_ms)
         for state, text in changes:
             self._link_changed(state, text, out)
-        applied = 0
         for header, blobs in messages:
             try:
-                applied += self._take(header, blobs, out)
+                self._take(header, blobs, out)
             except (ProtocolError, SessionError) as exc:
                 self._fail(f"The mirror of run {self.run_id} stopped: {str(exc).rstrip('.')}.", out)
                 break
@@ -138,11 +147,21 @@ class RemoteRun:
                 self._fail(f"The mirror of run {self.run_id} stopped: the engine sent a malformed "
                            f"'{header.get('kind')}' message ({type(exc).__name__}: {exc}).", out)
                 break
-        if applied:
-            self.link.send("ack", run=self.run_id, sub=self._sub, n=applied)
-            out.append({"kind": "committed", "step": self.mirror.last_step})
+        self._written(out)
         self._finish_if_complete(out)
         return out
+
+    def _written(self, out: list) -> None:
+        """Acknowledge what the writer thread has put in the mirror, and say "committed"."""
+        if self._writer is None:
+            return
+        done, seq, error = self._writer.results()
+        self._in_mirror = max(self._in_mirror, seq)
+        if done:
+            self.link.send("ack", run=self.run_id, sub=self._sub, n=done)
+            out.append({"kind": "committed", "step": self.mirror.last_step})
+        if error is not None:
+            self._fail(f"The mirror of run {self.run_id} stopped: {str(error).rstrip('.')}.", out)
 
     def _link_changed(self, state: str, text: str, out: list) -> None:
         if state == "garbled":
@@ -159,7 +178,7 @@ class RemoteRun:
             if self._known:
                 self._subscribe()  # from the mirror's last commit: nothing lost, nothing twice
 
-    def _take(self, h: dict, blobs: list, out: list) -> int:
+    def _take(self, h: dict, blobs: list, out: list) -> None:
         kind = h["kind"]
         if kind == "started" and h.get("run") == self.run_id:
             self._known = True
@@ -173,14 +192,13 @@ class RemoteRun:
         elif kind == "worker" and h.get("run") == self.run_id:
             self._worker(h.get("msg") or {}, out)
         elif kind in ("rows", "snapshot") and h.get("run") == self.run_id and h.get("sub") == self._sub:
-            return self._rows(h, blobs, out)
+            self._rows(h, blobs)
         elif kind == "error":
             text = str(h.get("message") or "The engine could not do what was asked.")
             if not self._known:
                 self._fail(text, out)
             else:
                 out.append({"kind": "log", "text": text})
-        return 0
 
     def _remote(self, info: dict, out: list) -> None:
         """The run as the engine describes it (after a start or a subscription)."""
@@ -208,34 +226,35 @@ class RemoteRun:
         elif kind in ("progress", "log", "validation", "probes", "capture_mode", "summary"):
             out.append(msg)
 
-    def _rows(self, h: dict, blobs: list, out: list) -> int:
+    def _rows(self, h: dict, blobs: list) -> None:
         rows = protocol.decode_rows(h.get("table"), blobs)
         seq = h.get("seq")
         if type(seq) is not int:
             raise ProtocolError("a rows message has no commit number")
         if h["kind"] == "rows":
-            have = self.mirror.seq if self.mirror is not None else -1
-            if seq <= have:
-                return 1  # sent again after a reconnection: already in the mirror
-            if seq > have + 1:  # a gap: something was lost on the way; ask again
+            if seq <= self._sent_to_mirror:  # sent again after a reconnection: it is in the mirror
+                self.link.send("ack", run=self.run_id, sub=self._sub, n=1)
+                return
+            if seq > self._sent_to_mirror + 1:  # a gap: something was lost on the way; ask again
                 self._subscribe()
-                return 0
+                return
         if self.mirror is None:
             if "meta" not in rows or not rows["meta"]:
                 raise ProtocolError("the first rows of a run carry no session description")
             self.mirror = SessionMirror.create(self.mirror_path, rows["meta"], self.link.address, self.run_id)
+        if self._writer is None:
+            self._writer = _MirrorWriter(self.mirror)
         last_part = h["kind"] == "rows" or h.get("last") is True
-        self.mirror.apply(rows, seq=seq if last_part else None)
+        self._writer.put(rows, seq if last_part else None)
+        if last_part:
+            self._sent_to_mirror = seq
         self.received[h["kind"]] += 1
-        return 1
 
     def _finish_if_complete(self, out: list) -> None:
         if self.final_seq is None or self.state in TERMINAL:
             return
-        have = self.mirror.seq if self.mirror is not None else -1
-        if have >= self.final_seq:
-            if self.mirror is not None:
-                self.mirror.close()
+        if self._in_mirror >= self.final_seq:
+            self._close_mirror()
             self._status(self._ended["state"], self._ended["message"], out, self._ended["details"])
             self.link.close()
 
@@ -246,8 +265,7 @@ class RemoteRun:
     def _fail(self, text: str, out: list) -> None:
         if self.state not in TERMINAL:
             self._status("failed", text, out)
-        if self.mirror is not None:
-            self.mirror.close()
+        self._close_mirror()
         self.link.close()
 
     # -- WorkerHandle's lifetime ------------------------------------------------------------------
@@ -259,6 +277,53 @@ class RemoteRun:
 
     def close(self, timeout: float = 0.0) -> None:
         """Stop watching (the run goes on on the engine); the mirror keeps what arrived."""
+        self._close_mirror()
+        self.link.close()
+
+    def _close_mirror(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()  # what it was given is written first
         if self.mirror is not None:
             self.mirror.close()
-        self.link.close()
+
+
+
+class _MirrorWriter:
+    """Applies commits to a mirror on a thread of its own, in the order given."""
+
+    def __init__(self, mirror: SessionMirror):
+        self.mirror = mirror
+        self._todo: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._done, self._seq, self._error = 0, -1, None
+        self._thread = threading.Thread(target=self._run, name="mirror-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: dict, seq: int | None) -> None:
+        self._todo.put((rows, seq))
+
+    def results(self) -> tuple[int, int, Exception | None]:
+        """(messages written since the last call, the last commit written, the error that
+        stopped the writer or None)."""
+        with self._lock:
+            done, self._done = self._done, 0
+            return done, self._seq, self._error
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._todo.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (item := self._todo.get()) is not None:
+            if self._error is not None:
+                continue  # after a failure nothing more is written
+            try:
+                self.mirror.apply(*item)
+            except Exception as exc:  # noqa: BLE001 — SessionError (a full disk): one sentence
+                with self._lock:
+                    self._error = exc
+                continue
+            with self._lock:
+                self._done += 1
+                if item[1] is not None:
+                    self._seq = item[1]
