@@ -16,8 +16,6 @@ and checks a message; SQLite writes with the GIL released.
 from __future__ import annotations
 
 import itertools
-import queue
-import threading
 from pathlib import Path
 
 from ..session import SessionError
@@ -25,6 +23,7 @@ from ..session.mirror import SessionMirror
 from ..worker import TERMINAL
 from . import protocol
 from .link import EngineLink, LinkError
+from .mirror_writer import MirrorWriter
 from .protocol import ProtocolError
 from .runs import new_run_id
 
@@ -47,7 +46,7 @@ class RemoteRun:
         self.received = {"rows": 0, "snapshot": 0}   # data messages applied, by kind
         self._sent_to_mirror = -1      # the last commit handed to the writer thread
         self._in_mirror = -1           # the last commit it has written (and "committed" said)
-        self._writer: _MirrorWriter | None = None
+        self._writer: MirrorWriter | None = None
         self._out: list = []
 
     # -- starting -------------------------------------------------------------------------------
@@ -243,7 +242,7 @@ class RemoteRun:
                 raise ProtocolError("the first rows of a run carry no session description")
             self.mirror = SessionMirror.create(self.mirror_path, rows["meta"], self.link.address, self.run_id)
         if self._writer is None:
-            self._writer = _MirrorWriter(self.mirror)
+            self._writer = MirrorWriter(self.mirror)
         last_part = h["kind"] == "rows" or h.get("last") is True
         self._writer.put(rows, seq if last_part else None)
         if last_part:
@@ -287,43 +286,3 @@ class RemoteRun:
             self.mirror.close()
 
 
-
-class _MirrorWriter:
-    """Applies commits to a mirror on a thread of its own, in the order given."""
-
-    def __init__(self, mirror: SessionMirror):
-        self.mirror = mirror
-        self._todo: queue.Queue = queue.Queue()
-        self._lock = threading.Lock()
-        self._done, self._seq, self._error = 0, -1, None
-        self._thread = threading.Thread(target=self._run, name="mirror-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, rows: dict, seq: int | None) -> None:
-        self._todo.put((rows, seq))
-
-    def results(self) -> tuple[int, int, Exception | None]:
-        """(messages written since the last call, the last commit written, the error that
-        stopped the writer or None)."""
-        with self._lock:
-            done, self._done = self._done, 0
-            return done, self._seq, self._error
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._todo.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while (item := self._todo.get()) is not None:
-            if self._error is not None:
-                continue  # after a failure nothing more is written
-            try:
-                self.mirror.apply(*item)
-            except Exception as exc:  # noqa: BLE001 — SessionError (a full disk): one sentence
-                with self._lock:
-                    self._error = exc
-                continue
-            with self._lock:
-                self._done += 1
-                if item[1] is not None:
-                    self._seq = item[1]
