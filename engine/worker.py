@@ -12,6 +12,8 @@ the child imports torch itself. Messages from the child are small dicts:
   {"kind": "log", "text": str}
   {"kind": "validation", "step", "loss", "accuracy"}
   {"kind": "probes", "step", "settings": all probe settings}  (after "set_probes")
+  {"kind": "capture_mode", "mode": inline|process|stream, "message": str}
+                                                          (where heavy captures run now)
 
 A job is a dict: {"graph": graph document dict, "overrides": {setting: value},
 "record": session path or None, "start_paused": bool, "dataset": an ArrayDataset or None

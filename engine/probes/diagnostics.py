@@ -71,6 +71,9 @@ class Diagnostician:
         self._ema: float | None = None
         self._emas: deque = deque()
         self._vals: list[tuple[int, float, float]] = []  # (step, val loss, train ema)
+        # Record names per node, made once: these checks run on every statistics step.
+        self._k = {n: {k: f"layer/{n}/{k}" for k in ("act_mean", "act_std", "grad_norm", "dead_frac",
+                                                    "saturated_frac", "update_ratio")} for n in order}
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _hold(self, key: tuple, holds: bool, patience: int) -> bool:
@@ -103,7 +106,8 @@ class Diagnostician:
         out = [] if out is None else out
         for what, suffixes in (("activations", ("act_mean", "act_std")), ("gradients", ("grad_norm",))):
             for node in self.order:
-                if any(f"layer/{node}/{s}" in v and not _finite(v[f"layer/{node}/{s}"]) for s in suffixes):
+                keys = self._k[node]
+                if any(keys[s] in v and not _finite(v[keys[s]]) for s in suffixes):
                     self._emit(step, Diagnostic(
                         "nan", "error", node,
                         f"NaN or infinite {what} appear first in layer '{node}' at step {step}.",
@@ -130,8 +134,8 @@ class Diagnostician:
                 f"The global gradient norm is {norm:.3g} at step {step}{grew}.",
                 "Enable gradient clipping (clip norm 1.0–5.0) or lower the learning rate; in "
                 "recurrent nets prefer an LSTM/GRU and an orthogonal recurrent init."), out)
-        rms = {n: v[f"layer/{n}/grad_norm"] / math.sqrt(self.sizes[n]) for n in self.order
-               if _finite(v.get(f"layer/{n}/grad_norm")) and self.sizes.get(n)}
+        rms = {n: v[self._k[n]["grad_norm"]] / math.sqrt(self.sizes[n]) for n in self.order
+               if _finite(v.get(self._k[n]["grad_norm"])) and self.sizes.get(n)}
         if len(rms) >= 2:
             first = next(iter(rms))
             top = max(rms.values())
@@ -145,14 +149,14 @@ class Diagnostician:
                     "normalisation, or residual connections."), out)
 
     def _units(self, step, node, v, out):
-        dead = v.get(f"layer/{node}/dead_frac")
+        dead = v.get(self._k[node]["dead_frac"])
         if dead is not None and self._hold(("dead", node), dead > self.th.dead_frac, self.th.patience):
             self._emit(step, Diagnostic(
                 "dead_relu", "warning", node,
                 f"{dead:.0%} of the units of ReLU layer '{node}' output 0 for every sample of the batch.",
                 "Dead ReLUs never recover: lower the learning rate, use He/Kaiming init with zero "
                 "biases, or switch to LeakyReLU/ELU."), out)
-        sat = v.get(f"layer/{node}/saturated_frac")
+        sat = v.get(self._k[node]["saturated_frac"])
         if sat is not None and self._hold(("sat", node), sat > self.th.saturated_frac, self.th.patience):
             self._emit(step, Diagnostic(
                 "saturation", "warning", node,
@@ -162,8 +166,8 @@ class Diagnostician:
                 "normalisation before the activation, or use ReLU."), out)
 
     def _learning_rate(self, step, v, out):
-        ratios = [v[f"layer/{n}/update_ratio"] for n in self.order
-                  if _finite(v.get(f"layer/{n}/update_ratio")) and v[f"layer/{n}/update_ratio"] > 0]
+        keys = [self._k[n]["update_ratio"] for n in self.order]
+        ratios = [r for r in map(v.get, keys) if r is not None and math.isfinite(r) and r > 0]
         if not ratios:
             return
         r = median(ratios)

@@ -5,15 +5,16 @@ the training thread copies the weights (parameters and buffers) into a snapshot 
 one fused copy — and goes on with step s + 1 while the capture runs elsewhere on a second
 copy of the network loaded from that slot:
 
-- ``process`` (CPU): a helper process on a spare core (:mod:`.process`, :mod:`.helper`).
-  The slots are shared memory; the helper encodes the rows the session stores and sends
-  them back over a pipe (:mod:`.protocol`), and the training process writes them. A
-  process, not a thread: captures of recurrent layers are Python loops over time, and a
-  thread would hold the GIL the training loop needs. The helper takes the per-step
-  statistics of small networks too (their cost is Python, not arithmetic).
+- ``process``: a helper process (:mod:`.process`, :mod:`.helper`) on a spare CPU core,
+  or with its own CUDA context on the same GPU. The slots are shared memory; the helper
+  encodes the rows the session stores and sends them back over a pipe (:mod:`.protocol`),
+  and the training process writes them. A process, not a thread: a capture's Python (a
+  recurrent layer's loop over time, a GPU capture's kernel launches) would hold the GIL
+  the training loop needs. On a CPU the helper takes the per-step statistics too.
 - ``stream`` (CUDA): a helper thread running the capture on a second CUDA stream; the
-  snapshot is a device-to-device copy ordered on the training stream, so nothing waits.
-- ``inline``: no spare core (or asked for): the capture runs in the training loop.
+  snapshot is a device-to-device copy ordered on the training stream, so nothing waits
+  (chosen when the machine has a single CPU core, or asked for).
+- ``inline``: no spare core, a short run, or asked for: in the training loop.
 
 Every mode computes the same records from the same weights with the same code
 (:class:`CaptureModel`), so a run records bitwise the same captures inline or off the

@@ -295,6 +295,11 @@ class ProcessHelper:
             if with_before:
                 torch._foreach_copy_(self._before[slot], self.flat)
 
+    def acts_views(self, slot: int) -> dict[str, torch.Tensor] | None:
+        """Where the layers' outputs of a step that fills ``slot`` go (None until the
+        first outputs have set the layout): the statistics hooks copy into these."""
+        return None if self._acts is None else self._acts[slot]
+
     def fits(self, acts: dict) -> bool:
         """Whether these layer outputs go into the slots (the same nodes, shapes, dtypes as
         the first ones, and CPU tensors)."""
@@ -325,9 +330,10 @@ class ProcessHelper:
                 acts = stats["acts"]
                 if acts and self._acts is None:
                     header.update(self._allocate(acts))
-                if acts:
-                    own = self._acts[slot]
-                    torch._foreach_copy_([own[n] for n in acts], [a for a in acts.values()])
+                own = self._acts[slot] if acts else {}
+                todo = [(own[n], a) for n, a in acts.items() if own[n] is not a]  # the hooks did the rest
+                if todo:
+                    torch._foreach_copy_([d for d, _ in todo], [a for _, a in todo])
                 header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts)}
         now = time.perf_counter()
         push = capture or flush or now - self._sent_at >= SEND_EVERY_S

@@ -25,7 +25,7 @@ from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
 from .process import ACCURACY_PRED, ACCURACY_TARGET, HelperGone, ProcessHelper, StatsResult
 from .settings import ProbeSettings, Schedule
-from .stats import SIDE_MIN_ELEMENTS, StepStats
+from .stats import StepStats, _norms
 from .targets import Targets
 
 _MODE_TEXT = {
@@ -73,6 +73,7 @@ class ProbeSet(Callback):
         self._pending: deque = deque()  # (step, loss, layout, pending values) of statistics
         self._ship_stats: bool | None = None  # statistics to the helper process (small networks)
         self._slot: int | None = None         # the helper slot this step's statistics fill
+        self._slot_next: int | None = None    # reserved when the step was armed
         self._present: list[int] = []
         self._losses: dict[int, float] = {}   # losses of steps whose statistics are away
         self._helper_files: list[str] = []
@@ -103,7 +104,7 @@ class ProbeSet(Callback):
         self.capture = ProbeCapture(t, x, y, trainer.loss_fn, s.max_channels, s.hist_bins)
         mode, reason = offpath.choose_mode(s.capture_mode, trainer.device,
                                            trainer.total_steps - trainer.step)
-        self.stats = StepStats(t, side_allowed=trainer.device.type == "cpu" and offpath.spare_cores() >= 1)
+        self.stats = StepStats(t)
         self.stats.attach()
         sizes = {n: sum(p.numel() for p in t.params(n)) for n in t.order}
         self.diagnostician = Diagnostician(t.order, sizes, self.thresholds)
@@ -214,43 +215,58 @@ class ProbeSet(Callback):
 
     # -- statistics ------------------------------------------------------------------------------
     def _gradients(self, step: int) -> None:
-        """After backward, before clipping and the update: gradients and weights, into a
-        helper slot for a small network once the helper runs, else measured here."""
+        """After backward, before clipping and the update: gradients and weights, into the
+        helper slot reserved when the step was armed (its outputs are there already), else
+        measured here."""
         runner, stats = self._offpath, self.stats
+        slot, self._slot_next = self._slot_next, None
+        if slot is not None and runner is not None and runner.alive():
+            present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
+            runner.put_gradients(slot, present, True)
+            self._slot, self._present = slot, present
+            return
         if runner is not None and runner.mode == "process" and not runner.alive():
             self._drop_offpath(step, runner.gone)
-            runner = None
-        if (runner is not None and runner.mode == "process" and runner.ready and self._ship_stats is not False
-                and runner.device.type == "cpu"):
-            if self._ship_stats is None:  # decided once, on the first outputs the helper could take
-                self._ship_stats = sum(a.numel() for a in stats._outs.values()) < SIDE_MIN_ELEMENTS
-            slot = runner.free_slot() if self._ship_stats else None
-            if slot is not None:  # else the helper is behind: this step is measured here
-                present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
-                runner.put_gradients(slot, present, True)
-                self._slot, self._present = slot, present
-                return
         stats.after_backward(True)
 
     def _ship(self, trainer, step: int, loss, heavy: bool) -> None:
         slot, self._slot = self._slot, None
+        runner = self._offpath
         acts = self.stats.take_outputs()
         if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
             acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
-        if not self._offpath.fits(acts):  # the outputs changed shape: this step without them
-            acts, self._ship_stats = {}, False
+        if not runner.fits(acts):  # the outputs changed shape: measured here from now on
+            self._ship_stats = False
+            self._stats_here(trainer, step, loss, runner, slot, acts)
+            if heavy:
+                self._heavy(step)
+            return
         handover = self._handover() if heavy else None
         if heavy:
             self._step, self._last_heavy_step = step, step
         self._losses[step] = loss
         try:
-            self._collect(self._offpath.send(slot, step, {"present": self._present, "before": True,
-                                                           "acts": acts}, heavy, handover))
+            self._collect(runner.send(slot, step, {"present": self._present, "before": True, "acts": acts},
+                                      heavy, handover))
         except HelperGone as exc:
             self._losses.pop(step, None)
             self._drop_offpath(step, str(exc))
+            self._stats_here(trainer, step, loss, runner, slot, acts)
             if heavy:
                 self._heavy(step)
+
+    def _stats_here(self, trainer, step: int, loss, runner, slot: int, acts: dict) -> None:
+        """A step whose gradients and weights went to a slot, measured here after all
+        (from the slot: the gradients have been clipped since)."""
+        st = self.stats
+        st._gpresent = self._present
+        st._gnorms = _norms([runner._grads[slot][i] for i in self._present]) if self._present else None
+        if st._before is None:
+            st._before = [torch.empty_like(p) for p in st._flat]
+        torch._foreach_copy_(st._before, runner._before[slot])
+        st._have_before = True
+        st._outs = {n: a for n, a in acts.items() if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
+        self._finish_stats(trainer, step, loss)
 
     def _finish_stats(self, trainer, step: int, loss) -> None:
         extra = {}
@@ -272,8 +288,19 @@ class ProbeSet(Callback):
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
     def _arm(self, step: int) -> None:
-        if self.stats is not None:
-            self.stats.armed = self._stats_ok and self.schedule.stats_due(step)
+        """Statistics for ``step`` or not; when the helper takes them, reserve its slot now,
+        so that the forward's hooks copy the outputs straight into it."""
+        if self.stats is None:
+            return
+        armed = self._stats_ok and self.schedule.stats_due(step)
+        runner, self._slot_next, self.stats.copy_into = self._offpath, None, None
+        if (armed and runner is not None and runner.mode == "process" and runner.ready
+                and runner.device.type == "cpu" and self._ship_stats is not False):
+            slot = runner.free_slot()  # None: the helper is behind, this step is measured here
+            if slot is not None:
+                self._slot_next = slot
+                self.stats.copy_into = runner.acts_views(slot)
+        self.stats.armed = armed
 
     # -- heavy captures ----------------------------------------------------------------------------
     def _start_offpath(self, mode: str, reason: str, doc, trainer, x, y) -> None:

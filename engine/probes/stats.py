@@ -12,13 +12,16 @@ moved to the host in one transfer per step, which nothing waits for (:mod:`.pend
 - Weights: the L2 norm of every layer's parameters (after the step) and the update ratio
   ‖W_after − W_before‖ / ‖W_before‖ of this step.
 
-The hooks only keep a reference to the layer's output (nothing in the model changes an
-output in place); the reductions run once the step is done, as a handful of ops per layer
-plus one fused ``torch._foreach_norm`` per group of parameter tensors. The weights before
-the update go into a buffer allocated once, with one fused copy. Per-tensor norms are
-summed per layer on the host. On a CPU with a spare core, a network with big activations
-has its activation reductions done on a side thread (:class:`.pending.SideThread`):
-torch releases the GIL inside those kernels, so they cost the training thread nothing.
+The hooks keep a reference to the layer's output (nothing in the model changes an output
+in place), or, when the helper process takes the statistics (:mod:`.process`), copy it
+into the helper's shared-memory slot at once, while it is still in the CPU's cache (a
+copy at the end of the step would read it back from memory). The reductions run once
+the step is done, as a handful of ops per layer plus one fused ``torch._foreach_norm``
+per group of parameter tensors. The weights before the update go into a buffer
+allocated once, with one fused copy. Per-tensor norms are summed per layer on the host.
+(A side thread for the reductions was tried and dropped: each of its torch calls hands
+the GIL back and forth with the training thread, and those hand-overs cost more than
+the reductions.)
 
 Hooks stay registered for the whole run (removed by :meth:`StepStats.detach`), do nothing
 unless armed, and only for training-mode forwards, so validation passes and the
@@ -30,21 +33,17 @@ import math
 
 import torch
 
-from .pending import SideThread, fetch
+from ..train.device import fetch
 
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
-# A step's activations above this many elements go to the side thread when one is allowed:
-# below it the reductions take microseconds and a thread would only add hand-over costs.
-SIDE_MIN_ELEMENTS = 200_000
 
 
 class StepStats:
-    def __init__(self, targets, side_allowed: bool = False):
+    def __init__(self, targets):
         self.t = targets
         self._armed = False       # keep activations of the next training forward
         self._attached = False    # hooks stay on the layers (else only while armed)
-        self.side_allowed = side_allowed
-        self.side: SideThread | None = None
+        self.copy_into: dict[str, torch.Tensor] | None = None  # node -> slot view (helper's)
         self._outs: dict[str, torch.Tensor] = {}
         self._handles: list = []
         self._gnorms: list[torch.Tensor] | None = None
@@ -73,9 +72,6 @@ class StepStats:
     def detach(self) -> None:
         self._attached = False
         self._hooks(False)
-        if self.side is not None:
-            self.side.close()
-            self.side = None
 
     @property
     def armed(self) -> bool:
@@ -103,7 +99,13 @@ class StepStats:
     def _hook(self, node: str):
         def hook(module, args, out):
             if self._armed and module.training and torch.is_tensor(out) and out.is_floating_point():
-                self._outs[node] = out.detach()
+                dst = self.copy_into.get(node) if self.copy_into else None
+                if dst is not None and dst.shape == out.shape and dst.dtype == out.dtype:
+                    with torch.no_grad():
+                        dst.copy_(out)
+                    self._outs[node] = dst
+                else:
+                    self._outs[node] = out.detach()
         return hook
 
     def take_outputs(self) -> dict[str, torch.Tensor]:
@@ -131,7 +133,7 @@ class StepStats:
         """Everything measured this step: (names, pending values) where the pending
         object's ``values()`` is a flat list that :meth:`named` turns into a dict. The
         weight numbers are computed now (the next update changes the weights); the
-        activation reductions now or on the side thread."""
+        activation reductions now."""
         acts, self._outs = self._outs, {}
         small: list[torch.Tensor] = []
         layout = {"acts": [], "grads": None, "weights": False, "before": False, "extra": []}
@@ -162,11 +164,6 @@ class StepStats:
                 layout["acts"].append((node, x.numel(), x.shape[1] if x.dim() >= 2 else 0,
                                        dead, sat is not None))
         layout["spread"] = "norm" if all(e[1].device.type == "cpu" for e in entries) else "var"
-        big = sum(e[1].numel() for e in entries)
-        if self.side_allowed and big >= SIDE_MIN_ELEMENTS:
-            if self.side is None:
-                self.side = SideThread()
-            return layout, self.side.submit(lambda: _gather(entries, small).tolist())
         return layout, fetch(_gather(entries, small))
 
     def collect(self, extra: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
