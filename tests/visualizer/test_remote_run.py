@@ -18,6 +18,15 @@ from visualizer.run.remote_controller import EngineAddress, RemoteRunController 
 WAIT = 90_000
 
 
+@pytest.fixture(autouse=True)
+def collect_here():
+    """Collect these tests' garbage on the GUI thread: a collection that happens later on a
+    worker thread (an ONNX export's) must not be the one to finalize Qt objects."""
+    yield
+    import gc
+    gc.collect()
+
+
 @pytest.fixture
 def server(tmp_path):
     s = ServerThread(tmp_path / "engine")
