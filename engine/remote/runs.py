@@ -16,6 +16,7 @@ from ..worker import TERMINAL, WorkerHandle
 from .snapshot import snapshot_parts
 
 RING_BYTES = 256 << 20   # commits kept in memory per run; older ones are read from the file
+ENDED_RING_BYTES = 16 << 20   # once a run has ended: its file serves the clients as well
 COMMANDS = ("pause", "resume", "step", "stop", "set_lr", "set_clipping", "set_probes",
             "checkpoint_now", "kill")
 
@@ -90,6 +91,8 @@ class ServerRun:
                     commits.append(self._keep(msg))
             self.state, self.message = self.handle.state, self.handle.message
             self.final_seq = self.last_seq
+            self.ring_bytes = min(self.ring_bytes, ENDED_RING_BYTES)
+            self._trim()
             others.append({"kind": "ended", "state": self.state, "message": self.message,
                            "details": self.details, "final_seq": self.final_seq})
         return commits, others
@@ -100,9 +103,12 @@ class ServerRun:
         self.last_seq = item[0]
         self.ring.append(item)
         self._held += item[3]
+        self._trim()
+        return item
+
+    def _trim(self) -> None:
         while self._held > self.ring_bytes and len(self.ring) > 1:
             self._held -= self.ring.popleft()[3]
-        return item
 
     def commit(self, seq: int):
         """The commit ``seq`` as (seq, table, blobs, nbytes); None when it is no longer held
