@@ -117,7 +117,7 @@ class Run:
         if recorded:
             tmp.mkdir(parents=True, exist_ok=True)
             self.writer = SessionWriter(tmp / "run.session", doc.to_dict(), dict(doc.training))
-            self.recorder = SessionRecorder(self.writer, checkpoint_at_end=False)
+            self.recorder = SessionRecorder(self.writer, checkpoint_at_end=False, background=True)
             callbacks.append(self.recorder)
         if probes is not None:
             self.probes = ProbeSet(self.writer, ProbeSettings(**probes), basic_scalars=False)

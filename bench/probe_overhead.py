@@ -154,9 +154,11 @@ class Run:
             self.writer.close()
 
 
-def block(run, seconds: float) -> tuple[float, float]:
-    """(steps per wall second, steps per CPU second of this process) over ~``seconds``."""
-    cpu, start = time.process_time(), time.perf_counter()
+def block(run, seconds: float) -> tuple[float, float, float]:
+    """(steps per wall second, per CPU second of this process, per CPU second of the
+    training thread) over ~``seconds``. The training thread's CPU time is the steadiest
+    measure of the training path's own cost when other programs compete for the cores."""
+    cpu, start, mine = time.process_time(), time.perf_counter(), time.thread_time()
     if hasattr(run, "trainer"):
         run.trainer._t_last = start
     steps = 0
@@ -166,9 +168,9 @@ def block(run, seconds: float) -> tuple[float, float]:
         now = time.perf_counter()
         if now - start >= seconds:
             wall = steps / (now - start)
-            cpu_s = time.process_time() - cpu
+            cpu_s, own = time.process_time() - cpu, time.thread_time() - mine
             run.flush()
-            return wall, steps / cpu_s if cpu_s > 0 else float("nan")
+            return wall, steps / cpu_s if cpu_s > 0 else float("nan"), steps / own if own > 0 else float("nan")
 
 
 def measure(key: str, modes: list[str], rounds: int, seconds: float) -> dict:
@@ -187,20 +189,24 @@ def measure(key: str, modes: list[str], rounds: int, seconds: float) -> dict:
             block(r, seconds / 2)
         wall = {m: [] for m in modes}
         cpu = {m: [] for m in modes}
+        thread = {m: [] for m in modes}
         square = williams(len(modes))
         for i in range(rounds):
             for k in square[i % len(square)]:
-                w, c = block(runs[modes[k]], seconds)
+                w, c, t = block(runs[modes[k]], seconds)
                 wall[modes[k]].append(w)
                 cpu[modes[k]].append(c)
+                thread[modes[k]].append(t)
         info = {}
         for m, r in runs.items():
             p = getattr(r, "probes", None)
             if p is not None:
-                info[m] = {"mode": p.capture_mode, "captured": dict(p.captured), "errors": list(p.errors)}
+                info[m] = {"mode": p.capture_mode, "captured": dict(p.captured), "errors": list(p.errors),
+                           "measured": dict(p.measured)}
             r.close()
     return {"key": key, "title": title, "wall": {m: statistics.median(v) for m, v in wall.items()},
             "cpu": {m: statistics.median(v) for m, v in cpu.items()}, "info": info,
+            "thread": {m: statistics.median(v) for m, v in thread.items()},
             "spread": {m: (min(v), max(v)) for m, v in wall.items()}}
 
 
@@ -214,13 +220,17 @@ def report(r: dict, modes: list[str]) -> list[str]:
         if "loop" in w:
             parts.append(f"x loop {w[m] / w['loop']:.3f}")
         if "bare" in c:
-            parts.append(f"| CPU time x bare {c[m] / c['bare']:.3f}")
+            t = r["thread"]
+            parts.append(f"| CPU time x bare: process {c[m] / c['bare']:.3f}, training thread "
+                         f"{t[m] / t['bare']:.3f}")
         lo, hi = r["spread"][m]
         parts.append(f"| blocks {lo:.1f}-{hi:.1f}")
         info = r["info"].get(m)
         if info:
-            parts.append(f"| captures {info['mode']} {sum(info['captured'].values())}"
-                         + (f" ERRORS {info['errors']}" if info["errors"] else ""))
+            measured = info["measured"]
+            share = measured["helper"] / max(1, sum(measured.values()))
+            parts.append(f"| captures {info['mode']} {sum(info['captured'].values())}, statistics in the "
+                         f"helper {100 * share:.0f} %" + (f" ERRORS {info['errors']}" if info["errors"] else ""))
         lines.append("  ".join(parts))
     return lines
 

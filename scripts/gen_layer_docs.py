@@ -28,6 +28,7 @@ PROBE_NAMES = {
     "lstm_gates": "LSTM gates f, i, g, o and cell state c_t",
     "gru_gates": "GRU gates z, r and candidate",
     "convlstm_gates": "ConvLSTM gates and cell state maps",
+    "binary": "latent and binary weights, α per channel, K, sign flips and STE-cancelled gradients",
 }
 
 

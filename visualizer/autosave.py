@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
-from engine.graph.document import GraphDocument
+from engine.graph.document import GraphDocument, parse_json
 from engine.graph.errors import GraphError
 
 from .settings_store import data_dir
@@ -61,7 +61,7 @@ def pending_recoveries() -> list[Recovery]:
         if _alive(pid):
             continue
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
+            data = parse_json(f.read_text(encoding="utf-8"), f"Recovery file {f.name}")
             if data.get("format") != RECOVERY_FORMAT:
                 continue
             doc = GraphDocument.from_dict(data["graph"], validate=False, source=f"Recovery file {f.name}")

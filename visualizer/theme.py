@@ -65,6 +65,10 @@ _ARROW = ('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="6" viewBox=
           '<path d="{d}" fill="{fill}"/></svg>')
 
 
+_CHECK = ('<svg xmlns="http://www.w3.org/2000/svg" width="12" height="12" viewBox="0 0 12 12">'
+          '<path d="M2 6.5 L5 9.5 L10 3" fill="none" stroke="#ffffff" stroke-width="2"/></svg>')
+
+
 def arrow_images(t: Theme) -> dict[str, str]:
     """Paths of the spin-box and combo-box arrows in the theme's colours. Style sheets take
     pictures only from files, and once a sheet styles the box Fusion draws no arrows."""
@@ -78,6 +82,10 @@ def arrow_images(t: Theme) -> dict[str, str]:
         if not path.is_file():
             path.write_text(_ARROW.format(d=d, fill=colour), encoding="utf-8")
         out[key] = path.as_posix()
+    check = folder / "check-white.svg"
+    if not check.is_file():
+        check.write_text(_CHECK, encoding="utf-8")
+    out["check"] = check.as_posix()
     return out
 
 
@@ -126,7 +134,7 @@ QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QComboBox:focus {{ border
 QLineEdit[invalid="true"], QSpinBox[invalid="true"], QComboBox[invalid="true"] {{ border-color: {t.error}; }}
 QCheckBox::indicator {{ width: {px(13)}; height: {px(13)}; border: 1px solid {t.border}; border-radius: 3px;
     background: {t.base}; }}
-QCheckBox::indicator:checked {{ background: {t.accent}; border-color: {t.accent}; }}
+QCheckBox::indicator:checked {{ background: {t.accent}; border-color: {t.accent}; image: url({arrows["check"]}); }}
 QCheckBox::indicator:disabled {{ background: {t.window}; }}
 QTreeWidget, QListWidget, QTableView {{ background: {t.base}; border: 1px solid {t.border}; border-radius: 4px; }}
 QTreeWidget::item, QListWidget::item {{ padding: 3px 2px; }}

@@ -182,20 +182,26 @@ class GraphDocument:
 
     @classmethod
     def from_json(cls, text: str, source: str = "the graph", validate: bool = True) -> "GraphDocument":
-        if len(text) > MAX_FILE_BYTES:
-            raise GraphError(f"{source} is {len(text)} characters long; a graph document may be "
-                             f"at most {MAX_FILE_BYTES} (8 MiB).")
-        try:
-            data = json.loads(text, parse_constant=_no_constant)
-        except json.JSONDecodeError as exc:
-            raise GraphError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                             f"column {exc.colno}.") from None
-        except RecursionError:
-            raise GraphError(f"{source} nests its values more than {MAX_DEPTH} levels deep; "
-                             f"a graph document needs far fewer.") from None
-        except ValueError as exc:  # a number with thousands of digits, NaN or Infinity
-            raise GraphError(f"{source} is not valid JSON: {str(exc)[:80]}.") from None
-        return cls.from_dict(data, validate=validate, source=source)
+        return cls.from_dict(parse_json(text, source), validate=validate, source=source)
+
+
+def parse_json(text: str, source: str = "the graph") -> Any:
+    """JSON text that carries a graph (a document, a clipboard fragment, a recovery file),
+    parsed within the document limits: GraphError, one sentence, for text that is too long,
+    nested too deep, not JSON, or holds NaN / Infinity."""
+    if len(text) > MAX_FILE_BYTES:
+        raise GraphError(f"{source} is {len(text)} characters long; a graph document may be "
+                         f"at most {MAX_FILE_BYTES} (8 MiB).")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise GraphError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}.") from None
+    except RecursionError:
+        raise GraphError(f"{source} nests its values more than {MAX_DEPTH} levels deep; "
+                         f"a graph document needs far fewer.") from None
+    except ValueError as exc:  # a number with thousands of digits, NaN or Infinity
+        raise GraphError(f"{source} is not valid JSON: {str(exc)[:80]}.") from None
 
 
 def _no_constant(name: str):

@@ -3,14 +3,15 @@ assets/lessons/templates/, or a built-in one in assets/templates/), its text
 (assets/lessons/<id>.md), the views to open and the node to select first.
 
 View names are those of the app's view panel: "Curves", "Layer health", "Activations",
-"Feature maps", "Gradients through time", "Gates", "Decision boundary", "Predictions".
+"Feature maps", "Gradients through time", "Gates", "Decision boundary", "Predictions",
+"Binary weights".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 VIEWS = ("Curves", "Layer health", "Activations", "Feature maps", "Gradients through time",
-         "Gates", "Decision boundary", "Predictions")
+         "Gates", "Decision boundary", "Predictions", "Binary weights")
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,8 @@ LESSONS: tuple[Lesson, ...] = (
            "First-layer filters become edge and blob detectors; deeper channels respond to "
            "whole shapes.",
            ("hierarchy_cnn",), ("Feature maps", "Curves"), "conv1"),
+    Lesson("binary_flips", 13, "Inside a binary network: sign flips and the straight-through estimator",
+           "An XNOR net learns by flipping signs, fast at first and then rarely, and the flips "
+           "come from latent weights near zero; sign() passes no gradient beyond ±1.",
+           ("xnor_net",), ("Binary weights", "Curves"), "bconv2"),
 )

@@ -110,3 +110,17 @@ def class_selectivity(maps: np.ndarray, labels: np.ndarray) -> float:
     alive = best > 1e-8
     sel = (best - others) / np.maximum(best + others, 1e-12)
     return float(sel[alive].mean()) if alive.any() else 0.0
+
+
+def flips_near_zero(latent_before: np.ndarray, sign_before: np.ndarray, sign_after: np.ndarray,
+                    quantile: float = 0.25) -> float:
+    """Of the binary weights whose sign changed between two captures, the fraction whose
+    latent weight was, at the first, among the ``quantile`` of the layer's weights closest
+    to zero (|W| at or below that quantile). Weights flip when an update carries them across
+    zero, so a latent weight's distance from zero is its inertia: if flips fell evenly on all
+    weights this would be ``quantile``. NaN if nothing flipped."""
+    flipped = np.asarray(sign_before) != np.asarray(sign_after)
+    if not flipped.any():
+        return math.nan
+    size = np.abs(np.asarray(latent_before, dtype=np.float64))
+    return float(np.mean(size[flipped] <= np.quantile(size, quantile)))

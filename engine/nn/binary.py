@@ -6,10 +6,13 @@ float α per output: 32x smaller than float32. In "xnor" mode the inputs are bin
 sign(x)·β with β = mean |x| per sample over (C[, H, W]), so a dot product becomes XNOR +
 popcount on hardware that supports it.
 
-Gradients use the straight-through estimator: d sign(x)/dx is taken as 1 where |x| ≤ 1
-and 0 elsewhere for inputs, and as 1 everywhere for the latent weights (the gradient
-w.r.t. the binarised weight is applied to the real one unchanged). The scales α and β
-are constants in the backward pass. sign(0) is taken as +1 so that every value is ±1.
+Gradients use the straight-through estimator (the paper's section 3.2): d sign(r)/dr is
+taken as 1 where |r| ≤ 1 and 0 elsewhere, for the inputs and for the latent weights. A
+latent weight gets the gradient of its binarised weight W̃ = sign(W)·α unchanged while
+|W| ≤ 1, and none once it has grown past ±1 (there its sign can no longer change for a
+small step, and the estimator stops it growing further). The scales α and β are constants
+in the backward pass (the paper's 1/n term through α is left out). sign(0) is taken as +1
+so that every value is ±1. engine.probes.binary records what these layers do in training.
 
 The forward pass computes the ±1 products first and scales by α (and β) afterwards:
 conv(sign(x), sign(W))·α·β equals conv(sign(x)·β, sign(W)·α), but its sums are whole
@@ -46,20 +49,21 @@ class _SignSTE(torch.autograd.Function):
 
 class _SignWeightSTE(torch.autograd.Function):
     """sign(W) for a layer that scales its output by α afterwards. The latent weights get the
-    gradient of the scaled weight sign(W)·α passed on unchanged (the straight-through
-    estimator), so backward undoes the α the output scaling put into the gradient."""
+    gradient of the scaled weight sign(W)·α where |W| ≤ 1 (the straight-through estimator),
+    so backward undoes the α the output scaling put into the gradient."""
 
     @staticmethod
     def forward(ctx, w, alpha):
-        ctx.save_for_backward(alpha)
+        ctx.save_for_backward(w, alpha)
         return binary_sign(w)
 
     @staticmethod
     def backward(ctx, grad):
-        (alpha,) = ctx.saved_tensors
+        w, alpha = ctx.saved_tensors
         # α = 0 only where every latent weight of an output is exactly 0: no gradient there.
+        keep = (alpha > 0) & (w.abs() <= 1)
         safe = torch.where(alpha > 0, alpha, torch.ones_like(alpha))
-        return torch.where(alpha > 0, grad / safe, torch.zeros_like(grad)), None
+        return torch.where(keep, grad / safe, torch.zeros_like(grad)), None
 
 
 def weight_scale(w: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..graph.catalogue import CATALOGUE
-from . import loops, recurrent
+from . import binary, loops, recurrent
 from .histograms import HistRange, histogram
 
 FLOAT16_MAX = 65504.0
@@ -57,6 +57,7 @@ class ProbeCapture:
         feature: dict[str, torch.Tensor] = {}
         acts: dict[str, torch.Tensor] = {}
         seen: dict[str, tuple] = {}   # recurrent node -> (input, hx, output with graph)
+        binary_inputs: dict[str, torch.Tensor] = {}
         handles = []
         was_training = model.training
         try:
@@ -68,6 +69,7 @@ class ProbeCapture:
                 fused = t.fused(node)
                 target = fused if fused is not None else t.module(node)
                 handles.append(target.register_forward_hook(self._keep_rnn(seen, node)))
+            handles += binary.capture_hooks(t, binary_inputs)
             model.eval()
             for node in t.recurrent:
                 # A fused single-layer RNN computes the same in train mode (its dropout acts
@@ -100,6 +102,7 @@ class ProbeCapture:
             out.update(self._filters())
             hists += self._weight_values()
             out.update(self._histograms(hists))
+        out.update(binary.capture_records(t, binary_inputs, out, self.max_channels))
         return out
 
     @staticmethod
@@ -181,6 +184,8 @@ def stored(rec: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     for name, v in rec.items():
         if name.startswith(("act_hist/", "weight_hist/")):
             out[name] = v.double()
+        elif name.startswith("binary/"):  # the dtypes engine.probes.binary chose
+            out[name] = v
         elif not v.is_floating_point():
             out[name] = v
         elif name.startswith(("bptt/", "predictions", "filters/")):

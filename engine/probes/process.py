@@ -35,14 +35,14 @@ import torch
 from .offpath import READY_TIMEOUT, Result, model_tensors
 from .protocol import encode_arrays, read_frame, write_frame
 
-SLOTS = 6
+SLOTS = 8
 # Extra "outputs" shipped with a step's statistics: the training batch's predictions and
 # targets, for train/accuracy (names no graph node can have).
 ACCURACY_PRED, ACCURACY_TARGET = "\0pred", "\0target"
 # Step requests are small frames; waking the helper for each costs the training loop a
 # system call and, on a busy machine, a context switch. They go out together at most
 # this often, or at once when a capture is asked for or a slot is awaited.
-SEND_EVERY_S = 0.002
+SEND_EVERY_S = 0.005
 
 
 class HelperGone(RuntimeError):
@@ -169,8 +169,8 @@ class ProcessHelper:
         path, self._ctrl = shared_file(8, "ctrl")
         self._paths.append(path)
         self.created.append(path)
-        self._done = self._ctrl[:8].view(torch.int64)
-        self._done.fill_(-1)
+        self._done = self._ctrl[:8].view(torch.int64).numpy()  # read every step: numpy is cheaper
+        self._done[0] = -1
         self._acts: list | None = None    # per slot: node -> view, once the first outputs came
         self._acts_shapes: dict | None = None
         self._seq = 0
@@ -246,7 +246,7 @@ class ProcessHelper:
             self._handle(*item, out)
 
     def alive(self) -> bool:
-        """False once the helper has ended (checked without waiting)."""
+        """False once the helper has ended (a non-blocking waitpid)."""
         if self.gone is None and self.proc.poll() is not None:
             self._lost(f"it exited with code {self.proc.returncode}")
         return self.gone is None

@@ -20,6 +20,7 @@ import torch
 
 from ..train.callbacks import Callback
 from . import offpath
+from .binary import BinaryStats
 from .capture import ProbeCapture
 from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
@@ -59,12 +60,14 @@ class ProbeSet(Callback):
         self.capture: ProbeCapture | None = None
         self.diagnostician: Diagnostician | None = None
         self.outputs: OutputCaptures | None = None
+        self.binary: BinaryStats | None = None   # flips and STE fractions of binary layers
         self.last_capture: dict[str, torch.Tensor] = {}
         self.diagnostics: list = []   # every Diagnostic emitted, in order
         self.errors: list[str] = []   # probe failures (also written as "probe_error" events)
         self.capture_mode = "inline"
         self.captured: dict[str, int] = {"inline": 0, "process": 0, "stream": 0}
         self.on_capture_mode = None   # called (mode, message) when captures move (the worker tells the window)
+        self.measured = {"here": 0, "helper": 0}  # where each step's statistics were computed
         self._held_events: list | None = []  # until the run's "start" event has been written
         self._inline: offpath.InlineCaptures | None = None
         self._offpath = None          # ProcessCaptures / StreamCaptures while in use
@@ -106,6 +109,7 @@ class ProbeSet(Callback):
                                            trainer.total_steps - trainer.step)
         self.stats = StepStats(t)
         self.stats.attach()
+        self.binary = BinaryStats(t) if t.binary else None
         sizes = {n: sum(p.numel() for p in t.params(n)) for n in t.order}
         self.diagnostician = Diagnostician(t.order, sizes, self.thresholds)
         self.outputs = OutputCaptures(trainer)  # decision boundary, confusion, text sample
@@ -119,6 +123,8 @@ class ProbeSet(Callback):
     def on_after_backward(self, trainer, step: int) -> None:
         if self._stats_ok and self.stats.armed:
             self._guard("statistics", self._gradients, step)
+            if self.binary is not None and self._stats_ok:
+                self._guard("statistics", self.binary.after_backward)
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
@@ -147,6 +153,8 @@ class ProbeSet(Callback):
                 self._heavy(step)
         if self._pending:
             self._guard("statistics", self._drain_stats, False)
+        if self.binary is not None and self._stats_ok:
+            self._guard("statistics", self._binary_stats, step, measured, False)
         if self._offpath is not None:
             self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
@@ -194,6 +202,8 @@ class ProbeSet(Callback):
         calls this before it pauses; the end of the run does it too)."""
         if self._pending:
             self._guard("statistics", self._drain_stats, True)
+        if self.binary is not None and self._stats_ok:
+            self._guard("statistics", self._binary_stats, self._step, False, True)
         if self._offpath is not None:
             self._guard("captures", self._collect, self._offpath.flush(timeout))
 
@@ -209,6 +219,8 @@ class ProbeSet(Callback):
             self._release_events()
         if self.stats is not None:
             self.stats.detach()
+        if self.binary is not None:
+            self.binary.detach()
         if self._offpath is not None:
             runner, self._offpath = self._offpath, None
             runner.close()
@@ -248,6 +260,7 @@ class ProbeSet(Callback):
         try:
             self._collect(runner.send(slot, step, {"present": self._present, "before": True, "acts": acts},
                                       heavy, handover))
+            self.measured["helper"] += 1
         except HelperGone as exc:
             self._losses.pop(step, None)
             self._drop_offpath(step, str(exc))
@@ -276,6 +289,7 @@ class ProbeSet(Callback):
             extra["train/accuracy"] = (predicted_classes(pred) == target).float().mean()
         layout, pending = self.stats.finish(extra)
         self._pending.append((step, loss, layout, pending))
+        self.measured["here"] += 1
 
     def _drain_stats(self, wait: bool) -> None:
         while self._pending and (wait or self._pending[0][3].ready()):
@@ -301,6 +315,14 @@ class ProbeSet(Callback):
                 self._slot_next = slot
                 self.stats.copy_into = runner.acts_views(slot)
         self.stats.armed = armed
+        if self.binary is not None:
+            self.binary.armed = armed
+
+    def _binary_stats(self, step: int, measured: bool, wait: bool) -> None:
+        if measured:
+            self.binary.after_update(step)
+        for s, values in self.binary.ready(wait):
+            self.writer.scalars(s, values)
 
     # -- heavy captures ----------------------------------------------------------------------------
     def _start_offpath(self, mode: str, reason: str, doc, trainer, x, y) -> None:

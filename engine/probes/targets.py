@@ -29,6 +29,7 @@ class Targets:
         self.feature_maps = [n for n in self.order if "feature_maps" in probes[n]]
         self.filters = [n for n in self.order if "filters" in probes[n]][:1]  # the first conv layer
         self.recurrent = [n for n in self.order if "recurrent" in probes[n]]
+        self.binary = [n for n in self.order if "binary" in probes[n]]  # BWN/XNOR layers (.binary)
         self.gates = {n: next((RECURRENT_PREFIX[p] for p in probes[n] if p in RECURRENT_PREFIX), None)
                       for n in self.recurrent}
         self._params = {n: [p for p in self.module(n).parameters() if p.requires_grad]

@@ -151,9 +151,11 @@ def _alpha(w):
 
 
 def _sign_weight(w):
-    """sign(W) whose gradient reaches W as that of α·sign(W), α = mean |W| per output."""
+    """sign(W) whose gradient reaches W as that of α·sign(W), α = mean |W| per output, where
+    |W| < 1 (hardtanh's gradient)."""
     alpha = _alpha(w).reshape(-1, *[1] * (w.dim() - 1))
-    scaled = w + (alpha * torch.where(w >= 0, 1.0, -1.0) - w).detach()
+    clipped = F.hardtanh(w)
+    scaled = clipped + (alpha * torch.where(w >= 0, 1.0, -1.0) - clipped).detach()
     return scaled / alpha
 
 

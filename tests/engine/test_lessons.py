@@ -10,17 +10,17 @@ import pytest
 from engine.graph.shapes import analyse
 from engine.lessons import VIEWS, LessonError, list_lessons, load_lesson, load_lesson_template
 from engine.lessons.checks import CHECKS, receptive_field, run_check, weight_memory
-from engine.lessons.measures import class_selectivity, counter_correlation, nyquist_fraction
+from engine.lessons.measures import class_selectivity, counter_correlation, flips_near_zero, nyquist_fraction
 
 import numpy as np
 
 LESSON_IDS = [lesson.id for lesson in list_lessons()]
 
 
-def test_twelve_lessons_in_course_order():
+def test_thirteen_lessons_in_course_order():
     lessons = list_lessons()
-    assert [x.number for x in lessons] == list(range(1, 13))
-    assert len(set(LESSON_IDS)) == 12
+    assert [x.number for x in lessons] == list(range(1, 14))
+    assert len(set(LESSON_IDS)) == 13
     assert set(CHECKS) == set(LESSON_IDS)
 
 
@@ -68,6 +68,11 @@ def test_measures_on_hand_made_arrays():
     maps[:, 1] = 1.0
     assert class_selectivity(maps[:, :1], np.array([0, 0, 1, 1])) == pytest.approx(1.0)
     assert class_selectivity(maps[:, 1:], np.array([0, 0, 1, 1])) == pytest.approx(0.0)
+    # eight weights, the two nearest zero (|W| <= the 25th percentile) and one far one flip
+    latent = np.array([0.01, -0.02, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8])
+    after = np.sign(latent) * np.array([-1, -1, 1, 1, 1, 1, 1, -1])
+    assert flips_near_zero(latent, np.sign(latent), after) == pytest.approx(2 / 3)
+    assert np.isnan(flips_near_zero(latent, np.sign(latent), np.sign(latent)))
 
 
 @pytest.mark.slow

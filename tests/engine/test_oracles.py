@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.reference import conv2d, convlstm, gru, lstm, lstm_cifg, lstm_peephole, rnn, stats
+from tests.reference import binary, conv2d, convlstm, gru, lstm, lstm_cifg, lstm_peephole, rnn, stats
 
 N, T, FEAT, HID = 2, 4, 3, 3
 
@@ -390,6 +390,53 @@ def test_saturation_fractions_use_strict_thresholds():
 
 
 # --------------------------------------------------------------------------- hygiene
+
+def test_binary_oracle_from_hand_values():
+    # sign(0) = +1; α = mean |W| per output row; β = mean |x| per sample
+    assert binary.sign([-2.0, -0.0, 0.0, 3.0]).tolist() == [-1.0, 1.0, 1.0, 1.0]
+    w = np.array([[0.5, -1.5, 0.0, 2.0], [-0.25, 0.25, 0.25, -0.25]])
+    assert binary.weight_scale(w).tolist() == [1.0, 0.25]
+    assert binary.binarised_weight(w).tolist() == [[1, -1, 1, 1], [-0.25, 0.25, 0.25, -0.25]]
+    assert binary.input_scale([[1.0, -3.0], [0.0, 0.5]]).tolist() == [2.0, 0.25]
+    # x = [1, -3, 0, 0]: H = [1, -1, 1, 1] (sign 0 = +1), β = 1; sign(W row 0) = [1, -1, 1, 1]:
+    # four matching bits -> 4·α·β = 4; row 1: [-1, 1, 1, -1] matches one, misses three -> -2·0.25
+    y = binary.forward(np.array([[1.0, -3.0, 0.0, 0.0]]), w, mode="xnor")
+    assert y.tolist() == [[4.0, -0.5]]
+    assert binary.ste_mask([-1.0, 1.0, 1.0001, -2.0]).tolist() == [1, 1, 0, 0]
+    assert binary.cancelled_fraction([0.5, 1.5, -3.0, 1.0]) == 0.5
+    assert binary.flip_fraction([0.1, -0.1, 0.0, 2.0], [-0.1, -0.2, -0.0, 2.0]) == 0.25
+    # the paper's numbers: 32x for the signs; c = 256, 3x3 kernels: 58x speedup (its Fig. 4)
+    mem = binary.memory_bits(n_weights=256 * 256 * 9, outputs=256, bias=False)
+    assert mem["float32"] / (256 * 256 * 9) == 32 and mem["ratio"] == pytest.approx(32 / (1 + 32 / (256 * 9)))
+    assert binary.speedup(256, 9, 14 * 14) == pytest.approx(64 * 2304 / (2304 + 64))
+    assert 57 < binary.speedup(256, 9, 14 * 14) < 63
+
+
+@pytest.mark.parametrize("conv", [False, True])
+@pytest.mark.parametrize("mode", ["xnor", "bwn"])
+def test_binary_oracle_backward_is_the_straight_through_estimate(conv, mode):
+    """With sign(x) and W̃ held as free variables the layer is linear: finite differences give
+    ∂L/∂W̃ and ∂L/∂(sign x) (β fixed); the straight-through estimate masks them by |·| ≤ 1."""
+    rng = np.random.default_rng(3)
+    x = randn(rng, 2, 2, 4, 4, scale=1.0) if conv else randn(rng, 3, 5, scale=1.0)
+    w = randn(rng, 3, 2, 3, 3, scale=0.7) if conv else randn(rng, 4, 5, scale=0.7)
+    pad = 1 if conv else 0
+    out = binary.forward(x, w, mode=mode, padding=pad)
+    dout = randn(rng, *out.shape)
+    g = binary.backward(x, w, dout, mode=mode, padding=pad)
+    h = binary.sign(x) if mode == "xnor" else x.copy()
+    beta = binary.input_scale(x).reshape(-1, *[1] * (x.ndim - 1)) if mode == "xnor" else 1.0
+    w_tilde = binary.binarised_weight(w)
+    op = (lambda a, b: conv2d.conv2d(a, b, padding=pad)) if conv else (lambda a, b: a @ b.T)
+    loss = lambda: float((op(h * beta, w_tilde) * dout).sum())  # noqa: E731
+    assert rel_err(g["dweight_binarised"], numeric_grad(loss, w_tilde)) < 1e-8
+    d_h = numeric_grad(loss, h)
+    want_dx = d_h * (np.abs(x) <= 1) if mode == "xnor" else d_h
+    assert rel_err(g["dx"], want_dx) < 1e-8
+    assert np.array_equal(g["dweight"], g["dweight_binarised"] * (np.abs(w) <= 1))
+    # and the output itself is the op on the scaled signs
+    assert rel_err(out, op(h * beta, w_tilde)) < 1e-12
+
 
 def test_bad_shapes_are_named_in_one_sentence():
     with pytest.raises(ValueError, match=r"W_ih must have shape \(12, 3\)"):

@@ -51,3 +51,29 @@ def test_records_of_unexpected_shapes_give_a_hint_not_an_error(qtbot, tmp_path, 
         view.grab()         # and must paint
         assert "records have shapes this view cannot show" in (view.stack.hint_text or "")
         view.set_reader(None)
+
+
+def test_text_from_a_file_is_shown_as_written_never_as_html(qtbot, tmp_path):
+    """Class names and dataset names come from files: markup in them is shown, not run
+    (a label reading '<img src=...>' as HTML would load a local file)."""
+    from PySide6.QtCore import Qt
+
+    from visualizer.views.boundary import DecisionBoundaryView
+    from visualizer.views.widgets import legend_title
+    evil = "<img src='file:///etc/hostname'><b>x</b>"
+    path = tmp_path / "names.session"
+    info = {"name": evil, "kind": "table", "target_kind": "class", "class_names": [evil, "b"],
+            "input_shape": [3]}
+    with SessionWriter(path, {}, {}, info) as w:
+        w.probe_batch(np.zeros((2, 3), F), np.zeros(2, np.int64))
+        w.tensor("predictions", 1, np.zeros((2, 2), F))
+    view = DecisionBoundaryView()
+    qtbot.addWidget(view)
+    with SessionReader(path) as reader:
+        view.set_reader(reader)
+        view.show_step(1)
+        assert evil in view.stack.hint_text  # the dataset's name, as written
+        assert view.stack.label.textFormat() == Qt.PlainText
+        view.set_reader(None)
+    title = legend_title("Classes", [(evil, (1, 2, 3))])
+    assert "<img" not in title and "&lt;img" in title

@@ -303,3 +303,14 @@ def test_checkpoints_by_policy_and_on_request_are_marked_on_the_timeline(window,
     assert kept == taken[-3:]  # keep the last 3: older ones are gone from the file
     window.timeline_bar.refresh_marks()
     assert [m.step for m in window.timeline_bar.marks if m.kind == "checkpoint"] == kept
+
+
+def test_the_run_strip_says_where_captures_run(window, qtbot):
+    train(window, qtbot, "playground_mlp", 60)
+    run = window.controller
+    assert run.capture is not None  # the worker said where captures run
+    mode, _ = run.capture
+    assert window.run_panel.capture_label.text() == f"Captures {window.run_panel.CAPTURE_WORDS[mode]}"
+    with SessionReader(window.session_path) as r:  # the session records the same
+        recorded = [e.data["mode"] for e in r.events() if e.kind == "capture_mode"]
+    assert recorded and recorded[-1] == mode

@@ -7,6 +7,9 @@ import json
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 
+from engine.graph.document import parse_json
+from engine.graph.errors import GraphError
+
 MIME_FRAGMENT = "application/x-neurostudio-fragment"
 FRAGMENT_FORMAT = "neurostudio.fragment"
 
@@ -30,9 +33,9 @@ def get() -> dict | None:
         text = mime.text()
     else:
         return None
-    try:
-        data = json.loads(text)
-    except ValueError:
+    try:  # pasted text comes from anywhere: the document's size and depth limits apply
+        data = parse_json(text, "The clipboard")
+    except GraphError:
         return None
     if not isinstance(data, dict) or data.get("format") != FRAGMENT_FORMAT:
         return None

@@ -6,6 +6,8 @@ and the item is cached as a device-coordinate pixmap, so a 1,000-node graph pans
 """
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem
@@ -120,9 +122,9 @@ class NodeItem(QGraphicsItem):
 
     def _tooltip(self) -> str:
         spec = CATALOGUE.get(self.type_name)
-        lines = [f"<b>{self.type_name}</b> '{self.node_id}'"]
+        lines = [f"<b>{html.escape(self.type_name)}</b> '{html.escape(self.node_id)}'"]
         if self.problem:
-            lines.append(f"<span style='color:{self.theme.error}'>{self.problem}</span>")
+            lines.append(f"<span style='color:{self.theme.error}'>{html.escape(self.problem)}</span>")
         elif self.shape_text:
             lines.append(f"output {self.shape_text}")
         if self.overlay is not None:

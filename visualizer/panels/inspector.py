@@ -1,10 +1,13 @@
-"""The inspector: the selected node's type, help, output shape, params and FLOPs, and a
-form generated from its param schema. Edits go through editor.edits (undoable)."""
+"""The inspector: the selected node's type, help, output shape, params and FLOPs (for a
+binary layer also its memory and compute against float32), and a form generated from its
+param schema. Edits go through editor.edits (undoable)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from engine.graph.binary_costs import binary_costs
+from engine.graph.binary_costs import facts as binary_facts
 from engine.graph.catalogue import CATALOGUE, fmt_shape
 from engine.graph.validate import resolved_params
 
@@ -39,6 +42,7 @@ class Inspector(QScrollArea):
         self.facts = QLabel()
         self.facts.setObjectName("facts")
         self.facts.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.facts.setWordWrap(True)  # a binary layer's claims are sentences
         self.problem = QLabel()
         self.problem.setObjectName("error")
         self.problem.setWordWrap(True)
@@ -87,6 +91,10 @@ class Inspector(QScrollArea):
             rows = [("input", ", ".join(fmt_shape(s) for s in info.in_shapes) or "—"),
                     ("output", fmt_shape(info.out_shape)),
                     ("params", f"{info.n_params:,}"), ("FLOPs", human(info.flops) + " per sample")]
+            node = self.model.doc.node(self.node_id)
+            costs = binary_costs(node.type, resolved_params(node.type, node.params), info.in_shapes, info.out_shape)
+            if costs is not None:
+                rows += binary_facts(costs)
             self.facts.setText("<table>" + "".join(
                 f"<tr><td style='padding-right:10px; color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows)
                 + "</table>")

@@ -8,6 +8,8 @@ it; a run without it keeps its own choice (each column has its own node box, whi
 on the first node the view applies to)."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QMenu, QSplitter, QToolBar, QToolButton,
                                QVBoxLayout, QWidget)
@@ -38,14 +40,13 @@ def graph_nodes(reader) -> list[tuple[str, str]]:
 
 
 def default_node(reader, view_cls) -> str | None:
-    """The first node the view applies to (by the catalogue's probes), else None."""
-    wanted = set(view_cls.applies_to)
-    if not wanted:
-        return None
-    for node_id, kind in graph_nodes(reader):
-        spec = CATALOGUE.get(kind)
-        if spec is not None and wanted & set(getattr(spec, "probes", ())):
-            return node_id
+    """The first node the view applies to (by the catalogue's probes, the view's first probe
+    first: the binary weights view prefers a binary layer to any layer with weights), else None."""
+    nodes = [(node_id, set(getattr(CATALOGUE.get(kind), "probes", ()))) for node_id, kind in graph_nodes(reader)]
+    for probe in view_cls.applies_to:
+        for node_id, probes in nodes:
+            if probe in probes:
+                return node_id
     return None
 
 
@@ -57,7 +58,7 @@ class RunColumn(QWidget):
         self.reader = reader
         self.head = max(reader.last_step, 0)
         r, g, b = run_colour(index)
-        title = QLabel(f"<b style='color: rgb({r},{g},{b})'>■</b> {run_label(reader)}")
+        title = QLabel(f"<b style='color: rgb({r},{g},{b})'>■</b> {html.escape(run_label(reader))}")
         title.setToolTip(str(reader.path))
         self.node_box = QComboBox()
         self.node_box.addItem("(no node)", None)

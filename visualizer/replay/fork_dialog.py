@@ -2,6 +2,8 @@
 pre-filled with the parent's, each field checked against the settings schema."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
 from engine.graph.settings import TRAINING_PARAMS
@@ -32,7 +34,7 @@ class ForkDialog(QDialog):
         self.parent_settings = dict(parent_settings)
         self.values = {k: parent_settings.get(k) for k in EDITABLE}
         self.values["steps"] = default_budget(parent_settings, fork_step, last_step)
-        intro = QLabel(f"A new run starts from the weights and optimizer state of <b>{parent_name}</b> "
+        intro = QLabel(f"A new run starts from the weights and optimizer state of <b>{html.escape(parent_name)}</b> "
                        f"at step <b>{fork_step}</b> (the nearest checkpoint) and trains the same graph "
                        f"with these settings:")
         intro.setWordWrap(True)

@@ -57,6 +57,7 @@ class RunController(QObject):
     probes_changed = Signal(dict)           # the worker's probe settings after "set_probes"
     started = Signal(str)                   # the session file path
     stalled = Signal(float)                 # seconds without a word from a running worker (0: it spoke again)
+    capture_mode = Signal(str, str)         # where heavy captures run: "inline", "process", "stream"; why
 
     #: a worker that says nothing for this long while running is reported (stopped with
     #: SIGSTOP, swapped out, or inside one very long step); it is not killed
@@ -70,6 +71,7 @@ class RunController(QObject):
         self.message = ""
         self.details = ""
         self.last_progress: dict = {}
+        self.capture: tuple[str, str] | None = None  # (mode, message) as the worker last said
         self._heard = time.monotonic()
         self._stall_shown = 0.0
         self._timer = QTimer(self)
@@ -184,6 +186,9 @@ class RunController(QObject):
                 self.validation.emit(msg)
             elif kind == "probes":
                 self.probes_changed.emit(msg.get("settings", {}))
+            elif kind == "capture_mode":
+                self.capture = (str(msg.get("mode", "")), str(msg.get("message", "")))
+                self.capture_mode.emit(*self.capture)
             elif kind == "log":
                 self.log.emit(msg.get("text", ""))
         if last_commit is not None:

@@ -2,6 +2,8 @@
 (epoch, step, ETA, samples/s, device), the worker's state and the session file."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QWidget)
@@ -62,17 +64,26 @@ class RunPanel(QWidget):
         self.stats_every.setSpecialValueText("never")
         self.stats_every.setToolTip("Cheap per-layer statistics (norms, dead/saturated units) every "
                                     "this many steps (0: never). Applies while running.")
+        defaults = ProbeSettings()
         self.heavy_rate = QDoubleSpinBox()
-        self.heavy_rate.setRange(0.0, 100000)
-        self.heavy_rate.setDecimals(1)
-        self.heavy_rate.setValue(5.0)
+        self.heavy_rate.setRange(1, 100000)
+        self.heavy_rate.setDecimals(0)
+        self.heavy_rate.setValue(defaults.heavy_every or 50)
         self.heavy_unit = QComboBox()
-        self.heavy_unit.addItems(["per second", "every k steps"])
+        self.heavy_unit.addItems(["steps", "per second"])  # by step first: the same steps every run
         tip = ("Heavy captures on the probe batch (feature maps, gates, gradients through time, "
-               "histograms): so many per second of wall time (within a small time budget), or "
-               "exactly every k steps. Applies while running.")
+               "histograms): every k steps (after a dense start: every step at first, then thinning), "
+               "so two runs with the same settings and seed capture the same steps; or so many per "
+               "second of wall time. Applies while running.")
         self.heavy_rate.setToolTip(tip)
         self.heavy_unit.setToolTip(tip)
+        self.capture_where = QComboBox()
+        for mode, text in (("auto", "auto"), ("inline", "inline"), ("process", "helper process"),
+                           ("stream", "CUDA stream")):
+            self.capture_where.addItem(text, mode)
+        self.capture_where.setToolTip("Where heavy captures run: auto puts them beside training when there is "
+                                      "room (a spare CPU core, a second CUDA stream), else in the training "
+                                      "loop; the records are the same either way. Chosen at the start of a run.")
         self.note = QLabel("")
         self.note.setStyleSheet("color: gray;")
         self.bar = QProgressBar()
@@ -83,6 +94,8 @@ class RunPanel(QWidget):
         self.details_btn = QPushButton("Details…")
         self.details_btn.setVisible(False)
         self.stats = QLabel("")
+        self.capture_label = QLabel("")
+        self.capture_label.setObjectName("muted")
         self.session_label = QLabel("")
         self.session_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.session_label.setStyleSheet("color: gray;")
@@ -108,9 +121,12 @@ class RunPanel(QWidget):
         bottom.addSpacing(10)
         bottom.addWidget(QLabel("Statistics every"))
         bottom.addWidget(self.stats_every)
-        bottom.addWidget(QLabel("Captures"))
+        bottom.addWidget(QLabel("Captures every"))
         bottom.addWidget(self.heavy_rate)
         bottom.addWidget(self.heavy_unit)
+        bottom.addWidget(self.capture_where)
+        bottom.addSpacing(10)
+        bottom.addWidget(self.capture_label)
         bottom.addSpacing(10)
         bottom.addWidget(self.session_label)
         grid = QGridLayout(self)
@@ -148,7 +164,8 @@ class RunPanel(QWidget):
             self._size_fields()
 
     _SIGNALS = (("log", "_show_note"), ("probes_changed", "_show_probes"), ("state_changed", "on_state"),
-                ("progress", "on_progress"), ("started", "_show_session"), ("stalled", "on_stalled"))
+                ("progress", "on_progress"), ("started", "_show_session"), ("stalled", "on_stalled"),
+                ("capture_mode", "on_capture_mode"))
 
     def set_controller(self, controller, session_path=None) -> None:
         """Show and steer ``controller`` (a run, or an idle controller: nothing bound)."""
@@ -163,6 +180,10 @@ class RunPanel(QWidget):
         self.controller = controller
         self.note.setText("")
         self.stats.setText("")
+        capture = getattr(controller, "capture", None)
+        self.capture_label.setText("")
+        if capture:
+            self.on_capture_mode(*capture)
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("idle")
@@ -196,23 +217,24 @@ class RunPanel(QWidget):
 
     def probe_settings(self) -> dict:
         """The probe rates shown, as ProbeSettings values (for the start of a run)."""
-        if self.heavy_unit.currentIndex() == 1:
-            return {"stats_every": self.stats_every.value(),
-                    "heavy_every": max(1, int(round(self.heavy_rate.value())))}
-        return {"stats_every": self.stats_every.value(), "heavy_hz": self.heavy_rate.value(),
-                "heavy_every": None}
+        out = {"stats_every": self.stats_every.value(), "capture_mode": self.capture_where.currentData()}
+        if self.heavy_unit.currentIndex() == 0:
+            return out | {"heavy_every": max(1, int(round(self.heavy_rate.value())))}
+        return out | {"heavy_hz": self.heavy_rate.value(), "heavy_every": None}
 
     def _send_heavy(self, *_args) -> None:
         changes = self.probe_settings()
         changes.pop("stats_every")
+        changes.pop("capture_mode")  # where captures run is decided at the start
         self.controller.set_probes(**changes)
 
     def _heavy_unit_changed(self, index: int) -> None:
         # A rate of 5 per second and "every 5 steps" mean very different things: pick a
         # sensible number for the new unit rather than reinterpret the old one.
-        self.heavy_rate.setDecimals(0 if index == 1 else 1)
-        self.heavy_rate.setMinimum(1 if index == 1 else 0)
-        self.heavy_rate.setValue(50 if index == 1 else 5.0)
+        by_step = index == 0
+        self.heavy_rate.setDecimals(0 if by_step else 1)
+        self.heavy_rate.setMinimum(1 if by_step else 0)
+        self.heavy_rate.setValue((ProbeSettings().heavy_every or 50) if by_step else ProbeSettings().heavy_hz)
         self._send_heavy()
 
     def _show_probes(self, settings: dict) -> None:
@@ -245,16 +267,24 @@ class RunPanel(QWidget):
     def on_state(self, state: str, message: str, details: str) -> None:
         colour = STATE_COLOURS.get(state, "#777")
         if message.lower().startswith(state.lower()):  # "Finished 370 steps.", not "Finished — Finished ..."
-            self.state_label.setText(f"<b style='color:{colour}'>{message}</b>")
+            self.state_label.setText(f"<b style='color:{colour}'>{html.escape(message)}</b>")
         else:
             self.state_label.setText(f"<b style='color:{colour}'>{state.capitalize()}</b>"
-                                     + (f" — {message}" if message else ""))
+                                     + (f" — {html.escape(message)}" if message else ""))
         self.details_btn.setVisible(bool(details))
         if self.controller is not None and self.controller.session_path is not None:
             self._show_session(str(self.controller.session_path))
         if state in TERMINAL:
             self.bar.setFormat(f"{state} · step {self.controller.last_progress.get('step', 0)}")
         self._update_buttons()
+
+    CAPTURE_WORDS = {"inline": "on the training thread", "process": "beside training (a helper process)",
+                     "stream": "beside training (a CUDA stream)"}
+
+    def on_capture_mode(self, mode: str, message: str) -> None:
+        """Where heavy captures run (the session records it too, as capture_mode events)."""
+        self.capture_label.setText(f"Captures {self.CAPTURE_WORDS.get(mode, mode)}")
+        self.capture_label.setToolTip(message)
 
     def on_stalled(self, seconds: float) -> None:
         """A running worker has been silent for ``seconds`` (0: it spoke again)."""
@@ -296,5 +326,6 @@ class RunPanel(QWidget):
         self.pause_btn.setText("Resume" if state == "paused" else "Pause")
         self.step_btn.setEnabled(active and state == "paused")
         self.stop_btn.setEnabled(active)
+        self.capture_where.setEnabled(not active)
         self.checkpoint_btn.setEnabled(active and state in ("running", "paused"))
         self.buttons_changed.emit()

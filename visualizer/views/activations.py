@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import SERIES
-from .widgets import NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, node_type
+from .widgets import NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, node_type, plain_label
 
 
 def fractions(record: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -48,7 +48,7 @@ class ActivationsView(View):
         self.bars_plot.addItem(self.bars)
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((220, 220, 220), width=1))
         self.heat.plot.addItem(self.cursor)
-        self.note = QLabel(" ")
+        self.note = plain_label()
         self.stack = HintStack(self.graphics)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)

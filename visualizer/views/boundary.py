@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from .base import View
-from .widgets import NO_DATA, HintStack, class_names, legend_title, set_label, set_title
+from .widgets import NO_DATA, HintStack, class_names, legend_title, plain_label, set_label, set_title
 
 # Class colours (Playground's blue and orange first), as float RGB in [0, 1].
 CLASS_RGB = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -55,7 +55,7 @@ class DecisionBoundaryView(View):
         self.graphics.addItem(self.bar, row=0, col=1)
         self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen((30, 30, 30), width=0.8))
         self.plot.addItem(self.points)
-        self.note = QLabel(" ")
+        self.note = plain_label()
         self.note.setWordWrap(True)
         self.stack = HintStack(self.graphics)
         lay = QVBoxLayout(self)

@@ -6,13 +6,26 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from .base import View
 from .records import RecordSeries, uniform_columns
 from .style import diverging, plot_pen
-from .widgets import (NO_DATA, HeatMap, HintStack, follow_x, forget_ranges, hold_range, legible_height, node_type,
-                      probe_picker, range_levels, symmetric_levels, units_by_time)
+from .widgets import (
+    NO_DATA,
+    HeatMap,
+    HintStack,
+    follow_x,
+    forget_ranges,
+    hold_range,
+    legible_height,
+    node_type,
+    plain_label,
+    probe_picker,
+    range_levels,
+    symmetric_levels,
+    units_by_time,
+)
 
 HINT = "Select a recurrent layer (RNN, LSTM, GRU, ConvLSTM) on the canvas to see its gradients through time."
 TINY = 1e-30  # log10 of an exact zero gradient: drawn as the floor of the colour scale
@@ -43,7 +56,7 @@ class GradientsThroughTimeView(View):
                                               symbolBrush=plot_pen("train").color())
         self.units = HeatMap(g, 2, 0, "dL/dh_t of one probe sequence", "time step t", "unit",
                              "dL/dh_t", diverging())
-        self.note = QLabel(" ")
+        self.note = plain_label()
         self.stack = HintStack(self.graphics)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)

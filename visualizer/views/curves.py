@@ -1,6 +1,8 @@
 """Curves: train/validation loss and accuracy, learning rate and gradient norm over steps."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -8,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayo
 
 from .base import View
 from .style import SERIES, plot_pen
-from .widgets import Legible, follow_x, forget_ranges, hold_range, legend_title, set_title
+from .widgets import Legible, follow_x, forget_ranges, hold_range, legend_title, plain_label, set_title
 
 # (plot title, y label, [(series name, legend, colour key)])
 PANELS = (
@@ -67,7 +69,7 @@ class CurvesView(View):
         self.smooth.setRange(0, 99)
         self.smooth.setValue(60)
         self.smooth.setToolTip("Smoothing: exponential moving average weight (0 = raw)")
-        self.readout = QLabel(" ")
+        self.readout = plain_label()
         self.readout.setTextInteractionFlags(Qt.TextSelectableByMouse)
         bar = QHBoxLayout()
         bar.addWidget(self.log_box)
@@ -141,7 +143,7 @@ class CurvesView(View):
         names = [str(c) for c in info.get("class_names") or []]
         pad = "$" if "$" in names else ("_" if "_" in names else None)
         note = f"every one of {target[0]} steps" + (f", '{pad}' padding included" if pad else "")
-        return f"{base}<br><span style='font-size: 8pt'>({note})</span>"
+        return f"{base}<br><span style='font-size: 8pt'>({html.escape(note)})</span>"
 
     def reset(self) -> None:
         set_title(self.plots["Accuracy"], self.accuracy_title())

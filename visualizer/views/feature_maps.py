@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, image_plot, node_type, picture, probe_picker, set_label,
-                      set_title, symmetric_levels)
+from .widgets import (
+    NO_DATA,
+    HeatMap,
+    HintStack,
+    Mosaic,
+    image_plot,
+    node_type,
+    picture,
+    plain_label,
+    probe_picker,
+    set_label,
+    set_title,
+    symmetric_levels,
+)
 
 HINT = "Select a convolutional layer on the canvas to see its feature maps."
 
@@ -41,7 +53,7 @@ class FeatureMapsView(View):
                 plot.getAxis(side).setPen(pg.mkPen(None))
         g.layout.setColumnStretchFactor(0, 1)
         g.layout.setColumnStretchFactor(1, 3)
-        self.note = QLabel(" ")
+        self.note = plain_label()
         self.note.setWordWrap(True)
         self.stack = HintStack(self.graphics)
         lay = QVBoxLayout(self)

@@ -11,8 +11,24 @@ from PySide6.QtWidgets import QLabel, QSpinBox, QVBoxLayout
 
 from .base import View
 from .style import diverging
-from .widgets import (NO_DATA, legible_height, HeatMap, HintStack, class_names, forget_ranges, hold_range, legend_title, node_type,
-                      probe_picker, set_ticks, set_title, symbol_label, symmetric_levels, units_by_time)
+from .widgets import (
+    NO_DATA,
+    HeatMap,
+    HintStack,
+    class_names,
+    forget_ranges,
+    hold_range,
+    legend_title,
+    legible_height,
+    node_type,
+    plain_label,
+    probe_picker,
+    set_ticks,
+    set_title,
+    symbol_label,
+    symmetric_levels,
+    units_by_time,
+)
 
 HINT = "Select an LSTM, GRU or ConvLSTM layer on the canvas to see its gates."
 # record prefix -> [(gate, title, levels or None for symmetric, diverging colours)]
@@ -61,7 +77,7 @@ class GatesView(View):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
         self.stack = HintStack(self.graphics)
-        self.note = QLabel(" ")
+        self.note = plain_label()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)

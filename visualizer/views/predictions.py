@@ -13,8 +13,20 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout
 
 from .base import View
 from .style import SERIES, plot_pen
-from .widgets import (NO_DATA, HeatMap, HintStack, Mosaic, class_names, image_plot, legend_title, loss_type, set_text,
-                      set_ticks, set_title, symbol_label)
+from .widgets import (
+    NO_DATA,
+    HeatMap,
+    HintStack,
+    Mosaic,
+    class_names,
+    image_plot,
+    legend_title,
+    loss_type,
+    set_text,
+    set_ticks,
+    set_title,
+    symbol_label,
+)
 
 SEQUENCE_KEYS = [("input", SERIES["muted"]), ("target ●", SERIES["train"]), ("prediction ×", SERIES["val"])]
 

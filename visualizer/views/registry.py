@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .activations import ActivationsView
+from .binary import BinaryWeightsView
 from .boundary import DecisionBoundaryView
 from .bptt import GradientsThroughTimeView
 from .curves import CurvesView
@@ -19,4 +20,5 @@ VIEWS = [
     GatesView,
     DecisionBoundaryView,
     PredictionsView,
+    BinaryWeightsView,
 ]

@@ -2,6 +2,7 @@
 mosaics, and look-ups in the session's graph document."""
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -52,6 +53,7 @@ class HintStack(QStackedWidget):
         self.label.setWordWrap(True)
         self.label.setMargin(16)
         self.label.setObjectName("hint")
+        self.label.setTextFormat(Qt.PlainText)  # hints name nodes and datasets from a file
         self.scroll = Legible(content, min_height)
         self.addWidget(self.label)
         self.addWidget(self.scroll)
@@ -322,10 +324,20 @@ def set_text(item: pg.TextItem, text: str, color) -> None:
         item.setText(text, color=color)
 
 
+def plain_label(text: str = " ") -> QLabel:
+    """A label for text that may come from a file (node ids, dataset and class names):
+    shown as written, never read as HTML."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.PlainText)
+    return label
+
+
 def legend_title(title: str, entries) -> str:
     """A plot title that names its lines in their colours: a legend inside the plot sits
-    on the data. ``entries``: (label, (r, g, b)) pairs."""
-    keys = "&nbsp;&nbsp;".join(f"<span style='color: rgb{tuple(c)}'>━ {label}</span>" for label, c in entries)
+    on the data. ``entries``: (label, (r, g, b)) pairs; labels are escaped (class names come
+    from files)."""
+    keys = "&nbsp;&nbsp;".join(f"<span style='color: rgb{tuple(c)}'>━ {html.escape(str(label))}</span>"
+                               for label, c in entries)
     return f"{title}&nbsp;&nbsp;&nbsp;{keys}" if title else keys
 
 

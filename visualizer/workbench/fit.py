@@ -17,11 +17,12 @@ SPECIFIC = {
     "recurrent": ("Gates", "Gradients through time"),
     "conv": ("Feature maps", "Activations"),
     "points2d": ("Decision boundary", "Activations"),
+    "binary": ("Binary weights", "Activations"),
 }
 FILLERS = ("Layer health", "Activations", "Predictions")
 # the probe a view needs on the node it follows (first such node in the graph)
 FOLLOWS = {"Gates": ("lstm_gates", "gru_gates", "convlstm_gates"), "Gradients through time": ("recurrent",),
-           "Feature maps": ("feature_maps",), "Activations": ("activation",)}
+           "Feature maps": ("feature_maps",), "Activations": ("activation",), "Binary weights": ("binary",)}
 
 
 def _probes(doc: GraphDocument) -> list[tuple[str, tuple[str, ...]]]:
@@ -29,10 +30,12 @@ def _probes(doc: GraphDocument) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def graph_kind(doc: GraphDocument) -> str:
-    """'recurrent', 'conv', 'points2d' or 'other': what the graph is mostly about."""
+    """'recurrent', 'binary', 'conv', 'points2d' or 'other': what the graph is mostly about."""
     probes = {p for _, ps in _probes(doc) for p in ps}
     if probes & {"recurrent", "lstm_gates", "gru_gates", "convlstm_gates"}:
         return "recurrent"
+    if "binary" in probes:  # BWN/XNOR layers: what sets the net apart is its binary weights
+        return "binary"
     if "feature_maps" in probes:
         return "conv"
     inputs = [n for n in doc.nodes if n.type == "Input"]

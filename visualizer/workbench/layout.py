@@ -50,6 +50,10 @@ class SideTabs(QTabWidget):
         self.keys: list[str] = []
         self.setDocumentMode(True)
         self.setMinimumWidth(MIN_SIDE)
+        # every tab's name on screen, shortened where the panel is narrow (not scrolled away)
+        self.tabBar().setUsesScrollButtons(False)
+        self.tabBar().setElideMode(Qt.ElideRight)
+        self.tabBar().setExpanding(False)
 
     def add(self, key: str, title: str, widget: QWidget) -> None:
         self.keys.append(key)

@@ -19,7 +19,7 @@ LAYERS = [
         params=(Param("units", "int", 64, "Number of output features.", min=1, max=1_000_000),
                 MODE, BIAS, *INIT_PARAMS),
         build=lambda p, s: apply_init(BinaryLinear(s[0][-1], p["units"], bias=p["bias"], mode=p["mode"]), p),
-        ranks=(1,), expects="(N, features)", flops=weight_flops, probes=("activation", "weights")),
+        ranks=(1,), expects="(N, features)", flops=weight_flops, probes=("activation", "weights", "binary")),
     LayerType(
         "BinaryConv2d", "Binary", "2-D convolution with ±1 weights (scaled per channel); in xnor mode "
         "the inputs are ±1 too, so the products become XNOR + popcount. " + _STE,
@@ -33,5 +33,5 @@ LAYERS = [
                                                    padding=_padding(p, p["kernel"]), bias=p["bias"],
                                                    mode=p["mode"]), p),
         ranks=(3,), expects="(N, C, H, W)", check=_check_kernel, flops=weight_flops,
-        probes=("activation", "weights")),
+        probes=("activation", "weights", "binary")),
 ]
