@@ -20,7 +20,8 @@ A job is a dict: {"graph": graph document dict, "overrides": {setting: value},
 (None: built from the graph's dataset entry), "progress_interval": seconds,
 "probes": {ProbeSettings field: value} for the recorded run's probes, "base_dir": the graph
 file's folder and "data_dirs": folders the user chose, the only places data is read from
-(engine/data/paths.py)}.
+(engine/data/paths.py), "stream": True for a remote engine's run, whose commits also go up
+the pipe as {"kind": "rows", "seq", "table", "blobs"} (engine/remote/tap.py)}.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _child_entry(conn, job: dict) -> None:
             os.nice(10)
         except OSError:
             pass  # not permitted here: train at the normal priority
-    from engine.train.remote import run_job
+    from engine.train.worker_child import run_job
     run_job(conn, job)
 
 

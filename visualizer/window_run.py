@@ -26,6 +26,7 @@ from .replay.actions import install_replay_ui
 from .replay.session_open import graph_document, open_checked
 from .replay.timeline_bar import TimelineBar
 from .run.controller import RunController
+from .run.remote_controller import connect_engine, controller_for
 from .run.run_panel import RunPanel
 from .state import Binding, OpenDocument
 from .views.base import ViewHub
@@ -43,6 +44,7 @@ def view_key(view_cls) -> str:
 
 class RunMixin:
     reader = None
+    engine = None  # the remote engine Train runs on (Run > Connect to Engine…), or None: here
 
     def _setup_run(self) -> None:
         self.hub = ViewHub(self.timeline, parent=self)
@@ -94,6 +96,10 @@ class RunMixin:
             self.run_menu.addAction(action)
             self.actions[f"run_{key}"] = action
             self._run_buttons[action] = button
+        self.run_menu.addSeparator()
+        self.actions["run_connect"] = connect = QAction("Connect to &Engine…", self)
+        connect.triggered.connect(lambda: connect_engine(self))
+        self.run_menu.addAction(connect)
 
     def _sync_run_actions(self) -> None:
         for action, button in self._run_buttons.items():
@@ -138,7 +144,7 @@ class RunMixin:
             return None
         doc = self.model.doc
         self.run_panel.set_settings(doc.training)
-        controller = RunController(self)
+        controller = controller_for(self)  # a local worker, or the engine connected to
         try:
             path = controller.start(doc.to_dict(), name or doc.name, overrides=overrides,
                                     probes=self.run_panel.probe_settings(), fork=fork,

@@ -15,6 +15,7 @@ COMMANDS = {
     "inspect": "Summarise a recorded session file.",
     "export": "Export a session's data, or a network as PyTorch code, ONNX or weights.",
     "import": "Import a PyTorch nn.Module class as a graph document.",
+    "serve": "Serve training runs to windows that connect over the network.",
 }
 
 

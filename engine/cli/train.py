@@ -34,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--probe", action="append", metavar="NAME=VALUE", default=[],
                         help="a probe setting for the recorded run: stats_every, heavy_every, dense, "
                              "capture_mode (auto, inline, process, stream), probe_size, ... (repeatable)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel training under torchrun (DDP: NCCL on CUDA, gloo on CPU); "
+                             "the batch_size setting is per process; rank 0 records (docs/remote.md)")
     parser.add_argument("--allow-data", action="append", metavar="DIR", default=[],
                         help="also read data files inside DIR (repeatable); without it a graph's "
                         "dataset path must lie in the graph's own folder (docs/security.md)")
@@ -150,7 +153,7 @@ def run(args) -> int:
         overrides["seed"] = args.seed
     if args.device:
         overrides["device"] = args.device
-    recorder = fork = None
+    recorder = fork = group = None
     from ..probes.settings import ProbeSettingsError
     try:
         from ..train.fork import load_fork, parse_fork_ref, parse_setting_edits
@@ -174,11 +177,18 @@ def run(args) -> int:
         from ..data.paths import DataAccess
         from ..graph.footprint import check_training_memory
         check_training_memory(doc, settings)  # before the trainer allocates the weights
-        trainer = Trainer(doc, overrides=overrides, callbacks=[_make_progress_bar(sys.stderr)],
-                          base_dir=DataAccess(base_dir, tuple(Path(d) for d in args.allow_data)))
+        access = DataAccess(base_dir, tuple(Path(d) for d in args.allow_data))
+        if args.distributed:  # every rank trains; rank 0 alone shows progress and records
+            from ..train.distributed import DistributedTrainer, join_group
+            group = join_group(settings["device"])
+            trainer = DistributedTrainer(group, doc, overrides=overrides, base_dir=access,
+                                         callbacks=[_make_progress_bar(sys.stderr)] if group.leader else [])
+        else:
+            trainer = Trainer(doc, overrides=overrides, callbacks=[_make_progress_bar(sys.stderr)],
+                              base_dir=access)
         if fork is not None:
             fork.apply(trainer)
-        if args.record:
+        if args.record and (group is None or group.leader):
             writer = open_writer(args.record, doc, trainer.settings, trainer.dataset.info,
                                  parent=fork.parent if fork is not None else None)
             recorder = SessionRecorder(writer, background=True)
@@ -204,6 +214,10 @@ def run(args) -> int:
                 recorder.close()
             except SessionError:
                 pass  # the write that failed during the run was reported above
+        if group is not None:
+            group.close()
+    if group is not None and not group.leader:
+        return 1 if summary["status"] == "failed" else 0
     print(_summary_text(summary), file=sys.stderr)
     if args.record:
         print(f"Recorded to {args.record} ({_capture_words(probes)}).", file=sys.stderr)

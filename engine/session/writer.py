@@ -94,6 +94,11 @@ class SessionWriter:
         self._background: _Background | None = None
         self._background_error: SessionError | None = None
         self._background_failed: _Batch | None = None
+        #: called with the rows of each transaction right after it is written (a dict of
+        #: table -> rows, see :meth:`_written_rows`), on the thread that wrote them, one
+        #: transaction at a time: a remote engine streams them to its clients' mirrors
+        #: (engine/remote/). It must not keep the lists.
+        self.tap = None
 
     # -- records ---------------------------------------------------------------------
     def scalar(self, name: str, step: int, value: float, wall: float | None = None) -> None:
@@ -231,6 +236,9 @@ class SessionWriter:
         db = self._db
         try:
             db.execute("BEGIN")
+            # the ids the events will get (one larger than the largest), for a tap's mirror
+            first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
+                           if self.tap is not None and b.events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
             db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", b.scalars)
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
@@ -257,6 +265,17 @@ class SessionWriter:
                 pass  # SQLite rolled back itself (a full disk can end the transaction)
             raise SessionError(f"could not write to {self.path}: {exc}.") from None
         self._committed_step = max(self._committed_step, b.max_step)
+        if self.tap is not None:
+            self.tap(self._written_rows(b, first_event))
+
+    @staticmethod
+    def _written_rows(b: "_Batch", first_event: int) -> dict:
+        """The rows of a transaction as the tables hold them (events with their ids)."""
+        return {"series": b.new_series, "scalars": b.scalars, "tensors": b.tensors,
+                "events": [(first_event + i, *row) for i, row in enumerate(b.events)],
+                "dropped": b.dropped, "checkpoints": b.checkpoints,
+                "checkpoint_tensors": b.checkpoint_tensors, "probe": b.probe,
+                "meta": dict(b.meta, last_step=str(b.max_step))}
 
     def _write_or_restore(self, b: "_Batch") -> None:
         try:

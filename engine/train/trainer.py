@@ -55,6 +55,10 @@ class Trainer:
     before every step; it may block (a paused worker) or call ``request_stop``.
     """
 
+    #: data-parallel training (engine/train/distributed.py): this process's share of every
+    #: batch is ``batch_size`` samples, the ``rank``-th of ``world_size`` such shares
+    world_size, rank = 1, 0
+
     def __init__(self, doc: GraphDocument, dataset=None, overrides: dict | None = None,
                  callbacks=(), nan_policy: str = "stop", gate=None, base_dir=None):
         self.doc = doc
@@ -70,6 +74,7 @@ class Trainer:
         torch.manual_seed(self.seed)  # fresh weights and dropout masks follow the seed
         self.compiled = compile_graph(doc, self.device)
         self.model, self.loss_fn = self.compiled.model, self.compiled.loss
+        self.train_module = self.model  # what a training step calls (a DDP wrapper of it)
         if s.get("init_weights"):  # a pretrained or imported start instead of the seed's
             from .init_weights import load_initial_weights
             load_initial_weights(self.model, doc, s["init_weights"], base_dir)
@@ -79,8 +84,8 @@ class Trainer:
             pred_shape = self.compiled.info[self.compiled.loss_node].in_shapes[0]
             self.num_classes = int(pred_shape[-1]) if pred_shape else 0
         self._load_data()
-        self.batch_size = min(int(s["batch_size"]), self.n_train)
-        self.steps_per_epoch = max(1, self.n_train // self.batch_size)
+        self.batch_size = min(int(s["batch_size"]), max(1, self.n_train // self.world_size))
+        self.steps_per_epoch = max(1, self.n_train // (self.batch_size * self.world_size))
         self.total_steps = int(s["steps"]) if s["steps"] else int(s["epochs"]) * self.steps_per_epoch
         self.optimizer = build_optimizer(s, self.model.parameters())
         self.schedule = LRSchedule(s, self.total_steps)
@@ -126,7 +131,8 @@ class Trainer:
             self._augment = lambda xb: augment_batch(xb, d.augment, gen)
 
     def _next_batch(self):
-        if self._perm is None or self._pos + self.batch_size > self.n_train:
+        span = self.batch_size * self.world_size  # every process draws the same global batch
+        if self._perm is None or self._pos + span > self.n_train:
             perm = torch.randperm(self.n_train, generator=self._gen)
             if self.device.type == "cuda":
                 # Pinned and non-blocking: a pageable copy would make the host wait for the
@@ -136,8 +142,10 @@ class Trainer:
             else:
                 self._perm = perm.to(self.device)
             self._pos = 0
-        idx = self._perm[self._pos:self._pos + self.batch_size]
-        self._pos += self.batch_size
+        idx = self._perm[self._pos:self._pos + span]
+        self._pos += span
+        if self.world_size > 1:  # and trains on its own share of it
+            idx = idx[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
         xb, yb = self.x_train.index_select(0, idx), self.y_train.index_select(0, idx)
         if self._augment is not None:
             xb = self._augment(xb)
@@ -212,7 +220,7 @@ class Trainer:
     def train_step(self) -> float | None:
         """One update. Returns the loss, or None if the loss was NaN/Inf (no update made)."""
         xb, yb = self._next_batch()
-        model, opt, step = self.model, self.optimizer, self.step + 1
+        model, opt, step = self.train_module, self.optimizer, self.step + 1
         opt.zero_grad(set_to_none=True)
         with self._autocast():
             pred = model(xb)
@@ -222,7 +230,7 @@ class Trainer:
             self.scaler.scale(loss).backward()
         else:
             loss.backward()
-        loss_value = loss.item()
+        loss_value = self._loss_value(loss, pred, yb)
         if not math.isfinite(loss_value):
             opt.zero_grad(set_to_none=True)
             self._non_finite(loss_value, step)
@@ -248,12 +256,17 @@ class Trainer:
         self._last_pred, self._last_target = pred.detach(), yb
         self._recent.append(loss_value)
         now = time.perf_counter()
-        metrics = {"loss": loss_value, "lr": lr_used, "epoch": self.epoch, "batch_size": len(xb),
+        metrics = {"loss": loss_value, "lr": lr_used, "epoch": self.epoch, "batch_size": len(xb) * self.world_size,
                    "step_time": now - self._t_last}
         self._t_last = now
         for cb in self.callbacks:
             cb.on_step_end(self, step, metrics)
         return loss_value
+
+    def _loss_value(self, loss: torch.Tensor, pred, target) -> float:
+        """The step's loss on the host (the one per-step sync); averaged over processes in
+        data-parallel training."""
+        return loss.item()
 
     def _non_finite(self, value: float, step: int) -> None:
         what = "NaN" if value != value else "infinite"

@@ -406,7 +406,7 @@ def test_out_of_memory_in_the_worker_reaches_the_parent_as_a_sentence(tmp_path, 
     import multiprocessing as mp
 
     from engine.session import SessionReader
-    from engine.train.remote import run_job
+    from engine.train.worker_child import run_job
     hook = _OutOfMemoryAt(6)
     original = torch.nn.Linear.forward
 

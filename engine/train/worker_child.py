@@ -1,7 +1,8 @@
-"""The child side of the worker (engine/worker.py): build the trainer from a job, obey
-the parent's commands between batches, report status, progress and commits."""
+"""The child side of the worker pipe (engine/worker.py is the parent side): build the trainer
+from a job, obey the parent's commands between batches, report status, progress and commits."""
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 
@@ -15,12 +16,15 @@ class _Channel:
     def __init__(self, conn):
         self.conn = conn
         self.parent_gone = False
+        # a remote run's commits are sent from the session's writer thread (engine/remote/tap.py)
+        self._lock = threading.Lock()
 
     def send(self, msg: dict) -> None:
         if self.parent_gone:
             return
         try:
-            self.conn.send(msg)
+            with self._lock:
+                self.conn.send(msg)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.parent_gone = True
 
@@ -202,6 +206,9 @@ def run_job(conn, job: dict) -> None:
             from .recorder import SessionRecorder, open_writer
             writer = open_writer(job["record"], doc, trainer.settings, trainer.dataset.info,
                                  parent=fork.parent if fork is not None else None)
+            if job.get("stream"):  # a remote engine's run: its commits go to the clients too
+                from ..remote.tap import stream_commits
+                stream_commits(writer, ch.send)
             recorder = SessionRecorder(writer, on_commit=ch.committed, background=True)
             trainer.callbacks.insert(0, recorder)
             from ..probes import ProbeSet, ProbeSettings  # what the views show
