@@ -18,15 +18,6 @@ from visualizer.run.remote_controller import EngineAddress, RemoteRunController 
 WAIT = 90_000
 
 
-@pytest.fixture(autouse=True)
-def collect_here():
-    """Collect these tests' garbage on the GUI thread: a collection that happens later on a
-    worker thread (an ONNX export's) must not be the one to finalize Qt objects."""
-    yield
-    import gc
-    gc.collect()
-
-
 @pytest.fixture
 def server(tmp_path):
     s = ServerThread(tmp_path / "engine")
@@ -51,7 +42,7 @@ def test_train_on_the_engine_binds_like_a_local_run(qtbot, window, server):
 
         relay.cut()
         qtbot.waitUntil(lambda: controller.state == "disconnected", timeout=WAIT)
-        text = window.run_panel.state_label.text()
+        text = window.run_panel.state_label.status
         assert "Disconnected" in text and "Lost the connection to the engine" in text
         assert not window.run_panel.pause_btn.isEnabled()  # nothing to send commands to
         relay.restore()
