@@ -13,10 +13,14 @@ def private_settings(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def gui_thread_collection(qapp):
     """As in the app (visualizer/heap.py): garbage is collected on the GUI thread only, and
-    each test's leftovers are collected there when it ends."""
+    each test's leftovers are deleted and collected there when it ends."""
     from visualizer import heap
     heap.collect_on_gui_thread()
     yield
+    for widget in qapp.topLevelWidgets():  # what a test left open (compare windows, dialogs):
+        widget.close()                      # alive, each made every later window slower to build
+        widget.deleteLater()
+    flush_deletes()
     gc.collect()
 
 
