@@ -17,9 +17,15 @@ def gui_thread_collection(qapp):
     from visualizer import heap
     heap.collect_on_gui_thread()
     yield
-    for widget in qapp.topLevelWidgets():  # what a test left open (compare windows, dialogs):
-        widget.close()                      # alive, each made every later window slower to build
-        widget.deleteLater()
+    from PySide6.QtWidgets import QDialog, QMainWindow
+
+    from visualizer.main_window import MainWindow
+    # Windows and dialogs a test left open (compare windows, pop-outs): alive, each made every
+    # later window slower to build. Main windows are the tests' own to close; a parentless
+    # widget may be a pane a main window holds back, so only whole windows go.
+    for widget in qapp.topLevelWidgets():
+        if isinstance(widget, (QMainWindow, QDialog)) and not isinstance(widget, MainWindow):
+            widget.deleteLater()
     flush_deletes()
     gc.collect()
 
