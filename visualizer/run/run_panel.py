@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QWidget,
 )
@@ -110,6 +111,8 @@ class RunPanel(QWidget):
         self.session_label.setStyleSheet("color: gray;")
 
         self.bar.setMinimumWidth(160)
+        # the file's name gives way first: the run's state is what the strip is for
+        self.session_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.session_label.setMinimumWidth(50)
         self._size_fields()
         top = QHBoxLayout()
@@ -124,7 +127,7 @@ class RunPanel(QWidget):
         top.addWidget(self.bar, 1)
         top.addWidget(self.stats)
         bottom = QHBoxLayout()
-        bottom.addWidget(self.state_label, 1)
+        bottom.addWidget(self.state_label)
         bottom.addWidget(self.details_btn)
         bottom.addWidget(self.note)
         bottom.addSpacing(10)
@@ -137,7 +140,7 @@ class RunPanel(QWidget):
         bottom.addSpacing(10)
         bottom.addWidget(self.capture_label)
         bottom.addSpacing(10)
-        bottom.addWidget(self.session_label)
+        bottom.addWidget(self.session_label, 1)
         grid = QGridLayout(self)
         grid.setContentsMargins(6, 2, 6, 2)
         grid.setVerticalSpacing(2)

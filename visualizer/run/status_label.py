@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
@@ -15,8 +15,7 @@ class StatusLabel(QLabel):
 
     def __init__(self):
         super().__init__()
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.setMinimumWidth(120)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred)
         self.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self._head, self._colour, self._message = "", "#777", ""
 
@@ -28,7 +27,20 @@ class StatusLabel(QLabel):
     def show_status(self, head: str, colour: str, message: str = "") -> None:
         self._head, self._colour, self._message = head, colour, message
         self.setToolTip(f"<p>{html.escape(self.status)}</p>")  # <p>: rich text, so it wraps
+        self.updateGeometry()
         self._render()
+
+    def sizeHint(self) -> QSize:
+        """The whole line's width: it is shown whole when the strip has the room."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        width = QFontMetrics(bold).horizontalAdvance(self._head) + 8
+        if self._message:
+            width += self.fontMetrics().horizontalAdvance(f" — {self._message}")
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(120, super().minimumSizeHint().height())
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -147,7 +147,7 @@ class FeatureMapsView(View):
             across, down = ("input channel →", "output channel ↓") if cin > 1 else ("", "")
             set_label(self.filters.plot, "bottom", across)
             set_label(self.filters.plot, "left", down)
-            set_title(self.filters.plot, f"Filters of the first convolution ({cout} × {cin} of {kh}×{kw})")
+            set_title(self.filters.plot, f"First conv filters: {cout}×{cin} of {kh}×{kw}")
         tiles = w[:, :cin].reshape(cout * cin, kh, kw)
         self.filters.set(self.filter_mosaic.assemble(tiles), levels=symmetric_levels(tiles))
 
