@@ -45,7 +45,45 @@ def _child_entry(conn, job: dict) -> None:
     run_job(conn, job)
 
 
-class WorkerHandle:
+class RunCommands:
+    """What a run can be told while it trains, each a message through ``send``: a local
+    worker's pipe (WorkerHandle) or the link to a remote engine (engine/remote/RemoteRun).
+    True when the message went out."""
+
+    def send(self, cmd: str, **args) -> bool:
+        raise NotImplementedError
+
+    def pause(self) -> bool:
+        return self.send("pause")
+
+    def resume(self) -> bool:
+        return self.send("resume")
+
+    def step(self) -> bool:
+        """Train one batch, then pause."""
+        return self.send("step")
+
+    def stop(self) -> bool:
+        """Ask the worker to stop after the current batch (it records and reports "stopped")."""
+        return self.send("stop")
+
+    def set_lr(self, value: float) -> bool:
+        return self.send("set_lr", value=float(value))
+
+    def set_clipping(self, norm: float | None = None, value: float | None = None) -> bool:
+        return self.send("set_clipping", norm=norm, value=value)
+
+    def checkpoint_now(self) -> bool:
+        return self.send("checkpoint_now")
+
+    def set_probes(self, **changes) -> bool:
+        """Change probe rates while running (engine.probes.ProbeSettings names, e.g.
+        ``stats_every=10``, ``heavy_hz=2`` or ``heavy_every=50``); the worker answers with
+        a "probes" message, or a "log" naming a bad value."""
+        return self.send("set_probes", changes=changes)
+
+
+class WorkerHandle(RunCommands):
     """Parent side of one training process. Nothing here blocks for long: commands are
     tiny writes, ``poll`` never waits, ``join``/``kill`` are bounded."""
 
@@ -92,35 +130,6 @@ class WorkerHandle:
             return True
         except (BrokenPipeError, ConnectionResetError, OSError):
             return False
-
-    def pause(self) -> bool:
-        return self.send("pause")
-
-    def resume(self) -> bool:
-        return self.send("resume")
-
-    def step(self) -> bool:
-        """Train one batch, then pause."""
-        return self.send("step")
-
-    def stop(self) -> bool:
-        """Ask the worker to stop after the current batch (it records and reports "stopped")."""
-        return self.send("stop")
-
-    def set_lr(self, value: float) -> bool:
-        return self.send("set_lr", value=float(value))
-
-    def set_clipping(self, norm: float | None = None, value: float | None = None) -> bool:
-        return self.send("set_clipping", norm=norm, value=value)
-
-    def checkpoint_now(self) -> bool:
-        return self.send("checkpoint_now")
-
-    def set_probes(self, **changes) -> bool:
-        """Change probe rates while running (engine.probes.ProbeSettings names, e.g.
-        ``stats_every=10``, ``heavy_hz=2`` or ``heavy_every=50``); the worker answers with
-        a "probes" message, or a "log" naming a bad value."""
-        return self.send("set_probes", changes=changes)
 
     # -- messages -----------------------------------------------------------------------
     def poll(self) -> list[dict]:

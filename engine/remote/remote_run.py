@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..session import SessionError
 from ..session.mirror import SessionMirror
-from ..worker import TERMINAL
+from ..worker import TERMINAL, RunCommands
 from . import protocol
 from .link import EngineLink, LinkError
 from .mirror_writer import MirrorWriter
@@ -30,7 +30,7 @@ from .runs import new_run_id
 _subs = itertools.count(1)
 
 
-class RemoteRun:
+class RemoteRun(RunCommands):
     def __init__(self, address: str, token: str, mirror_path):
         self.link = EngineLink(address, token)
         self.mirror_path = Path(mirror_path)
@@ -98,30 +98,6 @@ class RemoteRun:
         if self.state not in TERMINAL:
             self._status("stopped", message, self._out)
         self.close()
-
-    def pause(self) -> bool:
-        return self.send("pause")
-
-    def resume(self) -> bool:
-        return self.send("resume")
-
-    def step(self) -> bool:
-        return self.send("step")
-
-    def stop(self) -> bool:
-        return self.send("stop")
-
-    def set_lr(self, value: float) -> bool:
-        return self.send("set_lr", value=float(value))
-
-    def set_clipping(self, norm=None, value=None) -> bool:
-        return self.send("set_clipping", norm=norm, value=value)
-
-    def checkpoint_now(self) -> bool:
-        return self.send("checkpoint_now")
-
-    def set_probes(self, **changes) -> bool:
-        return self.send("set_probes", changes=changes)
 
     def kill(self) -> None:
         """End the engine's training process now (its session keeps what it committed)."""
