@@ -286,3 +286,11 @@ def test_an_input_fed_from_a_folded_block_can_be_picked_up_and_re_routed(window,
     assert not any(e.dst == "gap" for e in window.model.doc.edges)  # dropped on empty canvas: removed
     window.model.undo_stack.undo()
     assert any(e.src == "s3b3_relu2" and e.dst == "gap" for e in window.model.doc.edges)
+
+
+def test_a_block_name_from_a_file_shows_as_text_not_markup(window, qtbot):
+    window.open_template("resnet")
+    assert block_edits.rename(window.model, "stage1", "<i>Stage</i> <img src='x'>")
+    qtbot.wait(50)
+    tip = window.scene.node_items["stage1"].toolTip()
+    assert "&lt;i&gt;Stage&lt;/i&gt; &lt;img src='x'&gt;" in tip and "<img" not in tip

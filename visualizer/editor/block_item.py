@@ -7,6 +7,8 @@ Both only show what the scene tells them (from the document and the last analysi
 """
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
@@ -55,9 +57,10 @@ class BlockItem(NodeItem):
         return self.layers
 
     def _tooltip(self) -> str:
-        lines = [f"<b>{self.title}</b> (block '{self.node_id}')", f"{self.layers} · {self.summary}"]
+        # names and problems come from the file: shown as text, never as markup
+        lines = [f"<b>{_text(self.title)}</b> (block '{_text(self.node_id)}')", f"{self.layers} · {self.summary}"]
         if self.problem:
-            lines.append(f"<span style='color:{self.theme.error}'>{self.problem}</span>")
+            lines.append(f"<span style='color:{self.theme.error}'>{_text(self.problem)}</span>")
         elif self.shape_text:
             lines.append(f"output {self.shape_text}")
         if self.overlay is not None:
@@ -134,9 +137,9 @@ class FrameItem(QGraphicsItem):
         self.update()
 
     def _tooltip(self) -> str:
-        lines = [f"<b>{self.title}</b> (block '{self.node_id}')", self.summary]
+        lines = [f"<b>{_text(self.title)}</b> (block '{_text(self.node_id)}')", self.summary]
         if self.problem:
-            lines.append(f"<span style='color:{self.theme.error}'>{self.problem}</span>")
+            lines.append(f"<span style='color:{self.theme.error}'>{_text(self.problem)}</span>")
         if self.overlay is not None:
             lines.append(self.overlay[1])
         lines.append("Double-click the header to fold it.")
@@ -213,3 +216,7 @@ class FrameItem(QGraphicsItem):
     def content_pos(self) -> QPointF:
         """Where the block's ``pos`` is, in its parent's coordinates."""
         return self.pos() - QPointF(PAD, HEAD)
+
+
+def _text(value) -> str:
+    return escape(str(value), quote=False)
