@@ -246,7 +246,12 @@ def parse_json(text: str, source: str = "the graph") -> Any:
         raise GraphError(f"{source} nests its values more than {MAX_DEPTH} levels deep; "
                          f"a graph document needs far fewer.") from None
     except ValueError as exc:  # a number with thousands of digits, NaN or Infinity
-        raise GraphError(f"{source} is not valid JSON: {str(exc)[:80]}.") from None
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "a number has more than 4300 digits"
+        elif len(reason) > 80:
+            reason = reason[:80].rsplit(" ", 1)[0] + "…"
+        raise GraphError(f"{source} is not valid JSON: {reason}.") from None
 
 
 @contextlib.contextmanager

@@ -148,3 +148,37 @@ def test_idx_and_npy_headers_with_too_many_dimensions(tmp_path):
         z.writestr("y.npy", member)
     with pytest.raises(DataError, match="array x has 70 dimensions; a dataset array has at most 32"):
         load_dataset({"path": "d.npz"}, base_dir=tmp_path)
+
+
+def _graph_with_input_shape(shape) -> dict:
+    return {"format": "neurostudio.graph", "version": 2, "name": "t",
+            "nodes": [{"id": "x", "type": "Input", "params": {"shape": shape}},
+                      {"id": "f", "type": "Flatten", "params": {}},
+                      {"id": "fc", "type": "Dense", "params": {"units": 2}},
+                      {"id": "loss", "type": "CrossEntropy", "params": {}}],
+            "edges": [{"from": "x.out", "to": "f.in"}, {"from": "f.out", "to": "fc.in"},
+                      {"from": "fc.out", "to": "loss.in"}],
+            "dataset": {"name": "spiral"}}
+
+
+@pytest.mark.parametrize("shape, says", [
+    ([1] * 100_000, "param 'shape' must have at most 8 entries, got 100000"),  # review F3: a 300 KB message
+    ([10**30], "param 'shape' entries must be at most 2147483647"),  # review F4: torch's overflow text
+    ([0.5] * 10_000, "must be a list of whole numbers, got [0.5, 0.5, 0.5"),
+])
+def test_input_shapes_a_stranger_may_write_get_one_short_sentence(shape, says):
+    from engine.graph.errors import GraphError
+    from engine.graph.validate import validate_document
+    doc = GraphDocument.from_dict(_graph_with_input_shape(shape), validate=False)
+    with pytest.raises(GraphError) as err:
+        validate_document(doc)
+    text = str(err.value)
+    assert says in text and len(text) < 300, text[:400]
+
+
+def test_a_number_with_thousands_of_digits_is_a_whole_sentence():  # review F5: "...has 5001 di."
+    from engine.graph.errors import GraphError
+    text = '{"format": "neurostudio.graph", "version": 2, "nodes": [{"id": "x", "type": "Dense", ' \
+           '"params": {"units": 1' + "0" * 5000 + '}}]}'
+    with pytest.raises(GraphError, match=r"is not valid JSON: a number has more than 4300 digits\.$"):
+        GraphDocument.from_json(text, source="Graph file g.json")

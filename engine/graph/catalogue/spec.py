@@ -30,29 +30,32 @@ class Param:
     unit: str = ""
 
     def problem(self, value: Any) -> str | None:
-        """Why ``value`` is not acceptable, as the end of a sentence, or None if it is."""
+        """Why ``value`` is not acceptable, as the end of a sentence, or None if it is. The
+        value is quoted short: it comes from a file that may hold anything."""
         if value is None:
             return None if self.nullable else "must not be empty"
         kind = self.kind
         if kind == "bool":
-            return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+            return None if isinstance(value, bool) else f"must be true or false, got {_quote(value)}"
         if kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"must be a whole number, got {value!r}"
+                return f"must be a whole number, got {_quote(value)}"
             return self._range_problem(value)
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"must be a number, got {value!r}"
+                return f"must be a number, got {_quote(value)}"
             if not math.isfinite(value):
-                return f"must be a finite number, got {value!r}"
+                return f"must be a finite number, got {_quote(value)}"
             return self._range_problem(value)
         if kind == "choice":
             return None if value in self.choices else (
-                f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+                f"must be one of {', '.join(map(str, self.choices))}; got {_quote(value)}")
         if kind == "ints":
             if not isinstance(value, (list, tuple)) or not all(
                     isinstance(v, int) and not isinstance(v, bool) for v in value):
-                return f"must be a list of whole numbers, got {value!r}"
+                return f"must be a list of whole numbers, got {_quote(value)}"
+            if len(value) > MAX_INTS:
+                return f"must have at most {MAX_INTS} entries, got {len(value)}"
             for v in value:
                 p = self._range_problem(v)
                 if p:
@@ -62,18 +65,28 @@ class Param:
             if value in ("same", "valid"):
                 return None
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                return f'must be "same", "valid" or a whole number >= 0, got {value!r}'
+                return f'must be "same", "valid" or a whole number >= 0, got {_quote(value)}'
             return None
         if kind == "str":
-            return None if isinstance(value, str) else f"must be text, got {value!r}"
+            return None if isinstance(value, str) else f"must be text, got {_quote(value)}"
         raise ValueError(f"unknown param kind {kind!r}")
 
     def _range_problem(self, value) -> str | None:
         if self.min is not None and value < self.min:
-            return f"must be at least {self.min:g}, got {value!r}"
-        if self.max is not None and value > self.max:
-            return f"must be at most {self.max:g}, got {value!r}"
+            return f"must be at least {self.min:g}, got {_quote(value)}"
+        top = self.max if self.max is not None else (MAX_WHOLE if isinstance(value, int) else None)
+        if top is not None and value > top:
+            return f"must be at most {top if isinstance(top, int) else f'{top:g}'}, got {_quote(value)}"
         return None
+
+
+MAX_INTS = 8  # entries of a list param (a shape, an order, a kernel): tensors have few dims
+MAX_WHOLE = 2**31 - 1  # a whole number with no bound of its own: torch sizes fit in it
+
+
+def _quote(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 @dataclass(frozen=True)
