@@ -34,6 +34,15 @@ def rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def _size_mb(path) -> float:
+    """The session file's size; 0 while a restarted run has not created its file yet (a
+    stat at that instant ended the first hour-long soak at 47 minutes)."""
+    try:
+        return Path(path).stat().st_size / 1e6 if path else 0.0
+    except FileNotFoundError:
+        return 0.0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=60.0)
@@ -85,7 +94,7 @@ def main(argv=None) -> int:
             window.model.undo_stack.setClean()
         gc.collect()
         sample, late[:] = list(late), []
-        size = Path(window.session_path).stat().st_size / 1e6 if window.session_path else 0.0
+        size = _size_mb(window.session_path)
         rows.append((time.monotonic() - start, rss_mb(), float(np.percentile(sample, 95)) if sample else 0.0,
                      float(np.percentile(sample, 99)) if sample else 0.0, max(sample, default=0.0),
                      run.last_progress.get("step", 0), size))
