@@ -41,7 +41,7 @@ class ProbeSet(Callback):
 
     ``settings`` (ProbeSettings) sets the rates; :meth:`configure` changes them while the
     run goes on. ``basic_scalars=False`` leaves train/loss, train/accuracy, lr, step_time,
-    samples_per_s and val/* to another recorder (engine.train.recorder.SessionRecorder
+    samples_per_s, grad_norm and val/* to another recorder (engine.train.recorder.SessionRecorder
     writes them too). ``last_capture`` holds the latest inline heavy capture at full
     precision (name -> CPU tensor), before the rounding the store applies.
     ``capture_mode`` is where captures run now ("inline", "process" or "stream").
@@ -297,7 +297,9 @@ class ProbeSet(Callback):
             self._write_stats(step, loss, self.stats.named(layout, pending.values()))
 
     def _write_stats(self, step: int, loss, values: dict) -> None:
-        self.writer.scalars(step, values)
+        # the other recorder writes the global norm (one writer a series); diagnostics use it here
+        written = values if self.basic_scalars else {k: v for k, v in values.items() if k != "grad_norm"}
+        self.writer.scalars(step, written)
         if self.settings.diagnostics:
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
