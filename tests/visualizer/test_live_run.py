@@ -73,7 +73,7 @@ def test_a_live_run_draws_what_the_session_records(qtbot, window):
             # with the cursor at the step): what was drawn live is exactly the session's first points.
             _, x, y = shown_live[0]
             steps, values = reader.scalar("train/loss")
-            assert 0 < len(x) < len(steps)
+            assert 0 < len(x) <= len(steps)  # a fast machine can commit the whole run before a frame
             np.testing.assert_array_equal(x, steps[:len(x)])
             np.testing.assert_array_equal(y, values[:len(x)])
 
