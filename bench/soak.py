@@ -100,10 +100,19 @@ def main(argv=None) -> int:
                      run.last_progress.get("step", 0), size))
         print(f"{rows[-1][0]:7.0f} s  RSS {rows[-1][1]:7.1f} MB  p95 {rows[-1][2]:5.1f}  p99 {rows[-1][3]:5.1f} ms  "
               f"step {rows[-1][5]:>8}", flush=True)
+        # the table so far, on disk: a soak cut short still leaves its curve
+        report(args, app, shown, restarts, rows, Path(args.out).with_suffix(".partial.txt"))
     heart.stop()
     window.controller.stop()
     window.close()
+    ok = report(args, app, shown, restarts, rows, Path(args.out))
+    print(Path(args.out).read_text())
+    Path(args.out).with_suffix(".partial.txt").unlink(missing_ok=True)
+    return 0 if ok else 1
 
+
+def report(args, app, shown, restarts, rows, out: Path) -> bool:
+    """Write the memory curve and the verdicts; True if both bars are met."""
     rss = np.array([r[1] for r in rows])
     q = max(1, len(rss) // 4)
     second, last_q = float(np.median(rss[q:2 * q])), float(np.median(rss[-q:]))
@@ -121,10 +130,9 @@ def main(argv=None) -> int:
               f"latency per sample: median p95 {np.median(p95s):.1f} ms, median p99 {np.median(p99s):.1f} ms, "
               f"worst p99 {max(p99s):.1f} ms: {'within the bars' if lat_ok else 'OVER THE BARS'}"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    return 0 if bounded and lat_ok else 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return bounded and lat_ok
 
 
 if __name__ == "__main__":

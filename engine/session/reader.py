@@ -182,6 +182,20 @@ class SessionReader(BoundedQueries):
             return steps, arr[:, 1].copy(), arr[:, 2].copy()
         return steps, arr[:, 1].copy()
 
+    def scalar_near(self, name: str, step: int) -> tuple[int, float] | None:
+        """(step, value) of one series' record at ``step``, else its last before it, else its
+        first after it; None if the series is empty. What a pointer over a plot reads out."""
+        sid = self._series("scalar").get(name)
+        if sid is None:
+            return None
+        for query in ("SELECT step, value FROM scalars WHERE series = ? AND step <= ? ORDER BY step DESC LIMIT 1",
+                      "SELECT step, value FROM scalars WHERE series = ? AND step > ? ORDER BY step LIMIT 1"):
+            rows = self._all(query, (sid, int(step)))
+            if rows:
+                value = self._numbers(rows, 2, f"scalar series {name!r}")[0, 1]
+                return self._step(rows[0][0], f"scalar series {name!r}"), float(value)
+        return None
+
     def scalar_tails(self, since: dict[str, int | None], upto: int | None = None
                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Several series at once, each from its own ``since`` step (inclusive; None: from
@@ -228,11 +242,14 @@ class SessionReader(BoundedQueries):
     def tensor_names(self) -> list[str]:
         return sorted(self._series("tensor"))
 
-    def tensor_steps(self, name: str) -> np.ndarray:
+    def tensor_steps(self, name: str, since: int | None = None) -> np.ndarray:
+        """The steps of one tensor series' records, in order; from ``since`` (inclusive)
+        if given, so a live view reads only what is new."""
         sid = self._series("tensor").get(name)
         if sid is None:
             return np.zeros(0, np.int64)
-        rows = self._all("SELECT step FROM tensors WHERE series = ? ORDER BY step", (sid,))
+        rows = self._all("SELECT step FROM tensors WHERE series = ? AND step >= ? ORDER BY step",
+                         (sid, -(1 << 62) if since is None else int(since)))
         return self._steps([r[0] for r in rows], f"tensor series {name!r}")
 
     def tensor(self, name: str, step: int, exact: bool = False) -> tuple[int, np.ndarray] | None:
@@ -265,9 +282,11 @@ class SessionReader(BoundedQueries):
                 for (name, s), arr in found if isinstance(name, str)}
 
     # -- events, checkpoints, probe ----------------------------------------------------
-    def events(self, kinds=None) -> list[Event]:
-        """All events in the order written, or only those whose kind is in ``kinds``."""
-        rows = self._all("SELECT step, wall, kind, message, data FROM events ORDER BY id", sized=True)
+    def events(self, kinds=None, start: int = 0) -> list[Event]:
+        """All events in the order written, or only those whose kind is in ``kinds``; from
+        the ``start``-th one written (a live view reads only the new ones)."""
+        rows = self._all("SELECT step, wall, kind, message, data FROM events ORDER BY id LIMIT -1 OFFSET ?",
+                         (max(0, int(start)),), sized=True)
         wanted = None if kinds is None else ({kinds} if isinstance(kinds, str) else set(kinds))
         if wanted is not None:
             rows = [r for r in rows if r[2] in wanted]

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.reference import binary, conv2d, convlstm, gru, lstm, lstm_cifg, lstm_peephole, rnn, stats
+from tests.reference import binary, conv2d, convlstm, gru, lstm, lstm_cifg, lstm_peephole, rnn, smoothing, stats
 
 N, T, FEAT, HID = 2, 4, 3, 3
 
@@ -461,3 +461,11 @@ def test_oracles_import_neither_engine_nor_torch():
             else:
                 continue
             assert not {n.split(".")[0] for n in names} & forbidden, f"{path.name}: {names}"
+
+
+# --------------------------------------------------------------------------- smoothing
+def test_debiased_ema_by_hand():
+    # w = 0.5 over (1, 3): acc 0.5 then 0.25 + 1.5 = 1.75; norm 0.5 then 0.75
+    assert smoothing.debiased_ema([1.0, 3.0], 0.5) == [1.0, 1.75 / 0.75]
+    assert smoothing.debiased_ema([2.0, 5.0], 0.0) == [2.0, 5.0]
+    assert smoothing.debiased_ema([4.0] * 50, 0.9) == pytest.approx([4.0] * 50, rel=1e-14)  # debiased: no pull to 0

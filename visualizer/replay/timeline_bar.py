@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider,
                                QToolButton, QWidget)
 
-from .events import next_mark, timeline_marks
+from .events import MarkTracker, next_mark
 
 SPEEDS = (("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("5×", 5.0), ("20×", 20.0))
 MARK_COLOURS = {"nan": "#d62728", "failure": "#d62728", "lr_change": "#9467bd", "best_val": "#2ca02c",
@@ -74,6 +74,7 @@ class TimelineBar(QWidget):
         super().__init__(parent)
         self.timeline = timeline
         self.reader = None
+        self._tracker = None
         self.marks = []
         self._icons = {}
         self.play_btn = QToolButton()
@@ -144,11 +145,12 @@ class TimelineBar(QWidget):
 
     def set_reader(self, reader, live: bool) -> None:
         self.reader = reader
+        self._tracker = MarkTracker(reader) if reader is not None else None
         self.live_btn.setVisible(live)
         self.refresh_marks()
 
     def refresh_marks(self) -> None:
-        self.marks = timeline_marks(self.reader) if self.reader is not None else []
+        self.marks = self._tracker.update() if self._tracker is not None else []
         self.slider.marks = self.marks
         self.slider.update()
 

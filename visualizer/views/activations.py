@@ -90,7 +90,7 @@ class ActivationsView(View):
             self.series = RecordSeries(self.reader, name)
         steps, recs = self.series.upto(step)
         self.cursor.setValue(step)  # moves between records too
-        if len(steps) and self.already_drawn(len(steps)):
+        if len(steps) and self.already_drawn((len(steps), int(steps[-1]))):
             return
         if not len(steps):
             self.stack.hint(NO_DATA)

@@ -200,7 +200,8 @@ class BinaryWeightsView(View):
         for cursor in self.cursors:
             cursor.setValue(step)
         steps, recs = self._series(hist_name).upto(step)
-        key = (len(steps), is_binary, self._scalar_count(node, step) if is_binary else 0)
+        key = (len(steps), int(steps[-1]) if len(steps) else None, is_binary,
+               self._scalar_count(node, step) if is_binary else 0)
         if not len(steps):
             self.stack.hint(NO_DATA)
             return

@@ -93,7 +93,7 @@ class GradientsThroughTimeView(View):
             self.series = RecordSeries(self.reader, name)
         steps, norms = self.series.upto(step)
         self.cursor.setValue(step)  # moves between records too
-        if len(steps) and self.already_drawn((len(steps), self.sample.value())):
+        if len(steps) and self.already_drawn((len(steps), int(steps[-1]), self.sample.value())):
             return
         if not len(steps):
             self.stack.hint(NO_DATA)
@@ -105,8 +105,8 @@ class GradientsThroughTimeView(View):
         self.profile.setData(t, shown)
         hold_range(self.profile_plot, "y", float(np.log10(shown.min())), float(np.log10(shown.max())))
         idx, (x0, x1) = uniform_columns(steps)
-        logs = np.log10(np.maximum(np.stack(norms, axis=1).astype(np.float64), TINY))  # (T, records)
-        image = logs[:, idx]
+        # only the records the (at most 300) columns show, not every record kept
+        image = np.log10(np.maximum(np.stack([norms[i] for i in idx.tolist()], axis=1).astype(np.float64), TINY))
         self.column_steps = steps[idx]
         self.history.set(image, rect=(x0, -0.5, x1 - x0, image.shape[0]), levels=range_levels(image))
         follow_x(self.history.plot, x0, x1, headroom=1 / 16 if self.growing else 0)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from .base import View
+from .envelope import Envelope, ema
 from .style import SERIES, plot_pen
 from .widgets import Legible, follow_x, forget_ranges, hold_range, legend_title, plain_label, set_title
 
@@ -24,38 +25,22 @@ PLOT_HEIGHT = 180  # the least a plot needs to be read; a smaller pane scrolls
 MIN_HEIGHT = 2 * PLOT_HEIGHT
 
 
-def ema(values: np.ndarray, weight: float, state: tuple[float, float] = (0.0, 0.0)):
-    """Exponential moving average with TensorBoard's debiasing, so early points are not
-    pulled towards zero. ``state`` (acc, norm) continues a series smoothed before; returns
-    (smoothed values, state after the last one), so a live curve smooths only its new tail."""
-    acc, norm = state
-    if weight <= 0 or len(values) == 0:
-        return np.asarray(values, dtype=np.float64), state
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values.tolist()):  # new tails are short; a full pass is thousands
-        acc = weight * acc + (1 - weight) * v
-        norm = weight * norm + (1 - weight)
-        out[i] = acc / norm
-    return out, (acc, norm)
-
-
 class Series:
-    """One scalar series as drawn: raw and smoothed values in growing buffers."""
+    """One scalar series as drawn: smoothed, held as a bounded envelope (see ``Envelope``),
+    and the step after the last one read."""
 
     def __init__(self):
-        self.steps = np.zeros(0, np.float64)
-        self.values = np.zeros(0, np.float64)
-        self.smoothed = np.zeros(0, np.float64)
+        self.shown = Envelope()
         self.state = (0.0, 0.0)
+        self.first_step: int | None = None
+        self.next_step: int | None = None  # where the next read starts
 
     def extend(self, steps, values, weight: float) -> None:
         smoothed, self.state = ema(values, weight, self.state)
-        self.steps = np.concatenate([self.steps, np.asarray(steps, np.float64)])
-        self.values = np.concatenate([self.values, values])
-        self.smoothed = np.concatenate([self.smoothed, smoothed])
-
-    def resmooth(self, weight: float) -> None:
-        self.smoothed, self.state = ema(self.values, weight)
+        self.shown.extend(steps, smoothed)
+        if self.first_step is None:
+            self.first_step = int(steps[0])
+        self.next_step = int(steps[-1]) + 1
 
 
 class CurvesView(View):
@@ -128,11 +113,6 @@ class CurvesView(View):
                 ci.addItem(plot, row=i // cols, col=i % cols)
         self.legible.set_min_height(PLOT_HEIGHT * ((len(self.plots) + self.columns - 1) // self.columns))
 
-    @property
-    def raw(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """name -> (steps, values) as recorded, up to the last head read."""
-        return {n: (sr.steps, sr.values) for n, sr in self.series.items() if len(sr.steps)}
-
     def accuracy_title(self) -> str:
         """Per-step targets count every time step, padding included: the title says so."""
         info = (self.reader.dataset_info or {}) if self.reader is not None else {}
@@ -162,19 +142,17 @@ class CurvesView(View):
             return
         head = self.reader.last_step
         if head != self._loaded_head:  # new commits: read only the new tail of each series
-            tails = self.reader.scalar_tails(
-                {name: int(sr.steps[-1]) + 1 if len(sr.steps) else None for name, sr in self.series.items()},
-                upto=head)
+            tails = self.reader.scalar_tails({name: sr.next_step for name, sr in self.series.items()}, upto=head)
             for name, series in self.series.items():
                 steps, values = tails[name]
                 if len(steps):
                     series.extend(steps, values, self._weight(name))
-                    self.curves[name].setData(series.steps, series.smoothed)
+                    self.curves[name].setData(*series.shown.points())
             self._loaded_head = head
             self._frame_y()
-        recorded = [sr.steps for sr in self.series.values() if len(sr.steps)]
+        recorded = [sr for sr in self.series.values() if sr.next_step is not None]
         if recorded:  # also when the run ends: the range then fits the steps
-            lo, hi = min(float(s[0]) for s in recorded), max(float(s[-1]) for s in recorded)
+            lo, hi = min(sr.first_step for sr in recorded), max(sr.next_step - 1 for sr in recorded)
             for plot in self.plots.values():
                 follow_x(plot, lo, hi, headroom=0.25 if self.growing else 0)
         for cursor in self.cursors:
@@ -187,22 +165,22 @@ class CurvesView(View):
         for title, _, series in PANELS:
             plot = self.plots[title]
             log = plot.getViewBox().state["logMode"][1]
-            values = [v[np.isfinite(v) & (v > 0 if log else True)]
-                      for v in (self.series[name].smoothed for name, _, _ in series)]
-            values = [np.log10(v) if log else v for v in values if v.size]
-            if not values:
+            ranges = [r for r in (self.series[name].shown.finite_range(positive=log) for name, _, _ in series) if r]
+            if not ranges:
                 continue
-            lo, hi = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            if log:
+                lo, hi = float(np.log10(lo)), float(np.log10(hi))
             if hi == lo and not log:
                 lo, hi = min(lo, 0.0), max(hi, 0.0)
             hold_range(plot, "y", lo, hi)
 
     def _resmooth(self) -> None:
-        for name, series in self.series.items():
-            series.resmooth(self._weight(name))
-            if len(series.steps):
-                self.curves[name].setData(series.steps, series.smoothed)
-        self._frame_y()
+        """Smooth again from the values as recorded (the view keeps only what it draws)."""
+        self.series = {name: Series() for name in self.curves}
+        self._loaded_head = -1
+        if self.reader is not None:
+            self.show_step(self.step)
 
     def _apply_log(self, on: bool) -> None:
         for title in ("Loss", "Gradient norm"):
@@ -211,20 +189,28 @@ class CurvesView(View):
 
     def _on_mouse(self, event) -> None:
         pos = event[0]
-        for title, plot in self.plots.items():
+        if self.reader is None:
+            return
+        for title, _, series in PANELS:
+            plot = self.plots[title]
             if plot.sceneBoundingRect().contains(pos):
-                x = plot.vb.mapSceneToView(pos).x()
-                parts = [f"step {int(round(x))}"]
-                for name, (steps, values) in self.raw.items():
-                    if len(steps) and any(name == s[0] for p in PANELS if p[0] == title for s in p[2]):
-                        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
-                        parts.append(f"{name} = {values[i]:.4g} (step {int(steps[i])})")
+                x = int(round(plot.vb.mapSceneToView(pos).x()))
+                parts = [f"step {x}"]
+                for name, _, _ in series:
+                    got = self.reader.scalar_near(name, x)
+                    if got is not None:
+                        parts.append(f"{name} = {got[1]:.4g} (step {got[0]})")
                 self.readout.setText(" · ".join(parts))
                 return
 
     def table(self):
-        names = sorted(self.raw)
-        all_steps = sorted({int(s) for n in names for s in self.raw[n][0]})
-        lookup = {n: dict(zip(self.raw[n][0].astype(int).tolist(), self.raw[n][1].tolist())) for n in names}
+        """Every series as recorded (not as drawn: a long run is drawn from its envelope)."""
+        if self.reader is None:
+            return None
+        head = self.reader.last_step
+        got = {name: self.reader.scalar(name, upto=head) for name in sorted(self.curves)}
+        names = [n for n in sorted(got) if len(got[n][0])]
+        all_steps = sorted({int(s) for n in names for s in got[n][0]})
+        lookup = {n: dict(zip(got[n][0].tolist(), got[n][1].tolist())) for n in names}
         rows = [[s] + [lookup[n].get(s, "") for n in names] for s in all_steps]
         return ["step", *names], rows
