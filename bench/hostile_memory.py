@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 GIB = 1 << 30
 OLD_COMMIT = "cb5379b"   # the session package before issue 22's fixes
+DATA_BEFORE = "fbb3a5f"  # engine/ before the loaders converted in blocks (F1, F2, F6)
 
 
 def peak_mb(code: str, *args, pythonpath: str = str(ROOT)) -> tuple[float, str]:
@@ -118,13 +119,40 @@ def main() -> int:
         (data / "img" / "a" / "big.png").write_bytes(_png_header(12000, 12000))
         new, said = peak_mb(load, '{"path": "img"}', str(data))
         rows.append(("image folder with a PNG declaring 12000x12000", new, None, said))
+
+        # The review's F1, F2 and F6 (files within the per-file caps whose loading peaked far
+        # above them), with engine/ as it was before their fix beside the current one.
+        before = folder / "before"
+        before.mkdir()
+        archive = subprocess.run(["git", "archive", DATA_BEFORE, "engine"], cwd=ROOT, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        n, side = 4000, 256
+        (data / "f2-idx3-ubyte.gz").write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", n, side, side)
+                                                               + bytes(n * side * side), 6))
+        (data / "f2-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", n) + bytes(n))
+        with (data / "f1.csv").open("w") as f:
+            for _ in range(4):
+                f.write(",".join(["1"] * 5_000_000) + "\n")
+        for cls in ("a", "b"):
+            (data / "f6" / cls).mkdir(parents=True)
+            for k in range(6):
+                Image.fromarray(np.zeros((4096, 4096), np.uint8)).save(data / "f6" / cls / f"{k}.png")
+        for what, ref in (
+                (f"F2: gzip IDX {n}x{side}x{side} ({(data / 'f2-idx3-ubyte.gz').stat().st_size / 1e3:.0f} KB)",
+                 '{"path": "f2-idx3-ubyte.gz", "labels": "f2-idx1-ubyte"}'),
+                ("F1: CSV of 4 rows x 5,000,000 columns (40 MB)", '{"path": "f1.csv"}'),
+                ("F6: 12 PNGs of 4096x4096 zeros (a folder)", '{"path": "f6"}')):
+            new, said = peak_mb(load + "\nelse:\n    print('loaded')", ref, str(data))
+            was, said_before = peak_mb(load + "\nelse:\n    print('loaded')", ref, str(data), pythonpath=str(before))
+            rows.append((what, new, was, said if said == said_before else f"{said} (before: {said_before})"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     lines = [f"# {time.strftime('%Y-%m-%d %H:%M')} · bench/hostile_memory.py (peak RSS of a fresh process, MB; "
              f"'before' = engine/session at {OLD_COMMIT})"]
     for what, new, was, said in rows:
         before = f"  before {was:7.0f}" if was is not None else " " * 16
-        lines.append(f"{what:<52} now {new:7.0f}{before}   {said}")
+        lines.append(f"{what:<56} now {new:7.0f}{before}   {said}")
     text = "\n".join(lines) + "\n"
     print(text)
     with (ROOT / "bench" / "results" / "hostile_memory.txt").open("a") as f:

@@ -95,11 +95,14 @@ def main(argv=None) -> int:
         gc.collect()
         sample, late[:] = list(late), []
         size = _size_mb(window.session_path)
+        # what each view's frames cost in this sample (its update and the repaint it caused)
+        costs = {title: max(window.hub.costs.get(title, [0.0]), default=0.0) for title in shown}
+        window.hub.costs.clear()
         rows.append((time.monotonic() - start, rss_mb(), float(np.percentile(sample, 95)) if sample else 0.0,
                      float(np.percentile(sample, 99)) if sample else 0.0, max(sample, default=0.0),
-                     run.last_progress.get("step", 0), size))
+                     run.last_progress.get("step", 0), size, costs))
         print(f"{rows[-1][0]:7.0f} s  RSS {rows[-1][1]:7.1f} MB  p95 {rows[-1][2]:5.1f}  p99 {rows[-1][3]:5.1f} ms  "
-              f"step {rows[-1][5]:>8}", flush=True)
+              f"step {rows[-1][5]:>8}  " + " ".join(f"{t[:8]} {c:.0f}" for t, c in costs.items()), flush=True)
         # the table so far, on disk: a soak cut short still leaves its curve
         report(args, app, shown, restarts, rows, Path(args.out).with_suffix(".partial.txt"))
     heart.stop()
@@ -122,9 +125,13 @@ def report(args, app, shown, restarts, rows, out: Path) -> bool:
     lines = [f"Soak: {args.minutes:g} min live run of {args.template} in the Watch workspace "
              f"({app.platformName()}, 1600 x 1000, views: {', '.join(shown)}), {time.strftime('%Y-%m-%d')}",
              f"samples every {SAMPLE_S:g} s; the run restarted {restarts} times to stay live",
-             "", f"{'t s':>7} {'RSS MB':>8} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>8} {'step':>9} {'session MB':>11}"]
-    for t, r, a, b, m, step, size in rows:
-        lines.append(f"{t:7.0f} {r:8.1f} {a:7.1f} {b:7.1f} {m:8.1f} {step:>9} {size:11.1f}")
+             "heartbeat lateness p95/p99/max; then the costliest frame of each view in the sample (ms: its "
+             "update and the repaint it caused)",
+             "", f"{'t s':>7} {'RSS MB':>8} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>8} {'step':>9} {'session MB':>11}"
+             + "".join(f" {title[:12]:>12}" for title in shown)]
+    for t, r, a, b, m, step, size, costs in rows:
+        lines.append(f"{t:7.0f} {r:8.1f} {a:7.1f} {b:7.1f} {m:8.1f} {step:>9} {size:11.1f}"
+                     + "".join(f" {costs.get(title, 0.0):12.1f}" for title in shown))
     lines += ["", f"RSS: first {rss[0]:.1f} MB, median of the second quarter {second:.1f} MB, of the last "
               f"quarter {last_q:.1f} MB, max {rss.max():.1f} MB: {'bounded' if bounded else 'GROWING'}",
               f"latency per sample: median p95 {np.median(p95s):.1f} ms, median p99 {np.median(p99s):.1f} ms, "

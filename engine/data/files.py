@@ -103,7 +103,9 @@ def _number(cell: str) -> float | None:
 
 
 MAX_CLASSES = 65_536       # distinct text labels of a CSV
-_BLOCK_ROWS = 4096         # CSV rows parsed into one float32 block at a time
+MAX_CSV_COLUMNS = 65_536   # a CSV row's cells (a 40 MB row of 5 million once took 1.8 GB to split)
+MAX_CSV_LINE = 16 << 20    # characters of one line of a CSV file
+_BLOCK_CELLS = 1 << 20     # CSV cells parsed into one float32 block at a time (as Python floats first)
 
 
 def _read_csv(path: Path, ref: dict):
@@ -115,13 +117,30 @@ def _read_csv(path: Path, ref: dict):
                         f"{size_text(MAX_CSV_BYTES)}.")
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = ((reader.line_num, row) for reader in [csv.reader(f, delimiter=delimiter)]
+            lines = _bounded_lines(f, delimiter, path)
+            rows = ((reader.line_num, row) for reader in [csv.reader(lines, delimiter=delimiter)]
                     for row in reader if any(c.strip() for c in row))
             return _parse_csv(path, ref, rows)
     except UnicodeDecodeError:
         raise DataError(f"CSV file {path} is not UTF-8 text.") from None
     except csv.Error as exc:
         raise DataError(f"CSV file {path} cannot be parsed: {str(exc)[:80]}.") from None
+
+
+def _bounded_lines(f, delimiter: str, path: Path):
+    """The file's lines, each refused before the csv module splits it if it is longer than
+    MAX_CSV_LINE or has more delimiters than MAX_CSV_COLUMNS (a quoted delimiter counts too:
+    the bound is on the text, which is what splitting costs)."""
+    number = 0
+    while line := f.readline(MAX_CSV_LINE + 1):
+        number += 1
+        if len(line) > MAX_CSV_LINE:
+            raise DataError(f"CSV file {path} line {number} is longer than {MAX_CSV_LINE:,} characters, "
+                            "so it is not read.")
+        if line.count(delimiter) >= MAX_CSV_COLUMNS:
+            raise DataError(f"CSV file {path} line {number} has more than {MAX_CSV_COLUMNS:,} columns; "
+                            f"a CSV dataset may have at most {MAX_CSV_COLUMNS:,}.")
+        yield line
 
 
 def _parse_csv(path: Path, ref: dict, rows):
@@ -147,7 +166,8 @@ def _parse_csv(path: Path, ref: dict, rows):
     label %= len(columns)
     features = [i for i in range(len(columns)) if i != label]
     labels = _CsvLabels()
-    blocks, pending = [], []
+    blocks, pending, done = [], [], 0
+    block_rows = max(1, _BLOCK_CELLS // len(features))  # a wide row makes for short blocks
     body = rows if header else _chain(first, rows)
     for line, row in body:
         if len(row) != len(columns):
@@ -161,27 +181,29 @@ def _parse_csv(path: Path, ref: dict, rows):
             values.append(value)
         pending.append(values)
         labels.add(line, row[label].strip())
-        if len(pending) == _BLOCK_ROWS:
-            blocks.append(_block(pending))
+        if len(pending) == block_rows:
+            blocks.append(_block(pending, path))
+            done += len(pending)
             pending = []
-            check_data_bytes(len(blocks) * _BLOCK_ROWS * len(features) * 4, f"CSV file {path}")
+            check_data_bytes(done * len(features) * 4, f"CSV file {path}")
     if pending:
-        blocks.append(_block(pending))
+        blocks.append(_block(pending, path))
     if not blocks:
         raise DataError(f"CSV file {path} has a header but no data rows.")
     x = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     y, names, target = labels.result(path, excerpt(columns[label]), ref.get("target"))
-    if not np.isfinite(x).all():
-        raise DataError(f"CSV file {path} holds NaN or infinite feature values.")
     info = DatasetInfo(path.name, (len(features),), "float", target, () if target == "class" else (1,),
                        names, "table", f"Table from {path}: {len(features)} features, label "
                        f"{excerpt(columns[label])}.")
     return x, y, info
 
 
-def _block(rows: list) -> np.ndarray:
-    with np.errstate(over="ignore"):  # past float32: inf, refused with the NaN check
-        return np.array(rows, dtype=np.float32)
+def _block(rows: list, path: Path) -> np.ndarray:
+    with np.errstate(over="ignore"):  # past float32: inf, refused here
+        block = np.array(rows, dtype=np.float32)
+    if not np.isfinite(block).all():
+        raise DataError(f"CSV file {path} holds NaN or infinite feature values.")
+    return block
 
 
 def _chain(first, rest):

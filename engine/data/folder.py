@@ -49,40 +49,42 @@ def load_folder(path: Path, size=None, channels=None, access=None) -> tuple[np.n
         if not files:
             raise DataError(f"Class folder {folder} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))}).")
         listing += [(label, f) for f in files]
-    if hw is not None:
-        _check_total(path, len(listing), hw)
-    images = np.empty(0, dtype=np.uint8)
-    all_gray = True
-    for k, (label, f) in enumerate(listing):
+    # Sizes and modes from the headers first, so the one float32 array can be allocated
+    # before any image is decoded (decoding all as uint8, then converting, peaked at 4x).
+    if hw is not None:  # the least it can take, before a single header is read
+        _check_total(path, len(listing), hw, channels or 1)
+    heads = []
+    for _label, f in listing:
         if access is not None:
             access.check_inside(f, "Image")
-        rgb, gray = _read_image(f)
-        all_gray &= gray
-        if hw is None:
-            hw = (rgb.height, rgb.width)
-            _check_total(path, len(listing), hw)
+        heads.append(_read_image(f, decode=False))
+    if hw is None:
+        hw = heads[0][0]
+    c = channels or (1 if all(gray for _hw, gray in heads) else 3)
+    _check_total(path, len(listing), hw, c)
+    x = np.empty((len(listing), c, hw[0], hw[1]), np.float32)
+    for k, (_label, f) in enumerate(listing):
+        rgb = _read_image(f)
         if (rgb.height, rgb.width) != hw:
             rgb = rgb.resize((hw[1], hw[0]), Image.Resampling.BILINEAR)
-        if k == 0:
-            images = np.empty((len(listing), hw[0], hw[1], 3), dtype=np.uint8)
-        images[k] = np.asarray(rgb, dtype=np.uint8)
+        pixels = np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)
+        if c == 1:  # ITU-R 601 luma, as Pillow's own "L" conversion uses
+            pixels = pixels[:1] * np.float32(0.299) + pixels[1:2] * np.float32(0.587) + pixels[2:3] * np.float32(0.114)
+        x[k] = pixels / np.float32(255.0)
     labels = [label for label, _f in listing]
-    x = images.transpose(0, 3, 1, 2)
-    if (channels or (1 if all_gray else 3)) == 1:
-        # ITU-R 601 luma, as Pillow's own "L" conversion uses.
-        x = (x[:, :1] * np.float32(0.299) + x[:, 1:2] * np.float32(0.587) + x[:, 2:3] * np.float32(0.114))
-    return (x / np.float32(255.0)).astype(np.float32), np.array(labels, dtype=np.int64), tuple(d.name for d in classes)
+    return x, np.array(labels, dtype=np.int64), tuple(d.name for d in classes)
 
 
-def _check_total(path: Path, count: int, hw: tuple[int, int]) -> None:
-    # uint8 RGB while reading, then float32 (N, 3, H, W) at most
-    check_data_bytes(count * hw[0] * hw[1] * 3 * 5, f"Image folder {path} ({count} images of "
+def _check_total(path: Path, count: int, hw: tuple[int, int], channels: int) -> None:
+    # the float32 (N, C, H, W) array, and one image being converted beside it
+    check_data_bytes((count * channels + 3) * hw[0] * hw[1] * 4, f"Image folder {path} ({count} images of "
                      f"{hw[0]}x{hw[1]} pixels)")
 
 
-def _read_image(f: Path):
-    """(RGB image, whether it was grayscale); the size in its header is checked before the
-    pixels are decoded (a 150 KB PNG can declare 12000 x 12000)."""
+def _read_image(f: Path, decode: bool = True):
+    """The image in RGB; the size in its header is checked before the pixels are decoded (a
+    150 KB PNG can declare 12000 x 12000). Without ``decode``, only the header is read:
+    ((height, width), whether it is grayscale)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns from 89 M pixels and refuses from 179 M; the size is checked here
@@ -94,8 +96,10 @@ def _read_image(f: Path):
                 if width * height > MAX_IMAGE_PIXELS:
                     raise DataError(f"Image {f} is {width}x{height} pixels; an image may have at most "
                                     f"{MAX_IMAGE_PIXELS:,} pixels (4096x4096), so it is not read.")
+                if not decode:
+                    return (height, width), im.mode in _GRAY_MODES
                 im.load()
-                return im.convert("RGB"), im.mode in _GRAY_MODES
+                return im.convert("RGB")
     except DataError:
         raise
     except Image.DecompressionBombError:

@@ -1,10 +1,12 @@
 """One entry point: a dataset reference in, a split and normalised ArrayDataset out."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
+from .arrays import BLOCK_VALUES
 from .augment import check_augment_options
 from .base import ArrayDataset, DataError, DatasetInfo
 from .files import load_file
@@ -44,11 +46,14 @@ def load_dataset(ref: dict, seed: int = 0, val_fraction: float = 0.2,
         x, y, info = load_file(ref, DataAccess.of(base_dir))
     augment = check_augment_options(ref.get("augment"), info)
     x_train, y_train, x_val, y_val = split(x, y, seed, val_fraction, info)
+    del x, y  # the split holds copies: the whole set is not kept beside them
     mean = std = None
     if normalise and normalises(info):
+        x_train, x_val = (part.astype(np.float32, copy=False) for part in (x_train, x_val))
         mean, std = training_stats(x_train, info)
-        x_train = ((x_train - mean) / std).astype(np.float32)
-        x_val = ((x_val - mean) / std).astype(np.float32)
+        for part in (x_train, x_val):  # in place: float32 (normalises), and the split's own copies
+            part -= mean
+            part /= std
     return ArrayDataset(info, x_train, y_train, x_val, y_val, mean, std, augment)
 
 
@@ -76,14 +81,20 @@ def validation_size(n: int, val_fraction: float) -> int:
 
 def training_stats(x_train: np.ndarray, info: DatasetInfo) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std shaped to broadcast against one sample: (C, 1, 1) for images, one per
-    feature (the last axis) otherwise. A constant channel gets std 1 (left unscaled)."""
+    feature (the last axis) otherwise. A constant channel gets std 1 (left unscaled).
+    Two passes over blocks of samples in float64: numpy's std makes a float64 copy of the
+    whole set (twice the size of the float32 inputs)."""
     if info.kind == "image":
         axes = (0, *range(2, x_train.ndim))
-        mean = x_train.mean(axis=axes, dtype=np.float64).reshape(-1, *([1] * (x_train.ndim - 2)))
-        std = x_train.std(axis=axes, dtype=np.float64).reshape(mean.shape)
+        shape = (-1, *([1] * (x_train.ndim - 2)))
     else:
         axes = tuple(range(x_train.ndim - 1))
-        mean = x_train.mean(axis=axes, dtype=np.float64)
-        std = x_train.std(axis=axes, dtype=np.float64)
-    std = np.where(std < 1e-8, 1.0, std)
-    return mean.astype(np.float32), std.astype(np.float32)
+        shape = (-1,)
+    count = x_train.size // math.prod(x_train.shape[a] for a in range(x_train.ndim) if a not in axes)
+    rows = max(1, BLOCK_VALUES // max(1, math.prod(x_train.shape[1:])))
+    blocks = [x_train[i:i + rows] for i in range(0, len(x_train), rows)]
+    mean = sum(b.sum(axis=axes, dtype=np.float64) for b in blocks) / count
+    centred = mean.reshape(shape)
+    var = sum(np.square(b - centred).sum(axis=axes) for b in blocks) / count
+    std = np.where(np.sqrt(var) < 1e-8, 1.0, np.sqrt(var))
+    return mean.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32)

@@ -252,6 +252,14 @@ class SessionReader(BoundedQueries):
                          (sid, -(1 << 62) if since is None else int(since)))
         return self._steps([r[0] for r in rows], f"tensor series {name!r}")
 
+    def tensor_step_at(self, name: str, step: int) -> int | None:
+        """The step of the last record of ``name`` at or before ``step``, or None."""
+        sid = self._series("tensor").get(name)
+        if sid is None:
+            return None
+        row = self._one("SELECT MAX(step) FROM tensors WHERE series = ? AND step <= ?", (sid, int(step)))
+        return None if row is None or row[0] is None else self._step(row[0], f"record {name!r}")
+
     def tensor(self, name: str, step: int, exact: bool = False) -> tuple[int, np.ndarray] | None:
         """(actual step, array) of the record of ``name`` at ``step``, or else the latest
         one before it (unless ``exact``); None if there is none."""

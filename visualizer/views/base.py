@@ -36,7 +36,7 @@ class View(QWidget):
         self.step = 0
         self._drawn_key = None
         self._steps_head = None
-        self._steps: dict[str, np.ndarray] = {}
+        self._steps: dict[tuple[str, int], int | None] = {}
 
     def set_reader(self, reader) -> None:
         self.reader = reader
@@ -70,16 +70,15 @@ class View(QWidget):
         return False
 
     def latest_record(self, name: str, step: int) -> int | None:
-        """The step of the last record of tensor ``name`` at or before ``step`` (record
-        steps are read once per head)."""
+        """The step of the last record of tensor ``name`` at or before ``step`` (asked of the
+        session once per head and step: one indexed lookup, however long the run)."""
         head = self.reader.last_step
         if head != self._steps_head:
             self._steps_head, self._steps = head, {}
-        steps = self._steps.get(name)
-        if steps is None:
-            steps = self._steps[name] = self.reader.tensor_steps(name)
-        i = int(np.searchsorted(steps, step, side="right")) - 1
-        return int(steps[i]) if i >= 0 else None
+        key = (name, step)
+        if key not in self._steps:
+            self._steps[key] = self.reader.tensor_step_at(name, step)
+        return self._steps[key]
 
     def cache_axes(self) -> None:
         """Paint each axis from a pixmap while it is unchanged. A heat map that changes

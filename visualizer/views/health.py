@@ -3,6 +3,7 @@ saturated units), coloured by rules of thumb, with the run's diagnostics and the
 below. Clicking a row (or a diagnostic about a layer) selects that layer on the canvas."""
 from __future__ import annotations
 
+import bisect
 import math
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
@@ -30,6 +31,7 @@ COLUMNS = (("Gradient norm", "grad_norm", 1.0, "{:.3g}"),
            ("Saturated %", "saturated_frac", 100.0, "{:.1f}"))
 GOOD, WARN, BAD = QColor(200, 235, 200), QColor(255, 230, 170), QColor(245, 190, 190)
 SEVERITY_MARK = {"error": "⛔", "warning": "⚠", "info": "ℹ"}
+EVENT_KINDS = ("diagnostic", "nan", "probe_error")  # the events listed under the table
 
 
 def grade(suffix: str, value: float) -> tuple[QColor | None, str]:
@@ -148,10 +150,15 @@ class LayerHealthView(View):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
         outer.addWidget(self.stack)
-        self._events_cache: list = []
-        self._events_head = None
-        self._shown_events: list = []
+        self._forget_events()
         self.stack.hint(NO_DATA)
+
+    def _forget_events(self) -> None:
+        self._events_cache: list = []  # the diagnostics, in the order written (= step order)
+        self._events_steps: list[int] = []
+        self._events_read = 0  # events of every kind read so far: the next read starts there
+        self._events_head = None
+        self._shown_count = 0
 
     def resizeEvent(self, event):
         # Table and diagnostics side by side in a wide pane, one above the other in a narrow one.
@@ -162,10 +169,9 @@ class LayerHealthView(View):
             self.split.setOrientation(orientation)
 
     def reset(self) -> None:
-        self._events_head = None
+        self._forget_events()
         self.model.update([], [])
         self.events.clear()
-        self._shown_events = []
 
     def layer_nodes(self, names: set[str]) -> list[tuple[str, str]]:
         """(id, type) of every graph node with per-layer scalars, in graph order."""
@@ -201,19 +207,22 @@ class LayerHealthView(View):
 
     def _show_events(self, step: int) -> None:
         head = self.reader.last_step
-        if head != self._events_head:
-            self._events_cache = self.reader.events(("diagnostic", "nan", "probe_error"))
+        if head != self._events_head:  # only the events written since the last read
+            new = self.reader.events(start=self._events_read)
+            self._events_read += len(new)
+            wanted = [e for e in new if e.kind in EVENT_KINDS]
+            self._events_cache += wanted
+            self._events_steps += [e.step for e in wanted]
             self._events_head = head
-        shown = [e for e in self._events_cache if e.step <= step]
-        if shown == self._shown_events:
+        count = bisect.bisect_right(self._events_steps, step)
+        if count == self._shown_count:
             return
-        old = self._shown_events
-        self._shown_events = shown
-        if shown[:len(old)] == old:  # live: only new events, added on top (newest first)
-            new = shown[len(old):]
+        if count > self._shown_count:  # live: only new events, added on top (newest first)
+            new = self._events_cache[self._shown_count:count]
         else:
             self.events.clear()
-            new = shown
+            new = self._events_cache[:count]
+        self._shown_count = count
         for e in new:
             data = e.data if isinstance(e.data, dict) else {}
             mark = SEVERITY_MARK.get(data.get("severity", "error" if e.kind == "nan" else "warning"), "⚠")
