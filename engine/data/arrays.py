@@ -7,7 +7,7 @@ import numpy as np
 
 from .base import DataError, DatasetInfo
 
-BLOCK_VALUES = 1 << 22  # values converted at a time: a conversion's temporaries stay this small
+BLOCK_VALUES = 1 << 20  # values converted at a time: a conversion's temporaries stay this small
 
 
 def class_ids(y: np.ndarray, source: str, class_names=None) -> tuple[np.ndarray, tuple[str, ...]]:

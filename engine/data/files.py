@@ -105,7 +105,7 @@ def _number(cell: str) -> float | None:
 MAX_CLASSES = 65_536       # distinct text labels of a CSV
 MAX_CSV_COLUMNS = 65_536   # a CSV row's cells (a 40 MB row of 5 million once took 1.8 GB to split)
 MAX_CSV_LINE = 16 << 20    # characters of one line of a CSV file
-_BLOCK_CELLS = 1 << 20     # CSV cells parsed into one float32 block at a time (as Python floats first)
+_BLOCK_CELLS = 1 << 18     # CSV cells parsed into one float32 block at a time (as Python floats first)
 
 
 def _read_csv(path: Path, ref: dict):

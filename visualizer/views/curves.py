@@ -23,6 +23,10 @@ PANELS = (
 SMOOTHED = ("train/loss", "train/accuracy", "grad_norm")  # noisy per-step series
 PLOT_HEIGHT = 180  # the least a plot needs to be read; a smaller pane scrolls
 MIN_HEIGHT = 2 * PLOT_HEIGHT
+# Stretches of points per pixel column drawn, each as its lowest and highest point: what a
+# 1 px line shows anyway. pyqtgraph draws 5 (10 points a pixel), whose stroking was most of
+# this view's paint time live.
+DOWNSAMPLE = 1.0
 
 
 class Series:
@@ -85,7 +89,8 @@ class CurvesView(View):
             for name, legend, colour in series:
                 # Per-step series in 1 px lines: wider ones are stroked as polygons, which
                 # made them 2.5x slower to paint live; the sparse validation points stand out.
-                curve = plot.plot(name=legend, pen=plot_pen(colour, 1.6 if name.startswith("val/") else 1.0))
+                curve = plot.plot(name=legend, pen=plot_pen(colour, 1.6 if name.startswith("val/") else 1.0),
+                                  autoDownsampleFactor=DOWNSAMPLE)
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
                 self.curves[name] = curve
