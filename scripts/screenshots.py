@@ -58,6 +58,23 @@ def show_counting_unit(window) -> None:
     window.views_by_title["Gates"].unit.setValue(int(np.argmax(r)))
 
 
+def shot_app(theme: str):
+    """The application in ``theme``, its preferences and data in a temporary folder (the
+    user's own are never touched)."""
+    tmp = tempfile.mkdtemp(prefix="neurostudio-shots-")
+    os.environ["NEUROSTUDIO_CONFIG_DIR"] = os.path.join(tmp, "config")
+    os.environ["NEUROSTUDIO_DATA_DIR"] = os.path.join(tmp, "data")
+    from PySide6.QtWidgets import QApplication
+
+    from visualizer import settings_store
+    from visualizer.theme import THEMES, apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    settings_store.set_theme_name(theme)
+    apply_theme(app, THEMES[theme])
+    return app
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", default="1280x720")
@@ -66,21 +83,12 @@ def main() -> int:
     p.add_argument("--scenes", default=",".join(SCENES))
     p.add_argument("--presentation", action="store_true")
     args = p.parse_args()
-    tmp = tempfile.mkdtemp(prefix="neurostudio-shots-")
-    os.environ["NEUROSTUDIO_CONFIG_DIR"] = os.path.join(tmp, "config")
-    os.environ["NEUROSTUDIO_DATA_DIR"] = os.path.join(tmp, "data")
+    app = shot_app(args.theme)
 
-    from PySide6.QtWidgets import QApplication
-
-    from visualizer import settings_store
     from visualizer.dialogs import HeadlessDialogs
     from visualizer.editor import edits
     from visualizer.main_window import MainWindow
-    from visualizer.theme import THEMES, apply_theme
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    settings_store.set_theme_name(args.theme)
-    apply_theme(app, THEMES[args.theme])
     w, h = (int(v) for v in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,16 +11,14 @@ Preferences go to a temporary folder, so the user's own are never touched."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from screenshots import wait  # noqa: E402
+from screenshots import shot_app, wait  # noqa: E402
 
 STEPS = 300
 
@@ -48,23 +46,15 @@ def main() -> int:
     p.add_argument("--theme", choices=("light", "dark"), default="light")
     p.add_argument("--out", default=str(ROOT / "docs" / "images"))
     args = p.parse_args()
-    tmp = tempfile.mkdtemp(prefix="neurostudio-shots-")
-    os.environ["NEUROSTUDIO_CONFIG_DIR"] = os.path.join(tmp, "config")
-    os.environ["NEUROSTUDIO_DATA_DIR"] = os.path.join(tmp, "data")
+    app = shot_app(args.theme)
 
     from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
 
-    from visualizer import settings_store
     from visualizer.dialogs import HeadlessDialogs
     from visualizer.main_window import MainWindow
     from visualizer.replay.compare import CompareWindow
-    from visualizer.theme import THEMES, apply_theme
     from visualizer.views.binary import BinaryWeightsView
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    settings_store.set_theme_name(args.theme)
-    apply_theme(app, THEMES[args.theme])
     w, h = (int(v) for v in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

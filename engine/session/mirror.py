@@ -17,7 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from .errors import SessionError
-from .writer import SessionWriter
+from .writer import SessionWriter, write_failed
 
 REMOTE_KEY = "remote"   # meta: {"engine": "HOST:PORT", "run": id, "seq": last commit applied}
 
@@ -103,12 +103,7 @@ class SessionMirror:
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            try:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            raise SessionError(f"could not write to {self.path}: {exc}.") from None
+            raise write_failed(db, self.path, exc) from None
         self.last_step, self.remote = last, remote
         return last
 

@@ -258,12 +258,7 @@ class SessionWriter:
             db.execute("UPDATE meta SET value = ? WHERE key = 'last_step'", (str(b.max_step),))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            try:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # SQLite rolled back itself (a full disk can end the transaction)
-            raise SessionError(f"could not write to {self.path}: {exc}.") from None
+            raise write_failed(db, self.path, exc) from None
         self._committed_step = max(self._committed_step, b.max_step)
         if self.tap is not None:
             self.tap(self._written_rows(b, first_event))
@@ -423,3 +418,13 @@ class _Background:
             with self._cv:
                 self._batch, self.busy = None, False
                 self._cv.notify_all()
+
+
+def write_failed(db: sqlite3.Connection, path, exc: sqlite3.Error) -> SessionError:
+    """Roll back a failed write transaction and say what happened in one sentence."""
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # SQLite rolled back itself (a full disk can end the transaction)
+    return SessionError(f"could not write to {path}: {exc}.")
