@@ -35,13 +35,17 @@ def run(args) -> int:
     result = analyse(doc)
     report = build_report(doc, result)
     data_problems = []
+    from ..data.paths import DataAccess
+    access = DataAccess(Path(args.graph).resolve().parent, tuple(Path(d) for d in args.allow_data))
     if not args.no_data:
-        from ..data.paths import DataAccess
-        access = DataAccess(Path(args.graph).resolve().parent, tuple(Path(d) for d in args.allow_data))
         report["dataset"], data_problems = check_dataset(doc, result, access)
         report["problems"] += [{"node": p.node, "edge": None, "message": str(p), "fix": _fix(p.fix)}
                                for p in data_problems]
         report["ok"] = report["ok"] and not data_problems
+    weights = check_init_weights(doc, result, access)
+    if weights:
+        report["problems"].append({"node": None, "edge": None, "message": weights, "fix": None})
+        report["ok"] = False
     if args.json:
         print(json.dumps(report, indent=2))
         return 0 if report["ok"] else 1
@@ -53,6 +57,23 @@ def run(args) -> int:
         fix = f" (fix: {p['fix']['label']})" if p.get("fix") else ""
         print((f"node {p['node']}: " if p["node"] else "graph: ") + p["message"] + fix)
     return 0 if report["ok"] else 1
+
+
+def check_init_weights(doc: GraphDocument, result, access) -> str | None:
+    """The sentence training would stop with on the graph's ``init_weights`` file (outside
+    the allowed folders, unreadable, or not fitting the graph), or None. Loaded into the
+    compiled graph as training loads it; a graph with problems is not compiled."""
+    path = doc.training.get("init_weights") if isinstance(doc.training, dict) else None
+    if not path or result.problems:
+        return None
+    from ..graph.compile import compile_graph
+    from ..train.errors import TrainError
+    from ..train.init_weights import load_initial_weights
+    try:
+        load_initial_weights(compile_graph(doc, "cpu").model, doc, str(path), access)
+    except TrainError as err:
+        return str(err)
+    return None
 
 
 def check_dataset(doc: GraphDocument, result, access) -> tuple[dict | None, list]:

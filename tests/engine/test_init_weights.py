@@ -41,3 +41,24 @@ def test_weights_that_do_not_fit_or_lie_elsewhere_are_one_sentence(tmp_path):
     elsewhere = mlp_doc(units=8, training={"steps": 1, "init_weights": str(tmp_path / "w.safetensors")})
     with pytest.raises(TrainError, match="lies outside"):
         Trainer(elsewhere, base_dir=tmp_path / "sub")
+
+
+def test_check_says_what_training_would_about_the_weights_file(tmp_path, capsys):
+    from engine.cli import main as cli
+    from engine.graph.document import save_graph
+
+    doc = mlp_doc(units=8, training={"steps": 1})
+    export_weights(doc, GraphWeights(state(Trainer(doc)), "x"), tmp_path / "w.safetensors")
+    (tmp_path / "sub").mkdir()
+    cases = {"fits.json": ("w.safetensors", 8, None),
+             "wider.json": ("w.safetensors", 12, "graph: The weights in w.safetensors: '"),
+             "sub/outside.json": ("../w.safetensors", 8, "graph: Weights file '../w.safetensors' lies outside")}
+    for name, (path, units, said) in cases.items():
+        graph = mlp_doc(units=units, training={"steps": 1, "init_weights": path})
+        save_graph(graph, tmp_path / name)
+        code = cli(["check", str(tmp_path / name), "--no-data"])
+        out = capsys.readouterr().out
+        if said is None:
+            assert code == 0 and "graph:" not in out
+        else:
+            assert code == 1 and said in out, out
