@@ -32,6 +32,7 @@ import torch
 
 from ..nn.binary import binary_sign, input_scale, weight_scale
 from .histograms import histogram
+from .hooks import LayerHooks
 from ..train.device import fetch
 
 MAX_IN = 8  # input channels of a conv layer's kernels kept with each capture (what a view can show)
@@ -57,10 +58,10 @@ class BinaryStats:
         self._inputs: dict[str, torch.Tensor] = {}     # XNOR inputs of the measured forward
         self._before = False
         self._armed = False
-        self._handles: list = []
+        self._hooks = LayerHooks(self._install)
         self._pending: deque = deque()                 # (step, names, fetched counts, sizes)
 
-    # -- hooks: on the XNOR layers only while a step is measured -----------------------------
+    # -- hooks: on the XNOR layers only while a step is measured (engine/probes/hooks.py) ----
     @property
     def armed(self) -> bool:
         return self._armed
@@ -68,15 +69,11 @@ class BinaryStats:
     @armed.setter
     def armed(self, on: bool) -> None:
         self._armed = bool(on)
-        if self._armed and not self._handles:
-            try:
-                for n in self.xnor:
-                    self._handles.append(self.modules[n].register_forward_pre_hook(self._keep(n)))
-            except Exception:
-                self.detach()
-                raise
-        elif not self._armed and self._handles:
-            self.detach()
+        self._hooks.on(self._armed)
+
+    def _install(self):
+        for n in self.xnor:
+            yield self.modules[n].register_forward_pre_hook(self._keep(n))
 
     def _keep(self, node: str):
         def hook(module, args):
@@ -85,9 +82,7 @@ class BinaryStats:
         return hook
 
     def detach(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        self._hooks.on(False)
 
     # -- a measured step -----------------------------------------------------------------------
     def after_backward(self) -> None:

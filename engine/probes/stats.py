@@ -34,6 +34,7 @@ import math
 import torch
 
 from ..train.device import fetch
+from .hooks import LayerHooks
 
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
 
@@ -45,7 +46,7 @@ class StepStats:
         self._attached = False    # hooks stay on the layers (else only while armed)
         self.copy_into: dict[str, torch.Tensor] | None = None  # node -> slot view (helper's)
         self._outs: dict[str, torch.Tensor] = {}
-        self._handles: list = []
+        self._hooks = LayerHooks(self._install)
         self._gnorms: list[torch.Tensor] | None = None
         self._gpresent: list[int] = []
         self._before: list[torch.Tensor] | None = None   # persistent buffer
@@ -60,18 +61,15 @@ class StepStats:
         self._flat = [p for n in self.t.param_layers for p in self.t.params(n)]
         self._layer_of = [k for k, n in enumerate(self.t.param_layers) for _ in self.t.params(n)]
 
-    # -- hooks ---------------------------------------------------------------------------
-    # A module with a forward hook takes torch's slow call path on every forward, armed or
-    # not (measured ~5 µs a layer on a GPU host): the hooks are on the layers only for the
-    # steps that are measured.
+    # -- hooks (engine/probes/hooks.py: on the layers only for the measured steps) ----------
     def attach(self) -> None:
         """Start taking statistics; the hooks go on with :attr:`armed`."""
         self._attached = True
-        self._hooks(self._armed)
+        self._hooks.on(self._armed)
 
     def detach(self) -> None:
         self._attached = False
-        self._hooks(False)
+        self._hooks.on(False)
 
     @property
     def armed(self) -> bool:
@@ -81,20 +79,11 @@ class StepStats:
     def armed(self, on: bool) -> None:
         self._armed = bool(on)
         if self._attached:
-            self._hooks(self._armed)
+            self._hooks.on(self._armed)
 
-    def _hooks(self, on: bool) -> None:
-        if on and not self._handles:
-            try:
-                for node in self.t.activation:
-                    self._handles.append(self.t.module(node).register_forward_hook(self._hook(node)))
-            except Exception:
-                self._hooks(False)
-                raise
-        elif not on and self._handles:
-            for h in self._handles:
-                h.remove()
-            self._handles.clear()
+    def _install(self):
+        for node in self.t.activation:
+            yield self.t.module(node).register_forward_hook(self._hook(node))
 
     def _hook(self, node: str):
         def hook(module, args, out):
