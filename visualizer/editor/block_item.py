@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from .geometry import HEAD, PAD
 from .layout import NODE_H, NODE_W
-from .node_item import NodeItem
+from .node_item import NodeItem, Tinted
 
 _POS_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _SELECTED_CHANGED = QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged
@@ -81,7 +81,7 @@ class BlockItem(NodeItem):
         return QRectF(-12, -3, NODE_W + 24, NODE_H + 10)
 
 
-class FrameItem(QGraphicsItem):
+class FrameItem(Tinted, QGraphicsItem):
     """An open block: a tinted frame with the block's name in its header. Its coordinates
     start at the frame's content origin, where its members' positions start."""
 
@@ -123,12 +123,6 @@ class FrameItem(QGraphicsItem):
     def set_info(self, problem: str | None) -> None:
         if problem != self.problem:
             self.problem = problem
-            self.setToolTip(self._tooltip())
-            self.update()
-
-    def set_overlay(self, overlay) -> None:
-        if overlay != self.overlay:
-            self.overlay = overlay
             self.setToolTip(self._tooltip())
             self.update()
 

@@ -88,7 +88,19 @@ def _fonts():
     return _FONTS
 
 
-class NodeItem(QGraphicsItem):
+class Tinted:
+    """What a layer's box and a block's frame share: a tint by layer health, said in the
+    tooltip too."""
+
+    def set_overlay(self, overlay) -> None:
+        """Tint by the layer health at the shown step (None: no run shown)."""
+        if overlay != self.overlay:
+            self.overlay = overlay
+            self.setToolTip(self._tooltip())
+            self.update()
+
+
+class NodeItem(Tinted, QGraphicsItem):
     def __init__(self, node_id: str, type_name: str, theme, parent=None):
         super().__init__(parent)
         self.node_id = node_id
@@ -133,13 +145,6 @@ class NodeItem(QGraphicsItem):
         self.shape_text, self.problem = shape_text, problem
         self.setToolTip(self._tooltip())
         self._layout_text()
-
-    def set_overlay(self, overlay) -> None:
-        """Tint the node by its layer health at the shown step (None: no run shown)."""
-        if overlay != self.overlay:
-            self.overlay = overlay
-            self.setToolTip(self._tooltip())
-            self.update()
 
     def set_theme(self, theme) -> None:
         self.theme = theme
