@@ -71,15 +71,19 @@ def read_everything(path: Path) -> None:
         arrays = []
         for name in _names(only(SessionError, reader.scalar_names)):
             arrays += _arrays(only(SessionError, reader.scalar, name, with_wall=True))
+            only(SessionError, reader.scalar_near, name, 4)  # the live readout's lookups
         only(SessionError, reader.scalar_tails, {"train/loss": 2, "lr": None})
         only(SessionError, reader.scalars_at, 3)
         for name in _names(only(SessionError, reader.tensor_names)):
             only(SessionError, reader.tensor_steps, name)
+            only(SessionError, reader.tensor_steps, name, since=3)
+            only(SessionError, reader.tensor_step_at, name, 5)
             arrays += _arrays(only(SessionError, reader.tensor, name, 5))
         for got in (only(SessionError, reader.tensors_at, 5) or {}).values() if not isinstance(
                 only(SessionError, reader.tensors_at, 5), SessionError) else ():
             arrays += _arrays(got)
         only(SessionError, reader.events)
+        only(SessionError, reader.events, start=1)
         steps = only(SessionError, reader.checkpoint_steps)
         for step in steps[:3] if isinstance(steps, list) else ():
             arrays += _arrays(only(SessionError, reader.checkpoint, step))
