@@ -47,7 +47,7 @@ def show_view(window, key: str):
 
 
 def test_a_live_run_draws_what_the_session_records(qtbot, window):
-    window.views["view_curves"].smooth.setValue(0)  # raw values: comparable to the records
+    window.views["view_curves"].set_smoothing(0)  # raw values: comparable to the records
     shown_live = []
 
     def snapshot(step):  # what the Curves view drew at a step the window showed mid-run

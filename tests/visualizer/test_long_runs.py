@@ -54,7 +54,7 @@ def test_curves_of_a_long_run_are_a_bounded_envelope_with_every_spike(qtbot, lon
     view = CurvesView()
     qtbot.addWidget(view)
     view.resize(900, 600)
-    view.smooth.setValue(0)
+    view.set_smoothing(0)
     view.set_reader(reader)
     view.show_step(reader.last_step)
     x, y = view.curves["train/loss"].xData, view.curves["train/loss"].yData  # as set, not per pixel
@@ -72,8 +72,11 @@ def test_curves_of_a_long_run_are_a_bounded_envelope_with_every_spike(qtbot, lon
     assert reader.scalar_near("val/loss", 1_000) == (999, pytest.approx(values[999] + 1.0))
     assert reader.scalar_near("val/loss", 10) == (499, pytest.approx(values[499] + 1.0))  # none before: the first after
     # smoothing again re-reads the session and smooths all of it (the view keeps no raw copy)
-    view.smooth.setValue(90)
-    x, y = view.curves["train/loss"].xData, view.curves["train/loss"].yData  # as set, not per pixel
+    before = view.curves["train/loss"].yData
+    view.smooth.setValue(50)
+    view.smooth.setValue(90)  # a drag: smoothed once it stops
+    qtbot.waitUntil(lambda: view.curves["train/loss"].yData is not before)
+    x, y = view.curves["train/loss"].xData, view.curves["train/loss"].yData
     assert x[-1] == STEPS - 1 and len(x) <= 4 * CAP + STEPS // CAP
     assert y.max() < 11.0 * 0.2  # the spike smoothed
     reader.close()

@@ -113,7 +113,7 @@ def view_key_of(title):
 def open_replay(window, path):
     assert window.open_session(str(path)), window.dialogs.errors()
     window.hub.render_hidden = True  # the tabbed docks are hidden: render them anyway
-    window.views[view_key_of("Curves")].smooth.setValue(0)
+    window.views[view_key_of("Curves")].set_smoothing(0)
     return window.reader
 
 

@@ -5,7 +5,8 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout
 
 from .base import View
@@ -27,6 +28,7 @@ MIN_HEIGHT = 2 * PLOT_HEIGHT
 # 1 px line shows anyway. pyqtgraph draws 5 (10 points a pixel), whose stroking was most of
 # this view's paint time live.
 DOWNSAMPLE = 1.0
+RESMOOTH_MS = 150
 
 
 class Series:
@@ -101,7 +103,11 @@ class CurvesView(View):
         self._loaded_head = -1
         self.reset()
         self.log_box.toggled.connect(self._apply_log)
-        self.smooth.valueChanged.connect(lambda _v: self._resmooth())
+        # Smoothing again re-reads every recorded value (a second for a million steps): once
+        # the slider has stopped, not on every value it passes through while dragged.
+        self._resmooth_later = QTimer(self, singleShot=True, interval=RESMOOTH_MS)
+        self._resmooth_later.timeout.connect(self._resmooth)
+        self.smooth.valueChanged.connect(lambda _v: self._resmooth_later.start())
         self._mouse = pg.SignalProxy(self.layout_widget.scene().sigMouseMoved, rateLimit=30,
                                      slot=self._on_mouse)
 
@@ -180,12 +186,24 @@ class CurvesView(View):
                 lo, hi = min(lo, 0.0), max(hi, 0.0)
             hold_range(plot, "y", lo, hi)
 
+    def set_smoothing(self, weight: int) -> None:
+        """Set the smoothing (0-99) and draw with it now (the slider waits until it stops)."""
+        self.smooth.blockSignals(True)
+        self.smooth.setValue(weight)
+        self.smooth.blockSignals(False)
+        self._resmooth_later.stop()
+        self._resmooth()
+
     def _resmooth(self) -> None:
         """Smooth again from the values as recorded (the view keeps only what it draws)."""
         self.series = {name: Series() for name in self.curves}
         self._loaded_head = -1
         if self.reader is not None:
-            self.show_step(self.step)
+            QGuiApplication.setOverrideCursor(Qt.WaitCursor)
+            try:
+                self.show_step(self.step)
+            finally:
+                QGuiApplication.restoreOverrideCursor()
 
     def _apply_log(self, on: bool) -> None:
         for title in ("Loss", "Gradient norm"):
