@@ -117,3 +117,37 @@ def test_a_live_long_run_keeps_a_bounded_number_of_records_and_marks_incremental
     assert [m.step for m in marks if m.kind == "lr_change"] == list(range(9_999, STEPS, 10_000))
     assert [(m.step, m.kind) for m in marks if m.kind == "best_val"] == [(30_499, "best_val")]
     reader.close()
+
+
+def test_layer_health_lists_the_diagnostics_up_to_the_shown_step_reading_only_new_ones(qtbot, tmp_path):
+    from visualizer.views.health import LayerHealthView
+
+    path = tmp_path / "health.nsession"
+    writer = SessionWriter(path, load_template("anbn_lstm").to_dict(), {}, None)
+    reader = None
+    view = LayerHealthView()
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    shown = []
+    for start in range(0, 3_000, 1_000):
+        for s in range(start, start + 1_000):
+            writer.scalars(s, {"layer/lstm/grad_norm": 0.5, "train/loss": 1.0})
+            if s % 250 == 0:
+                writer.event("diagnostic", s, f"warned at {s}", {"severity": "warning", "node": "lstm"})
+            if s % 500 == 0:
+                writer.event("lr_change", s, "not a diagnostic")
+        writer.commit()
+        if reader is None:
+            reader = SessionReader(path)
+            view.set_reader(reader)
+        reader.refresh()
+        view.show_step(reader.last_step)
+        shown.append([view.events.item(i).text() for i in range(view.events.count())])
+    writer.close()
+    every = [f"⚠ step {s} · lstm: warned at {s}" for s in range(0, 3_000, 250)][::-1]  # newest first
+    assert shown[-1] == every and shown[0] == every[-4:]
+    view.show_step(1_100)  # scrubbed back: only what had happened by then
+    assert [view.events.item(i).text() for i in range(view.events.count())] == every[-5:]
+    view.show_step(reader.last_step)
+    assert [view.events.item(i).text() for i in range(view.events.count())] == every
+    reader.close()
