@@ -31,9 +31,9 @@ from collections import deque
 import torch
 
 from ..nn.binary import binary_sign, input_scale, weight_scale
+from ..train.device import fetch
 from .histograms import histogram
 from .hooks import LayerHooks
-from ..train.device import fetch
 
 MAX_IN = 8  # input channels of a conv layer's kernels kept with each capture (what a view can show)
 

@@ -1,0 +1,144 @@
+"""Where a ProbeSet's heavy captures run and how their results come back: inline in the
+training loop, in a helper process on a spare core, or on a second CUDA stream
+(:mod:`.offpath`); the move between them, said in the session as "capture_mode" events; and the
+results (captures, and the statistics the helper process measured) written as they arrive.
+
+A mixin of :class:`.recorder.ProbeSet`, whose state it shares (the writer, the settings, the
+schedule, the helper runner): kept apart because it is one responsibility, where captures run,
+beside the recorder's other one, what a step measures.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import offpath
+from .process import HelperGone, ProcessHelper, StatsResult
+
+_MODE_TEXT = {
+    "inline": "Heavy captures run inline, in the training loop ({reason}).",
+    "process": "Heavy captures run in a helper process on a spare CPU core, beside training.",
+    "stream": "Heavy captures run on a second CUDA stream, beside training.",
+}
+
+
+class CaptureRouting:
+    def _start_offpath(self, mode: str, reason: str, doc, trainer, x, y) -> None:
+        s, grid_x = self.settings, self.outputs.grid_x
+        if mode == "stream":
+            self._offpath = offpath.StreamCaptures(doc, trainer.model, x, y, s.max_channels, s.hist_bins,
+                                                   grid_x, self.outputs.grid)
+        elif mode == "process":
+            threads = torch.get_num_threads()
+            if s.capture_mode == "auto":
+                threads = max(1, min(threads, offpath.spare_cores()))
+            self._offpath = ProcessHelper(doc, trainer.model, self.stats._flat, x, y, s.max_channels,
+                                          s.hist_bins, grid_x, self.outputs.grid, self.capture.ranges(), threads)
+            self._helper_files = self._offpath.created
+            if s.capture_mode == "process" and not self._offpath.wait_ready():
+                reason = self._offpath.gone or "the helper process did not start in time"
+                self._drop_offpath(trainer.step, reason)
+                return
+        self._announce(trainer.step, mode, reason)
+
+    def _announce(self, step: int, mode: str, reason: str) -> None:
+        if mode == "process" and not self._offpath.ready:
+            message = "Heavy captures run inline until the helper process on a spare CPU core has started."
+        else:
+            message = _MODE_TEXT[mode].format(reason=reason)
+            self.capture_mode = mode
+        self._mode_event(step, mode, message, reason, mode != "process" or self._offpath.ready)
+
+    def _mode_event(self, step: int, mode: str, message: str, reason: str, ready: bool) -> None:
+        """A "capture_mode" event: where heavy captures run from this step on."""
+        event = ("capture_mode", step, message, {"mode": mode, "reason": reason, "ready": ready})
+        if self._held_events is not None:
+            self._held_events.append(event)  # the run's "start" comes first in the session
+        else:
+            self.writer.event(*event)
+        if self.on_capture_mode is not None:
+            self.on_capture_mode(mode if ready else "inline", message)
+
+    def _drop_offpath(self, step: int, why: str) -> None:
+        runner, self._offpath = self._offpath, None
+        self.capture_mode = "inline"
+        self._slot = None
+        if runner is not None:
+            try:
+                runner.close()
+            except Exception:
+                pass
+        self._mode_event(step, "inline", f"Heavy captures run inline, in the training loop ({why}).", why, True)
+
+    def _release_events(self) -> None:
+        held, self._held_events = self._held_events or [], None
+        for event in held:
+            self.writer.event(*event)
+
+    def _handover(self) -> dict:
+        """What a capturer beside training must take over: the histogram ranges when
+        captures ran here since, the sizes when they changed."""
+        handover = {}
+        if self._give_ranges:
+            handover["ranges"] = self.capture.ranges()
+        if self._give_sizes or self._give_ranges:
+            handover.update(max_channels=self.settings.max_channels, bins=self.settings.hist_bins)
+        self._give_ranges = self._give_sizes = False
+        return handover
+
+    def _heavy(self, step: int) -> None:
+        start = self.schedule.now()
+        self._guard("captures", self._capture, step)
+        self.schedule.taken(start, count=step > 0)
+
+    def _capture(self, step: int) -> None:
+        self._step = step
+        self._last_heavy_step = step
+        runner = self._offpath
+        if runner is not None and runner.mode == "process" and not runner.alive():
+            self._drop_offpath(step, runner.gone)
+        elif runner is not None and not runner.ready:
+            self._collect(runner.poll())
+        runner = self._offpath
+        if runner is not None and runner.ready:
+            try:
+                if runner.mode == "process":
+                    self._collect(runner.send(runner.reserve(), step, None, True, self._handover()))
+                else:
+                    self._collect(runner.submit(step, self._handover()))
+                return
+            except HelperGone as exc:
+                self._drop_offpath(step, str(exc))
+        result = self._inline.run(step)
+        self._give_ranges = True
+        self.last_capture = result.full
+        self._collect([result])
+
+    def _collect(self, results) -> None:
+        for r in results:
+            if isinstance(r, StatsResult):
+                self._write_stats(r.step, self._losses.pop(r.step, None), r.values)
+                continue
+            if r.error:
+                raise RuntimeError(f"capture at step {r.step}: {r.error}")
+            self.captured[r.mode] += 1
+            if r.mode != "inline" and r.ranges:
+                self.capture.load_ranges(r.ranges)  # so that inline can take over exactly
+            w = self.writer
+            for name, row in r.rows.items():
+                w.encoded_tensor(name, r.step, row)
+            for name, arr in (r.arrays or {}).items():
+                w.tensor(name, r.step, arr)
+            if self.settings.diagnostics:
+                for node in self.targets.recurrent:
+                    norm_t = r.array(f"bptt/{node}/grad_norm_t")
+                    if norm_t is not None:
+                        self._report(r.step, self.diagnostician.check_time(r.step, node, norm_t.tolist()))
+        runner = self._offpath
+        if runner is None or runner.mode != "process" or not self._running:
+            return
+        if runner.gone:
+            self._drop_offpath(self._step, runner.gone)
+        elif runner.ready and self.capture_mode != "process":
+            self.capture_mode = "process"
+            self._mode_event(self._step, "process", _MODE_TEXT["process"], "the helper process is ready", True)
+
