@@ -57,7 +57,7 @@ def load_folder(path: Path, size=None, channels=None, access=None) -> tuple[np.n
     for _label, f in listing:
         if access is not None:
             access.check_inside(f, "Image")
-        heads.append(_read_image(f, decode=False))
+        heads.append(_read_image(f, _header))
     if hw is None:
         hw = heads[0][0]
     c = channels or (1 if all(gray for _hw, gray in heads) else 3)
@@ -81,10 +81,19 @@ def _check_total(path: Path, count: int, hw: tuple[int, int], channels: int) -> 
                      f"{hw[0]}x{hw[1]} pixels)")
 
 
-def _read_image(f: Path, decode: bool = True):
-    """The image in RGB; the size in its header is checked before the pixels are decoded (a
-    150 KB PNG can declare 12000 x 12000). Without ``decode``, only the header is read:
-    ((height, width), whether it is grayscale)."""
+def _header(im: Image.Image) -> tuple[tuple[int, int], bool]:
+    """((height, width), whether it is grayscale), from the header alone."""
+    return (im.height, im.width), im.mode in _GRAY_MODES
+
+
+def _rgb(im: Image.Image) -> Image.Image:
+    im.load()
+    return im.convert("RGB")
+
+
+def _read_image(f: Path, read=_rgb):
+    """``read`` of the opened image (its pixels in RGB by default, or ``_header``); the size in
+    its header is checked before the pixels are decoded (a 150 KB PNG can declare 12000 x 12000)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns from 89 M pixels and refuses from 179 M; the size is checked here
@@ -96,10 +105,7 @@ def _read_image(f: Path, decode: bool = True):
                 if width * height > MAX_IMAGE_PIXELS:
                     raise DataError(f"Image {f} is {width}x{height} pixels; an image may have at most "
                                     f"{MAX_IMAGE_PIXELS:,} pixels (4096x4096), so it is not read.")
-                if not decode:
-                    return (height, width), im.mode in _GRAY_MODES
-                im.load()
-                return im.convert("RGB")
+                return read(im)
     except DataError:
         raise
     except Image.DecompressionBombError:

@@ -93,8 +93,7 @@ def training_stats(x_train: np.ndarray, info: DatasetInfo) -> tuple[np.ndarray, 
     count = x_train.size // math.prod(x_train.shape[a] for a in range(x_train.ndim) if a not in axes)
     rows = max(1, BLOCK_VALUES // max(1, math.prod(x_train.shape[1:])))
     blocks = [x_train[i:i + rows] for i in range(0, len(x_train), rows)]
-    mean = sum(b.sum(axis=axes, dtype=np.float64) for b in blocks) / count
-    centred = mean.reshape(shape)
-    var = sum(np.square(b - centred).sum(axis=axes) for b in blocks) / count
-    std = np.where(np.sqrt(var) < 1e-8, 1.0, np.sqrt(var))
-    return mean.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32)
+    mean = (sum(b.sum(axis=axes, dtype=np.float64) for b in blocks) / count).reshape(shape)
+    std = np.sqrt(sum(np.square(b - mean).sum(axis=axes) for b in blocks) / count).reshape(shape)
+    std = np.where(std < 1e-8, 1.0, std)
+    return mean.astype(np.float32), std.astype(np.float32)

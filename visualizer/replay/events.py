@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..views.records import NewEvents
+
 #: event kinds shown as timeline marks, with their labels
 JUMP_KINDS = {"nan": "NaN / Inf", "lr_change": "LR change", "pause": "Pause", "resume": "Resume",
               "finish": "Finish", "failure": "Failure", "stop": "Stop", "diagnostic": "Diagnostic"}
@@ -30,16 +32,14 @@ class MarkTracker:
     def __init__(self, reader):
         self.reader = reader
         self.events: list[Mark] = []
-        self._events_read = 0
+        self._new_events = NewEvents(reader)
         self._val_next: int | None = None
         self.best: Mark | None = None
         self._best_value = np.inf
 
     def update(self) -> list[Mark]:
-        new = self.reader.events(start=self._events_read)
-        self._events_read += len(new)
         self.events += [Mark(e.step, e.kind, f"{JUMP_KINDS.get(e.kind, e.kind)}: {e.message}" if e.message
-                             else JUMP_KINDS.get(e.kind, e.kind)) for e in new if e.kind in JUMP_KINDS]
+                             else JUMP_KINDS.get(e.kind, e.kind)) for e in self._new_events() if e.kind in JUMP_KINDS]
         steps, values = self.reader.scalar("val/loss", since=self._val_next)
         if len(values):
             self._val_next = int(steps[-1]) + 1

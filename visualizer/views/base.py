@@ -5,7 +5,6 @@ import csv
 from collections import defaultdict, deque
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget

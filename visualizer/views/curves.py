@@ -32,21 +32,20 @@ RESMOOTH_MS = 150
 
 
 class Series:
-    """One scalar series as drawn: smoothed, held as a bounded envelope (see ``Envelope``),
-    and the step after the last one read."""
+    """One scalar series as drawn: smoothed, held as a bounded envelope (see ``Envelope``)."""
 
     def __init__(self):
         self.shown = Envelope()
         self.state = (0.0, 0.0)
-        self.first_step: int | None = None
-        self.next_step: int | None = None  # where the next read starts
 
     def extend(self, steps, values, weight: float) -> None:
         smoothed, self.state = ema(values, weight, self.state)
         self.shown.extend(steps, smoothed)
-        if self.first_step is None:
-            self.first_step = int(steps[0])
-        self.next_step = int(steps[-1]) + 1
+
+    @property
+    def next_step(self) -> int | None:
+        """Where the next read starts (None: from the beginning)."""
+        return None if self.shown.last is None else int(self.shown.last[0]) + 1
 
 
 class CurvesView(View):
@@ -163,7 +162,7 @@ class CurvesView(View):
             self._frame_y()
         recorded = [sr for sr in self.series.values() if sr.next_step is not None]
         if recorded:  # also when the run ends: the range then fits the steps
-            lo, hi = min(sr.first_step for sr in recorded), max(sr.next_step - 1 for sr in recorded)
+            lo, hi = min(sr.shown.first[0] for sr in recorded), max(sr.shown.last[0] for sr in recorded)
             for plot in self.plots.values():
                 follow_x(plot, lo, hi, headroom=0.25 if self.growing else 0)
         for cursor in self.cursors:

@@ -68,7 +68,9 @@ class Envelope:
         self.lo_x, self.lo_y, self.hi_x, self.hi_y = empty, empty, empty, empty
         self._tail_x, self._tail_y = empty, empty  # the bucket being filled (< size points)
         self.count = 0  # points received
-        self._ends = np.zeros((2, 0))  # the first and the last point: the line spans the series
+        # the first and the last point received, always drawn: the line spans the series
+        self.first: tuple[float, float] | None = None
+        self.last: tuple[float, float] | None = None
 
     def extend(self, x, y) -> None:
         x = np.concatenate([self._tail_x, np.asarray(x, np.float64)])
@@ -85,8 +87,8 @@ class Envelope:
             self.hi_y = np.concatenate([self.hi_y, by[rows, hi]])
         self._tail_x, self._tail_y = x[whole:], y[whole:]
         if len(x):
-            first = self._ends[:, :1] if self._ends.shape[1] else np.array([[x[0]], [y[0]]])
-            self._ends = np.concatenate([first, [[x[-1]], [y[-1]]]], axis=1)
+            self.first = self.first or (float(x[0]), float(y[0]))
+            self.last = (float(x[-1]), float(y[-1]))
         while len(self.lo_x) >= 2 * self.cap:
             self._halve()
 
@@ -112,9 +114,8 @@ class Envelope:
         x[1::2] = np.where(first, self.hi_x, self.lo_x)
         y[0::2] = np.where(first, self.lo_y, self.hi_y)
         y[1::2] = np.where(first, self.hi_y, self.lo_y)
-        (x0, xn), (y0, yn) = self._ends
-        x = np.concatenate([[x0], x, self._tail_x, [xn]])
-        y = np.concatenate([[y0], y, self._tail_y, [yn]])
+        x = np.concatenate([[self.first[0]], x, self._tail_x, [self.last[0]]])
+        y = np.concatenate([[self.first[1]], y, self._tail_y, [self.last[1]]])
         once = np.r_[True, np.diff(x) != 0]  # a bucket whose low is its high, and the ends
         return x[once], y[once]
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from .base import View
+from .records import NewEvents
 from .widgets import NO_DATA, HintStack
 
 # (column title, scalar suffix, unit multiplier, format)
@@ -156,7 +157,7 @@ class LayerHealthView(View):
     def _forget_events(self) -> None:
         self._events_cache: list = []  # the diagnostics, in the order written (= step order)
         self._events_steps: list[int] = []
-        self._events_read = 0  # events of every kind read so far: the next read starts there
+        self._new_events: NewEvents | None = None
         self._events_head = None
         self._shown_count = 0
 
@@ -208,9 +209,9 @@ class LayerHealthView(View):
     def _show_events(self, step: int) -> None:
         head = self.reader.last_step
         if head != self._events_head:  # only the events written since the last read
-            new = self.reader.events(start=self._events_read)
-            self._events_read += len(new)
-            wanted = [e for e in new if e.kind in EVENT_KINDS]
+            if self._new_events is None:
+                self._new_events = NewEvents(self.reader)
+            wanted = [e for e in self._new_events() if e.kind in EVENT_KINDS]
             self._events_cache += wanted
             self._events_steps += [e.step for e in wanted]
             self._events_head = head

@@ -1,5 +1,5 @@
-"""Series of tensor records read incrementally: each record is fetched once, then kept, up
-to a bound: a run of any length keeps at most CAP records of a series in memory."""
+"""What a live view reads incrementally: tensor records (each fetched once, then kept, up to a
+bound: a run of any length keeps at most CAP records of a series in memory) and events."""
 from __future__ import annotations
 
 import numpy as np
@@ -45,6 +45,19 @@ class RecordSeries:
         self.sync()
         steps = self.steps[self.steps <= step]
         return steps, [self.arrays[s] for s in steps.tolist()]
+
+
+class NewEvents:
+    """The events of a session that may still be growing, each read once: calling it returns
+    those written since the last call."""
+
+    def __init__(self, reader):
+        self.reader, self.count = reader, 0
+
+    def __call__(self) -> list:
+        new = self.reader.events(start=self.count)
+        self.count += len(new)
+        return new
 
 
 def thinned(steps: np.ndarray, stretches: int) -> np.ndarray:
