@@ -102,7 +102,7 @@ class CaptureRouting:
         if runner is not None and runner.ready:
             try:
                 if runner.mode == "process":
-                    self._collect(runner.send(runner.reserve(), step, None, True, self._handover()))
+                    runner.send(runner.reserve(), step, None, True, self._handover())
                 else:
                     self._collect(runner.submit(step, self._handover()))
                 return

@@ -58,6 +58,13 @@ def _finite(v) -> bool:
     return v is not None and math.isfinite(v)
 
 
+def _all_finite(values) -> bool:
+    try:
+        return all(map(math.isfinite, values))
+    except TypeError:  # a None among them
+        return False
+
+
 class Diagnostician:
     """``order``: layer node ids in topological order; ``sizes``: node -> parameter count."""
 
@@ -74,6 +81,9 @@ class Diagnostician:
         # Record names per node, made once: these checks run on every statistics step.
         self._k = {n: {k: f"layer/{n}/{k}" for k in ("act_mean", "act_std", "grad_norm", "dead_frac",
                                                     "saturated_frac", "update_ratio")} for n in order}
+        self._grad_keys = [(n, self._k[n]["grad_norm"], math.sqrt(sizes[n])) for n in order if sizes.get(n)]
+        self._unit_keys = [(n, self._k[n]["dead_frac"], self._k[n]["saturated_frac"]) for n in order]
+        self._ratio_keys = [self._k[n]["update_ratio"] for n in order]
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _hold(self, key: tuple, holds: bool, patience: int) -> bool:
@@ -91,12 +101,13 @@ class Diagnostician:
     def check_step(self, step: int, loss: float | None, v: dict[str, float]) -> list[Diagnostic]:
         """``v``: the step's scalars (record names as in docs/probes.md)."""
         out: list[Diagnostic] = []
-        self.check_nan(step, loss, v, out)
-        if out:
-            return out
+        # NaN is rare: one pass over every value rules it out (else look for where it starts).
+        if not (_finite(loss) and _all_finite(v.values())):
+            self.check_nan(step, loss, v, out)
+            if out:
+                return out
         self._gradients(step, v, out)
-        for node in self.order:
-            self._units(step, node, v, out)
+        self._units(step, v, out)
         self._learning_rate(step, v, out)
         if _finite(loss):
             self._plateau(step, loss, out)
@@ -134,8 +145,11 @@ class Diagnostician:
                 f"The global gradient norm is {norm:.3g} at step {step}{grew}.",
                 "Enable gradient clipping (clip norm 1.0–5.0) or lower the learning rate; in "
                 "recurrent nets prefer an LSTM/GRU and an orthogonal recurrent init."), out)
-        rms = {n: v[self._k[n]["grad_norm"]] / math.sqrt(self.sizes[n]) for n in self.order
-               if _finite(v.get(self._k[n]["grad_norm"])) and self.sizes.get(n)}
+        rms = {}
+        for n, key, root in self._grad_keys:
+            g = v.get(key)
+            if _finite(g):
+                rms[n] = g / root
         if len(rms) >= 2:
             first = next(iter(rms))
             top = max(rms.values())
@@ -148,16 +162,24 @@ class Diagnostician:
                     "Use ReLU-family activations instead of sigmoid/tanh, He/Kaiming init, batch "
                     "normalisation, or residual connections."), out)
 
-    def _units(self, step, node, v, out):
-        dead = v.get(self._k[node]["dead_frac"])
-        if dead is not None and self._hold(("dead", node), dead > self.th.dead_frac, self.th.patience):
+    def _units(self, step, v, out):
+        for node, dead_key, sat_key in self._unit_keys:
+            dead, sat = v.get(dead_key), v.get(sat_key)
+            if dead is not None:
+                self._dead(step, node, dead, out)
+            if sat is not None:
+                self._saturated(step, node, sat, out)
+
+    def _dead(self, step, node, dead, out):
+        if self._hold(("dead", node), dead > self.th.dead_frac, self.th.patience):
             self._emit(step, Diagnostic(
                 "dead_relu", "warning", node,
                 f"{dead:.0%} of the units of ReLU layer '{node}' output 0 for every sample of the batch.",
                 "Dead ReLUs never recover: lower the learning rate, use He/Kaiming init with zero "
                 "biases, or switch to LeakyReLU/ELU."), out)
-        sat = v.get(self._k[node]["saturated_frac"])
-        if sat is not None and self._hold(("sat", node), sat > self.th.saturated_frac, self.th.patience):
+
+    def _saturated(self, step, node, sat, out):
+        if self._hold(("sat", node), sat > self.th.saturated_frac, self.th.patience):
             self._emit(step, Diagnostic(
                 "saturation", "warning", node,
                 f"{sat:.0%} of the outputs of layer '{node}' sit at the flat ends of the nonlinearity, "
@@ -166,8 +188,7 @@ class Diagnostician:
                 "normalisation before the activation, or use ReLU."), out)
 
     def _learning_rate(self, step, v, out):
-        keys = [self._k[n]["update_ratio"] for n in self.order]
-        ratios = [r for r in map(v.get, keys) if r is not None and math.isfinite(r) and r > 0]
+        ratios = [r for r in map(v.get, self._ratio_keys) if r is not None and math.isfinite(r) and r > 0]
         if not ratios:
             return
         r = median(ratios)

@@ -54,7 +54,10 @@ class Helper:
             self.grads.append(views(flat, header["grads"]))
             self.flat.append([a[i] for i in header["flat_index"]])
         self.done = torch.from_file(header["ctrl"], shared=True, size=64, dtype=torch.uint8)[:8].view(torch.int64)
-        self.acts = None
+        self.acts, self.act_names = None, []
+        # The weights after the last step received: the weights before the next update,
+        # which the training loop then need not copy (statistics are measured on a CPU only).
+        self.previous = [t.clone() for t in self.flat[0]] if device.type == "cpu" else None
         self.pending: list[tuple[int, dict]] = []
         self.last_sent = time.monotonic()
 
@@ -67,6 +70,7 @@ class Helper:
         k, step = int(header["slot"]), int(header["step"])
         if "acts_layout" in header:
             from .process import views
+            self.act_names = [e[0] for e in header["acts_layout"]]
             self.acts = [dict(zip([e[0] for e in header["acts_layout"]],
                                   views(torch.from_file(p, shared=True, size=int(header["acts_size"]),
                                                         dtype=torch.uint8), header["acts_layout"])))
@@ -77,21 +81,26 @@ class Helper:
         if stats is not None:
             try:
                 st = self.stats
-                acts = self.acts[k] if stats["acts"] else {}
-                st._outs = {n: acts[n] for n in stats["acts"] if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
-                present = stats["present"] or []
+                names = self.act_names if stats["acts"] == "all" else stats["acts"]
+                acts = self.acts[k] if names else {}
+                st._outs = {n: acts[n] for n in names if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
+                present = range(len(self.flat[k])) if stats["present"] == "all" else stats["present"] or []
                 st._gpresent = present
                 st._gnorms = _norms([self.grads[k][i] for i in present]) if present else None
                 st._flat = self.flat[k]
-                st._before, st._have_before = self.before[k], bool(stats["before"])
+                before = stats["before"]
+                st._before = self.previous if before == "previous" else self.before[k]
+                st._have_before = before in ("previous", "slot")
                 layout, values = st.finish()
                 named = st.named(layout, values.values())
-                if ACCURACY_PRED in stats["acts"]:
+                if ACCURACY_PRED in names:
                     correct = predicted_classes(acts[ACCURACY_PRED]) == acts[ACCURACY_TARGET]
                     named["train/accuracy"] = float(correct.float().mean())
                 self.pending.append((step, named))
             except Exception as exc:
                 error = f"statistics at step {step}: {type(exc).__name__}: {exc}"
+        if self.previous is not None:
+            torch._foreach_copy_(self.previous, self.flat[k])
         start = time.perf_counter()
         rows, reply = {}, None
         if header.get("capture"):

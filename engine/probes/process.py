@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from .offpath import READY_TIMEOUT, Result, model_tensors
-from .protocol import encode_arrays, read_frame, write_frame
+from .protocol import encode_arrays, read_frame, write_frame, write_step
 
 SLOTS = 8
 # Extra "outputs" shipped with a step's statistics: the training batch's predictions and
@@ -172,7 +172,8 @@ class ProcessHelper:
         self._done = self._ctrl[:8].view(torch.int64).numpy()  # read every step: numpy is cheaper
         self._done[0] = -1
         self._acts: list | None = None    # per slot: node -> view, once the first outputs came
-        self._acts_shapes: dict | None = None
+        self._acts_names: tuple = ()
+        self._after_step: int | None = None  # the step whose weights after it the helper got last
         self._seq = 0
         self._sent_at = 0.0
         self._captures_out = 0            # capture requests without their result yet
@@ -237,6 +238,8 @@ class ProcessHelper:
         out: list = []
         if self._staged:
             self._send_staged(wait=False)
+        if not block and self._inbox.empty():  # most steps: nothing came back
+            return out
         while True:
             try:
                 item = self._inbox.get(timeout=block) if block else self._inbox.get_nowait()
@@ -286,34 +289,48 @@ class ProcessHelper:
             time.sleep(0.0002)
         return seq % SLOTS
 
-    def put_gradients(self, slot: int, present: list[int], with_before: bool) -> None:
-        """Before the update: the gradients (before clipping) and the weights."""
-        with torch.no_grad():
-            if present:
-                torch._foreach_copy_([self._grads[slot][i] for i in present],
-                                     [self.params[i].grad.detach() for i in present])
-            if with_before:
-                torch._foreach_copy_(self._before[slot], self.flat)
+    def before_at(self, step: int) -> str:
+        """Where the helper finds the weights before the update of ``step``: "previous"
+        when it holds them already (the weights after ``step - 1``, the last ones sent:
+        nothing but the optimizer changes the weights during a run), else "slot"."""
+        return "previous" if self._after_step is not None and self._after_step == step - 1 else "slot"
+
+    def put_gradients(self, slot: int, present: list[int], before: str | None) -> None:
+        """Before the update: the gradients (before clipping), and the weights when
+        ``before`` is "slot". (Gradients and ``flat`` need no autograd: no no_grad
+        context, whose cost in the training loop is several of these copies'.)"""
+        if present:
+            grads = self._grads[slot]
+            if len(present) == len(grads):
+                torch._foreach_copy_(grads, [p.grad for p in self.params])
+            else:
+                torch._foreach_copy_([grads[i] for i in present], [self.params[i].grad for i in present])
+        if before == "slot":
+            torch._foreach_copy_(self._before[slot], self.flat)
 
     def acts_views(self, slot: int) -> dict[str, torch.Tensor] | None:
         """Where the layers' outputs of a step that fills ``slot`` go (None until the
         first outputs have set the layout): the statistics hooks copy into these."""
         return None if self._acts is None else self._acts[slot]
 
-    def fits(self, acts: dict) -> bool:
+    def fits(self, acts: dict, slot: int) -> bool:
         """Whether these layer outputs go into the slots (the same nodes, shapes, dtypes as
-        the first ones, and CPU tensors)."""
-        if self._acts_shapes is None:
+        the first ones). Those the taps copied into ``slot`` fit."""
+        if self._acts is None:
             return True
-        return self._acts_shapes == {n: (tuple(a.shape), a.dtype) for n, a in acts.items()}
+        if tuple(acts) != self._acts_names:
+            return False
+        own = self._acts[slot]
+        return all(a is own[n] or (a.shape == own[n].shape and a.dtype == own[n].dtype) for n, a in acts.items())
 
     def send(self, slot: int, step: int, stats: dict | None, capture: bool, handover: dict | None,
-             flush: bool = False) -> list:
-        """After the update: the weights, the outputs; then the request. ``stats``:
-        {"present": [...] or None, "before": bool, "acts": {node: tensor}, "loss"}."""
-        header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
-                  "handover": handover, "flush": flush}
+             flush: bool = False) -> None:
+        """After the update: the weights, the outputs; then the request (its results come
+        back through :meth:`poll`). ``stats``:
+        {"present": [...], "before": "slot", "previous" or None, "acts": {node: tensor}}."""
         if self.device.type == "cuda":  # captures only: the weights go through pinned memory
+            header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
+                      "handover": handover, "flush": flush}
             pinned, staged = self._staging[slot]
             with torch.no_grad():
                 for dst, src in zip(staged, self.live):
@@ -323,30 +340,39 @@ class ProcessHelper:
             self._staged.append((header, slot, event))
             self._seq += 1
             self._captures_out += bool(capture)
-            return self.poll()
-        with torch.no_grad():
-            torch._foreach_copy_(self._after[slot], self.live)
-            if stats is not None:
-                acts = stats["acts"]
-                if acts and self._acts is None:
-                    header.update(self._allocate(acts))
-                own = self._acts[slot] if acts else {}
-                todo = [(own[n], a) for n, a in acts.items() if own[n] is not a]  # the hooks did the rest
-                if todo:
-                    torch._foreach_copy_([d for d, _ in todo], [a for _, a in todo])
-                header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts)}
+            self._send_staged(wait=False)
+            return
+        allocated = None
+        dst, src = self._after[slot], self.live   # detached: no autograd, no no_grad context
+        if stats is not None:
+            acts = stats["acts"]
+            if acts and self._acts is None:
+                allocated = self._allocate(acts)
+            own = self._acts[slot] if acts else {}
+            todo = [(own[n], a) for n, a in acts.items() if own[n] is not a]  # the taps copied the rest
+            if todo:
+                dst, src = dst + [d for d, _ in todo], src + [a.detach() for _, a in todo]
+        torch._foreach_copy_(dst, src)
         now = time.perf_counter()
         push = capture or flush or now - self._sent_at >= SEND_EVERY_S
         try:
-            write_frame(self.proc.stdin, header, flush=push)
+            if (stats is not None and not capture and allocated is None and tuple(acts) == self._acts_names
+                    and len(stats["present"]) == len(self.params)):  # what every measured step sends
+                write_step(self.proc.stdin, self._seq, step, slot, stats["before"], push)
+            else:
+                header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
+                          "handover": handover, "flush": flush, **(allocated or {})}
+                if stats is not None:
+                    header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts)}
+                write_frame(self.proc.stdin, header, flush=push)
         except OSError as exc:
             self._lost(f"its pipe broke: {exc}")
             raise HelperGone(self.gone) from None
         if push:
             self._sent_at = now
+        self._after_step = step
         self._seq += 1
         self._captures_out += bool(capture)
-        return self.poll()
 
     def _send_staged(self, wait: bool) -> None:
         """Requests whose weights have left the GPU (all of them, waiting, when ``wait``)."""
@@ -368,7 +394,7 @@ class ProcessHelper:
         self._sent_at = time.perf_counter()
 
     def _allocate(self, acts: dict) -> dict:
-        self._acts_shapes = {n: (tuple(a.shape), a.dtype) for n, a in acts.items()}
+        self._acts_names = tuple(acts)
         layout, end = layout_of(list(acts.items()))
         paths, self._acts = [], []
         for _ in range(SLOTS):

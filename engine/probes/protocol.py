@@ -13,6 +13,12 @@ from ..session import records
 
 _LENGTHS = struct.Struct("<II")
 MAX_HEADER = 64 << 20
+# A training step's statistics request, sent every step: a fixed binary frame rather than
+# JSON (encoding a header costs the training loop more than the statistics it ships).
+# Its first length is this mark (no header is that long), its second the flags.
+_STEP_MARK = 0xFFFFFFFF
+_STEP = struct.Struct("<qqi")   # seq, step, slot
+STEP_FLUSH, STEP_BEFORE_SLOT, STEP_BEFORE_PREVIOUS = 1, 2, 4
 
 
 class ProtocolError(RuntimeError):
@@ -35,6 +41,23 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flus
         stream.flush()
 
 
+def write_step(stream, seq: int, step: int, slot: int, before: str | None, flush: bool) -> None:
+    """The statistics of ``step`` fill ``slot`` as every step's do: all the gradients,
+    the outputs as laid out; no capture. ``before``: where the weights before the update
+    are ("slot", "previous": the last step's weights after it, or None)."""
+    flags = (STEP_FLUSH if flush else 0) | {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}.get(before, 0)
+    stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot))
+    if flush:
+        stream.flush()
+
+
+def _step_header(flags: int, raw: bytes) -> dict:
+    seq, step, slot = _STEP.unpack(raw)
+    before = "slot" if flags & STEP_BEFORE_SLOT else "previous" if flags & STEP_BEFORE_PREVIOUS else None
+    return {"kind": "step", "seq": seq, "step": step, "slot": slot, "capture": False, "handover": None,
+            "flush": bool(flags & STEP_FLUSH), "stats": {"present": "all", "before": before, "acts": "all"}}
+
+
 def _exactly(stream, n: int) -> bytes:
     chunks, got = [], 0
     while got < n:
@@ -54,6 +77,8 @@ def read_frame(stream) -> tuple[dict, dict[str, tuple]]:
     if len(raw) < _LENGTHS.size:
         raw += _exactly(stream, _LENGTHS.size - len(raw))
     n_head, n_payload = _LENGTHS.unpack(raw)
+    if n_head == _STEP_MARK:
+        return _step_header(n_payload, _exactly(stream, _STEP.size)), {}
     if n_head > MAX_HEADER:
         raise ProtocolError(f"a frame header of {n_head} bytes is too long")
     try:

@@ -74,6 +74,7 @@ class ProbeSet(CaptureRouting, Callback):
         self._slot: int | None = None         # the helper slot this step's statistics fill
         self._slot_next: int | None = None    # reserved when the step was armed
         self._present: list[int] = []
+        self._before_in = "slot"              # where the helper finds the weights before the update
         self._losses: dict[int, float] = {}   # losses of steps whose statistics are away
         self._helper_files: list[str] = []
         self._last_heavy_step = -1
@@ -116,11 +117,16 @@ class ProbeSet(CaptureRouting, Callback):
         self._heavy(trainer.step)  # the state before any update
         self._arm(trainer.step + 1)
 
+    # Both run on every training step: every call and context in them costs the loop
+    # (several times what it costs in a micro-benchmark: the code is cold by then).
     def on_after_backward(self, trainer, step: int) -> None:
-        if self._stats_ok and self.stats.armed:
-            self._guard("statistics", self._gradients, step)
-            if self.binary is not None and self._stats_ok:
-                self._guard("statistics", self.binary.after_backward)
+        if self._stats_ok and self.stats._armed:
+            try:
+                self._gradients(step)
+                if self.binary is not None:
+                    self.binary.after_backward()
+            except Exception as exc:
+                self._failed("statistics", exc)
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
@@ -129,24 +135,24 @@ class ProbeSet(CaptureRouting, Callback):
         loss = metrics.get("loss")
         if self.basic_scalars:
             dt = metrics.get("step_time")
-            basic = {"train/loss": loss, "lr": metrics.get("lr", trainer.lr)}
+            basic = {"train/loss": loss, "lr": metrics["lr"] if "lr" in metrics else trainer.lr}
             if dt:
                 basic["step_time"] = dt
                 basic["samples_per_s"] = metrics.get("batch_size", trainer.batch_size) / dt
             self.writer.scalars(step, basic)
-        measured = self._stats_ok and self.stats.armed
+        measured = self._stats_ok and self.stats._armed
         heavy = self._heavy_ok and self.schedule.heavy_due(step)
+        timed = measured and self.settings.stats_budget < 1
+        start = time.perf_counter() if timed else 0.0
         if self._slot is not None:           # statistics (and maybe a capture) to the helper
-            start = time.perf_counter()
             self._guard("statistics", self._ship, trainer, step, loss, heavy)
-            self.schedule.stats_taken(time.perf_counter() - start)
         else:
             if measured:
-                start = time.perf_counter()
                 self._guard("statistics", self._finish_stats, trainer, step, loss)
-                self.schedule.stats_taken(time.perf_counter() - start)
             if heavy:
                 self._heavy(step)
+        if timed:
+            self.schedule.stats_taken(time.perf_counter() - start)
         if self._pending:
             self._guard("statistics", self._drain_stats, False)
         if self.binary is not None and self._stats_ok:
@@ -230,8 +236,9 @@ class ProbeSet(CaptureRouting, Callback):
         slot, self._slot_next = self._slot_next, None
         if slot is not None and runner is not None and runner.alive():
             present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
-            runner.put_gradients(slot, present, True)
-            self._slot, self._present = slot, present
+            before = runner.before_at(step)
+            runner.put_gradients(slot, present, before)
+            self._slot, self._present, self._before_in = slot, present, before
             return
         if runner is not None and runner.mode == "process" and not runner.alive():
             self._drop_offpath(step, runner.gone)
@@ -243,7 +250,7 @@ class ProbeSet(CaptureRouting, Callback):
         acts = self.stats.take_outputs()
         if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
             acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
-        if not runner.fits(acts):  # the outputs changed shape: measured here from now on
+        if not runner.fits(acts, slot):  # the outputs changed shape: measured here from now on
             self._ship_stats = False
             self._stats_here(trainer, step, loss, runner, slot, acts)
             if heavy:
@@ -254,8 +261,8 @@ class ProbeSet(CaptureRouting, Callback):
             self._step, self._last_heavy_step = step, step
         self._losses[step] = loss
         try:
-            self._collect(runner.send(slot, step, {"present": self._present, "before": True, "acts": acts},
-                                      heavy, handover))
+            runner.send(slot, step, {"present": self._present, "before": self._before_in, "acts": acts},
+                        heavy, handover)
             self.measured["helper"] += 1
         except HelperGone as exc:
             self._losses.pop(step, None)
@@ -266,14 +273,16 @@ class ProbeSet(CaptureRouting, Callback):
 
     def _stats_here(self, trainer, step: int, loss, runner, slot: int, acts: dict) -> None:
         """A step whose gradients and weights went to a slot, measured here after all
-        (from the slot: the gradients have been clipped since)."""
+        (from the slot: the gradients have been clipped since). Where the helper held the
+        weights before the update, this step has no update ratio."""
         st = self.stats
         st._gpresent = self._present
         st._gnorms = _norms([runner._grads[slot][i] for i in self._present]) if self._present else None
-        if st._before is None:
-            st._before = [torch.empty_like(p) for p in st._flat]
-        torch._foreach_copy_(st._before, runner._before[slot])
-        st._have_before = True
+        st._have_before = self._before_in == "slot"
+        if st._have_before:
+            if st._before is None:
+                st._before = [torch.empty_like(p) for p in st._flat]
+            torch._foreach_copy_(st._before, runner._before[slot])
         st._outs = {n: a for n, a in acts.items() if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
         self._finish_stats(trainer, step, loss)
 
@@ -346,19 +355,23 @@ class ProbeSet(CaptureRouting, Callback):
         try:
             fn(*args)
         except Exception as exc:  # a probe bug must not end the user's training run
-            if what == "statistics":
-                self._stats_ok = False
-                self._pending.clear()
-                if self.stats is not None:
-                    self.stats.armed = False
-            else:
-                self._heavy_ok = False
-                if self._offpath is not None:
-                    runner, self._offpath = self._offpath, None
-                    try:
-                        runner.close()
-                    except Exception:
-                        pass
-            msg = f"The {what} probes failed and were switched off for this run: {exc}"
-            self.errors.append(msg)
-            self.writer.event("probe_error", self._step, msg, {"what": what, "error": type(exc).__name__})
+            self._failed(what, exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Switch the failing group of probes off for the rest of the run, and say so."""
+        if what == "statistics":
+            self._stats_ok = False
+            self._pending.clear()
+            if self.stats is not None:
+                self.stats.armed = False
+        else:
+            self._heavy_ok = False
+            if self._offpath is not None:
+                runner, self._offpath = self._offpath, None
+                try:
+                    runner.close()
+                except Exception:
+                    pass
+        msg = f"The {what} probes failed and were switched off for this run: {exc}"
+        self.errors.append(msg)
+        self.writer.event("probe_error", self._step, msg, {"what": what, "error": type(exc).__name__})

@@ -1,7 +1,7 @@
 """Cheap statistics of a training step, computed with torch on the training device and
 moved to the host in one transfer per step, which nothing waits for (:mod:`.pending`).
 
-- Activations (forward hooks on the layers whose catalogue entry lists "activation"):
+- Activations (taps on the layers whose catalogue entry lists "activation"):
   mean and population std over the whole batch output; for ReLU ("dead_units") the
   fraction of units that output 0 for every sample of the batch, a unit being one index
   of axis 1 (a feature of (N, F), a channel of (N, C, H, W) over all its pixels); for
@@ -12,7 +12,7 @@ moved to the host in one transfer per step, which nothing waits for (:mod:`.pend
 - Weights: the L2 norm of every layer's parameters (after the step) and the update ratio
   ‖W_after − W_before‖ / ‖W_before‖ of this step.
 
-The hooks keep a reference to the layer's output (nothing in the model changes an output
+The taps keep a reference to the layer's output (nothing in the model changes an output
 in place), or, when the helper process takes the statistics (:mod:`.process`), copy it
 into the helper's shared-memory slot at once, while it is still in the CPU's cache (a
 copy at the end of the step would read it back from memory). The reductions run once
@@ -23,9 +23,9 @@ allocated once, with one fused copy. Per-tensor norms are summed per layer on th
 the GIL back and forth with the training thread, and those hand-overs cost more than
 the reductions.)
 
-Hooks stay registered for the whole run (removed by :meth:`StepStats.detach`), do nothing
-unless armed, and only for training-mode forwards, so validation passes and the
-probe-batch captures never disturb the step's numbers.
+The taps (:func:`.hooks.tap`, cheaper than forward hooks) are on the layers while a step is
+measured and take only training-mode forwards, so validation passes and the probe-batch
+captures never disturb the step's numbers.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import math
 import torch
 
 from ..train.device import fetch
-from .hooks import LayerHooks
+from .hooks import LayerHooks, tap
 
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
 
@@ -83,19 +83,18 @@ class StepStats:
 
     def _install(self):
         for node in self.t.activation:
-            yield self.t.module(node).register_forward_hook(self._hook(node))
+            yield tap(self.t.module(node), self._keep(node))
 
-    def _hook(self, node: str):
-        def hook(module, args, out):
-            if self._armed and module.training and torch.is_tensor(out) and out.is_floating_point():
+    def _keep(self, node: str):
+        def keep(module, out):
+            if self._armed and module.training and isinstance(out, torch.Tensor) and out.is_floating_point():
                 dst = self.copy_into.get(node) if self.copy_into else None
                 if dst is not None and dst.shape == out.shape and dst.dtype == out.dtype:
-                    with torch.no_grad():
-                        dst.copy_(out)
+                    dst.copy_(out.detach())
                     self._outs[node] = dst
                 else:
                     self._outs[node] = out.detach()
-        return hook
+        return keep
 
     def take_outputs(self) -> dict[str, torch.Tensor]:
         """The outputs kept this step (node -> tensor, graph order), handed over."""

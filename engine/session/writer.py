@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,7 @@ class SessionWriter:
         except (sqlite3.Error, OSError) as exc:
             raise SessionError(f"could not create {self.path}: {getattr(exc, 'strerror', None) or exc}.") from None
         self._ids: dict[tuple[str, str], int] = {}
+        self._id_rows: dict[tuple[str, ...], list[int]] = {}  # scalars' names -> series ids
         self._new_series: list[tuple[int, str, str]] = []
         self._scalars: list[tuple] = []
         self._tensors: list[tuple] = []
@@ -112,9 +114,13 @@ class SessionWriter:
         """Many series at one step in one call (the probes write dozens per step)."""
         step = self._step(step)
         wall = time.time() if wall is None else wall
-        ids = self._ids
-        self._scalars.extend((ids.get(("scalar", name)) or self._series("scalar", name), step, wall,
-                              float(v)) for name, v in values.items())
+        names = tuple(values)
+        ids = self._id_rows.get(names)
+        if ids is None:  # the probes write the same names step after step: resolved once
+            if len(self._id_rows) >= 256:
+                self._id_rows.clear()
+            ids = self._id_rows[names] = [self._ids.get(("scalar", n)) or self._series("scalar", n) for n in names]
+        self._scalars.extend(zip(ids, repeat(step), repeat(wall), map(float, values.values())))
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
