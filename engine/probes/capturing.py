@@ -9,10 +9,13 @@ beside the recorder's other one, what a step measures.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import torch
 
 from . import offpath
-from .process import HelperGone, ProcessHelper, StatsResult
+from .diagnostics import Diagnostic
+from .process import DiagnosticsResult, HelperGone, ProcessHelper, StatsResult
 
 _MODE_TEXT = {
     "inline": "Heavy captures run inline, in the training loop ({reason}).",
@@ -32,7 +35,8 @@ class CaptureRouting:
             if s.capture_mode == "auto":
                 threads = max(1, min(threads, offpath.spare_cores()))
             self._offpath = ProcessHelper(doc, trainer.model, self.stats._flat, x, y, s.max_channels,
-                                          s.hist_bins, grid_x, self.outputs.grid, self.capture.ranges(), threads)
+                                          s.hist_bins, grid_x, self.outputs.grid, self.capture.ranges(), threads,
+                                          asdict(self.thresholds))
             self._helper_files = self._offpath.created
             if s.capture_mode == "process" and not self._offpath.wait_ready():
                 reason = self._offpath.gone or "the helper process did not start in time"
@@ -115,8 +119,13 @@ class CaptureRouting:
 
     def _collect(self, results) -> None:
         for r in results:
-            if isinstance(r, StatsResult):
-                self._write_stats(r.step, self._losses.pop(r.step, None), r.values)
+            if isinstance(r, StatsResult):  # diagnosed in the helper, if at all
+                self._write_stats(r.step, None, r.values, diagnose=False)
+                continue
+            if isinstance(r, DiagnosticsResult):
+                for step, found in r.found:
+                    self._report(step, [Diagnostic.from_dict(found)])
+                self.diagnostician.follow_loss(r.loss_average)
                 continue
             if r.error:
                 raise RuntimeError(f"capture at step {r.step}: {r.error}")

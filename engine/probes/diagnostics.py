@@ -35,6 +35,10 @@ class Diagnostic:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Diagnostic":
+        return cls(**{k: d[k] for k in ("kind", "severity", "node", "message", "advice")})
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -66,7 +70,12 @@ def _all_finite(values) -> bool:
 
 
 class Diagnostician:
-    """``order``: layer node ids in topological order; ``sizes``: node -> parameter count."""
+    """``order``: layer node ids in topological order; ``sizes``: node -> parameter count.
+
+    Per-step checks run where the step's statistics are computed: in the capture helper
+    process when it takes them (a step it was too busy for is measured and checked in the
+    training process, whose streaks are its own). The validation check needs the training
+    loss's running average, which :meth:`follow_loss` hands over from the helper."""
 
     def __init__(self, order: list[str], sizes: dict[str, int], thresholds: Thresholds = Thresholds()):
         self.order = order
@@ -84,6 +93,23 @@ class Diagnostician:
         self._grad_keys = [(n, self._k[n]["grad_norm"], math.sqrt(sizes[n])) for n in order if sizes.get(n)]
         self._unit_keys = [(n, self._k[n]["dead_frac"], self._k[n]["saturated_frac"]) for n in order]
         self._ratio_keys = [self._k[n]["update_ratio"] for n in order]
+
+    @classmethod
+    def for_targets(cls, targets, thresholds: Thresholds = Thresholds()) -> "Diagnostician":
+        """For a network's probe targets (engine.probes.targets.Targets)."""
+        sizes = {n: sum(p.numel() for p in targets.params(n)) for n in targets.order}
+        return cls(targets.order, sizes, thresholds)
+
+    @property
+    def loss_average(self) -> float | None:
+        """The running average of the training loss the plateau and overfitting checks use."""
+        return self._ema
+
+    def follow_loss(self, average: float | None) -> None:
+        """Take over the running average of the training loss from the diagnostician that
+        checks the steps (the helper process's)."""
+        if average is not None:
+            self._ema = average
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _hold(self, key: tuple, holds: bool, patience: int) -> bool:

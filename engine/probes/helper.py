@@ -23,6 +23,7 @@ class Helper:
     def __init__(self, header: dict, rows: dict):
         import torch
         from ..graph.document import GraphDocument
+        from .diagnostics import Diagnostician, Thresholds
         from .offpath import CaptureModel
         from .process import views
         from .protocol import decode_row
@@ -44,6 +45,10 @@ class Helper:
                                int(header["bins"]), grid_x, int(header.get("grid", 0)), [e[0] for e in after])
         self.cm.capture.load_ranges(header.get("ranges") or {})
         self.stats = StepStats(self.cm.targets)
+        # The per-step diagnostics run here, on the values where they are computed.
+        self.diagnostician = Diagnostician.for_targets(self.cm.targets, Thresholds(**header.get("thresholds", {})))
+        self.found: list = []          # [step, Diagnostic dict] not yet sent
+        self.diagnosed = False         # a step has been diagnosed since the last batch
         size = int(header["size"])
         self.after, self.before, self.grads, self.flat = [], [], [], []
         for path in header["slots"]:
@@ -96,7 +101,12 @@ class Helper:
                 if ACCURACY_PRED in names:
                     correct = predicted_classes(acts[ACCURACY_PRED]) == acts[ACCURACY_TARGET]
                     named["train/accuracy"] = float(correct.float().mean())
-                self.pending.append((step, named))
+                diagnose = bool(stats.get("diagnose"))
+                self.pending.append((step, named, diagnose))
+                if diagnose:
+                    self.found += [[step, d.to_dict()] for d in
+                                   self.diagnostician.check_step(step, stats.get("loss"), named)]
+                    self.diagnosed = True
             except Exception as exc:
                 error = f"statistics at step {step}: {type(exc).__name__}: {exc}"
         if self.previous is not None:
@@ -127,9 +137,14 @@ class Helper:
         from .protocol import write_frame
         if self.pending:
             groups: dict[tuple, list] = {}
-            for step, values in self.pending:
-                groups.setdefault(tuple(values), []).append([step, *values.values()])
-            write_frame(out, {"kind": "stats", "groups": [{"names": list(n), "rows": r} for n, r in groups.items()]})
+            for step, values, diagnosed in self.pending:
+                groups.setdefault((tuple(values), diagnosed), []).append([step, *values.values()])
+            frame = {"kind": "stats", "groups": [{"names": list(n), "diagnosed": d, "rows": r}
+                                                 for (n, d), r in groups.items()]}
+            if self.diagnosed:
+                frame["diagnostics"] = {"found": self.found, "loss_average": self.diagnostician.loss_average}
+                self.found, self.diagnosed = [], False
+            write_frame(out, frame)
             self.pending = []
         self.last_sent = time.monotonic()
 

@@ -51,8 +51,19 @@ class HelperGone(RuntimeError):
 
 @dataclass
 class StatsResult:
+    """A step's statistics from the helper, and what its diagnostics found there (when
+    the step asked for them: ``diagnosed``)."""
     step: int
     values: dict
+    diagnosed: bool = False
+
+
+@dataclass
+class DiagnosticsResult:
+    """What the helper's diagnostics found in a batch of steps: [step, Diagnostic dict]
+    pairs, and the training loss's running average after them."""
+    found: list
+    loss_average: float | None
 
 
 def _dtype_name(t: torch.Tensor) -> str:
@@ -140,7 +151,7 @@ class ProcessHelper:
     mode = "process"
 
     def __init__(self, doc, model, flat_params, x, y, max_channels, bins, grid_x=None, grid=0,
-                 ranges: dict | None = None, threads: int = 1):
+                 ranges: dict | None = None, threads: int = 1, thresholds: dict | None = None):
         sweep()
         named = model_tensors(model)
         self.device = named[0][1].device if named else x.device
@@ -179,6 +190,7 @@ class ProcessHelper:
         self._captures_out = 0            # capture requests without their result yet
         self.ready = False
         self.gone: str | None = None
+        self._ended = False               # set by the reader thread when the helper's output ends
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
         root = str(Path(__file__).resolve().parents[2])
@@ -195,7 +207,8 @@ class ProcessHelper:
                   "device": str(self.device), "numerics": numerics(),
                   "after": after, "before": before, "grads": grads, "flat_index": index, "size": end,
                   "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
-                  "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {}}
+                  "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {},
+                  "thresholds": thresholds or {}}
         try:
             write_frame(self.proc.stdin, header, encode_arrays(arrays, compress=False))
         except OSError as exc:
@@ -207,6 +220,7 @@ class ProcessHelper:
             while True:
                 self._inbox.put(read_frame(self.proc.stdout))
         except Exception as exc:  # EOF or a broken frame: the helper is gone
+            self._ended = True
             self._inbox.put(({"kind": "gone", "message": str(exc) or type(exc).__name__}, {}))
 
     def _handle(self, header: dict, rows: dict, out: list) -> None:
@@ -220,9 +234,12 @@ class ProcessHelper:
             self._lost(header.get("message", "it ended"))
         elif kind == "stats":
             for group in header["groups"]:
-                names = group["names"]
+                names, diagnosed = group["names"], bool(group.get("diagnosed"))
                 for row in group["rows"]:
-                    out.append(StatsResult(int(row[0]), dict(zip(names, row[1:]))))
+                    out.append(StatsResult(int(row[0]), dict(zip(names, row[1:])), diagnosed))
+            diagnostics = header.get("diagnostics")
+            if diagnostics is not None:
+                out.append(DiagnosticsResult(diagnostics.get("found") or [], diagnostics.get("loss_average")))
         elif kind == "result":
             self._captures_out -= 1
             out.append(Result(int(header["step"]), rows=rows, ranges=header.get("ranges"),
@@ -249,9 +266,11 @@ class ProcessHelper:
             self._handle(*item, out)
 
     def alive(self) -> bool:
-        """False once the helper has ended (a non-blocking waitpid)."""
-        if self.gone is None and self.proc.poll() is not None:
-            self._lost(f"it exited with code {self.proc.returncode}")
+        """False once the helper has ended: its end closes the pipe the reader thread reads
+        (asked every measured step: a flag, where a waitpid would be a system call)."""
+        if self._ended and self.gone is None:
+            code = self.proc.poll()
+            self._lost("it ended" if code is None else f"it exited with code {code}")
         return self.gone is None
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> bool:
@@ -327,7 +346,8 @@ class ProcessHelper:
              flush: bool = False) -> None:
         """After the update: the weights, the outputs; then the request (its results come
         back through :meth:`poll`). ``stats``:
-        {"present": [...], "before": "slot", "previous" or None, "acts": {node: tensor}}."""
+        {"present": [...], "before": "slot", "previous" or None, "acts": {node: tensor},
+        "loss": float or None, "diagnose": bool}."""
         if self.device.type == "cuda":  # captures only: the weights go through pinned memory
             header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
                       "handover": handover, "flush": flush}
@@ -358,12 +378,13 @@ class ProcessHelper:
         try:
             if (stats is not None and not capture and allocated is None and tuple(acts) == self._acts_names
                     and len(stats["present"]) == len(self.params)):  # what every measured step sends
-                write_step(self.proc.stdin, self._seq, step, slot, stats["before"], push)
+                write_step(self.proc.stdin, self._seq, step, slot, stats, push)
             else:
                 header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
                           "handover": handover, "flush": flush, **(allocated or {})}
                 if stats is not None:
-                    header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts)}
+                    header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts),
+                                       "loss": stats["loss"], "diagnose": stats["diagnose"]}
                 write_frame(self.proc.stdin, header, flush=push)
         except OSError as exc:
             self._lost(f"its pipe broke: {exc}")

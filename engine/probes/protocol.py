@@ -2,11 +2,14 @@
 the helper's stdin and stdout. No pickle: a frame is two little-endian uint32 lengths,
 a JSON header and the bytes of the arrays it lists, each encoded as a session record
 (:mod:`engine.session.records`: dtype name, JSON shape, compression, bytes), so that a
-capture's rows go into the session file exactly as the helper made them.
+capture's rows go into the session file exactly as the helper made them. The request
+for a training step's statistics, sent every step, is a fixed binary frame instead
+(:func:`write_step`).
 """
 from __future__ import annotations
 
 import json
+import math
 import struct
 
 from ..session import records
@@ -17,8 +20,8 @@ MAX_HEADER = 64 << 20
 # JSON (encoding a header costs the training loop more than the statistics it ships).
 # Its first length is this mark (no header is that long), its second the flags.
 _STEP_MARK = 0xFFFFFFFF
-_STEP = struct.Struct("<qqi")   # seq, step, slot
-STEP_FLUSH, STEP_BEFORE_SLOT, STEP_BEFORE_PREVIOUS = 1, 2, 4
+_STEP = struct.Struct("<qqid")   # seq, step, slot, loss (NaN: none)
+STEP_FLUSH, STEP_BEFORE_SLOT, STEP_BEFORE_PREVIOUS, STEP_DIAGNOSE = 1, 2, 4, 8
 
 
 class ProtocolError(RuntimeError):
@@ -41,21 +44,26 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flus
         stream.flush()
 
 
-def write_step(stream, seq: int, step: int, slot: int, before: str | None, flush: bool) -> None:
+def write_step(stream, seq: int, step: int, slot: int, stats: dict, flush: bool) -> None:
     """The statistics of ``step`` fill ``slot`` as every step's do: all the gradients,
-    the outputs as laid out; no capture. ``before``: where the weights before the update
-    are ("slot", "previous": the last step's weights after it, or None)."""
-    flags = (STEP_FLUSH if flush else 0) | {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}.get(before, 0)
-    stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot))
+    the outputs as laid out; no capture. ``stats``: "before", where the weights before
+    the update are ("slot", "previous": the last step's weights after it, or None);
+    "loss" and "diagnose" (whether to run the diagnostics on the step)."""
+    flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if stats["diagnose"] else 0)
+             | {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}.get(stats["before"], 0))
+    loss = stats["loss"]
+    stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot, math.nan if loss is None else loss))
     if flush:
         stream.flush()
 
 
 def _step_header(flags: int, raw: bytes) -> dict:
-    seq, step, slot = _STEP.unpack(raw)
+    seq, step, slot, loss = _STEP.unpack(raw)
     before = "slot" if flags & STEP_BEFORE_SLOT else "previous" if flags & STEP_BEFORE_PREVIOUS else None
     return {"kind": "step", "seq": seq, "step": step, "slot": slot, "capture": False, "handover": None,
-            "flush": bool(flags & STEP_FLUSH), "stats": {"present": "all", "before": before, "acts": "all"}}
+            "flush": bool(flags & STEP_FLUSH),
+            "stats": {"present": "all", "before": before, "acts": "all", "loss": None if math.isnan(loss) else loss,
+                      "diagnose": bool(flags & STEP_DIAGNOSE)}}
 
 
 def _exactly(stream, n: int) -> bytes:

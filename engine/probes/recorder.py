@@ -75,7 +75,6 @@ class ProbeSet(CaptureRouting, Callback):
         self._slot_next: int | None = None    # reserved when the step was armed
         self._present: list[int] = []
         self._before_in = "slot"              # where the helper finds the weights before the update
-        self._losses: dict[int, float] = {}   # losses of steps whose statistics are away
         self._helper_files: list[str] = []
         self._last_heavy_step = -1
         self._step = 0
@@ -107,8 +106,7 @@ class ProbeSet(CaptureRouting, Callback):
         self.stats = StepStats(t)
         self.stats.attach()
         self.binary = BinaryStats(t) if t.binary else None
-        sizes = {n: sum(p.numel() for p in t.params(n)) for n in t.order}
-        self.diagnostician = Diagnostician(t.order, sizes, self.thresholds)
+        self.diagnostician = Diagnostician.for_targets(t, self.thresholds)
         self.outputs = OutputCaptures(trainer)  # decision boundary, confusion, text sample
         self._guard("captures", self._write, trainer.step, self.outputs.once)
         self._inline = offpath.InlineCaptures(self.capture, trainer.model, self.outputs)
@@ -259,13 +257,11 @@ class ProbeSet(CaptureRouting, Callback):
         handover = self._handover() if heavy else None
         if heavy:
             self._step, self._last_heavy_step = step, step
-        self._losses[step] = loss
         try:
-            runner.send(slot, step, {"present": self._present, "before": self._before_in, "acts": acts},
-                        heavy, handover)
+            runner.send(slot, step, {"present": self._present, "before": self._before_in, "acts": acts,
+                                     "loss": loss, "diagnose": self.settings.diagnostics}, heavy, handover)
             self.measured["helper"] += 1
         except HelperGone as exc:
-            self._losses.pop(step, None)
             self._drop_offpath(step, str(exc))
             self._stats_here(trainer, step, loss, runner, slot, acts)
             if heavy:
@@ -301,11 +297,11 @@ class ProbeSet(CaptureRouting, Callback):
             step, loss, layout, pending = self._pending.popleft()
             self._write_stats(step, loss, self.stats.named(layout, pending.values()))
 
-    def _write_stats(self, step: int, loss, values: dict) -> None:
-        # the other recorder writes the global norm (one writer a series); diagnostics use it here
+    def _write_stats(self, step: int, loss, values: dict, diagnose: bool = True) -> None:
+        # the other recorder writes the global norm (one writer a series); diagnostics use it
         written = values if self.basic_scalars else {k: v for k, v in values.items() if k != "grad_norm"}
         self.writer.scalars(step, written)
-        if self.settings.diagnostics:
+        if diagnose and self.settings.diagnostics:
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
     def _arm(self, step: int) -> None:

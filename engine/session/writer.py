@@ -124,9 +124,9 @@ class SessionWriter:
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
-        compression, bytes), e.g. by the capture helper process; its header is checked."""
+        compression, bytes) and its header checked (``records.check_header``), e.g. by the
+        capture helper process, whose frames ``engine.probes.protocol.read_frame`` checks."""
         dtype, shape, compression, data = row
-        records.check_header(f"tensor record {name!r} at step {step}", dtype, shape, compression, len(data))
         sid = self._ids.get(("tensor", name)) or self._series("tensor", name)
         step = self._step(step)
         self._tensors.append((sid, step, time.time() if wall is None else wall, dtype, shape,

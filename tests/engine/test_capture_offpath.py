@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 
 import pytest
 import torch
@@ -47,7 +48,8 @@ def rows(path):
 
 
 class _KillHelper(Callback):
-    """Kills the helper process at the end of one step, once nothing is in flight."""
+    """Kills the helper process at the end of one step, once nothing is in flight, and
+    waits until the training process has seen its output end."""
 
     def __init__(self, probes, at: int):
         self.probes, self.at, self.killed = probes, at, []
@@ -58,6 +60,7 @@ class _KillHelper(Callback):
             proc = self.probes._offpath.proc
             proc.kill()
             proc.wait()
+            self.probes._offpath._reader.join(timeout=10)
             self.killed.append(proc.pid)
 
 
@@ -111,3 +114,45 @@ def test_a_helper_that_dies_hands_over_to_inline_without_changing_a_record(tmp_p
                                  "WHERE kind = 'capture_mode' ORDER BY id"))
     assert [(s, m) for s, m, _ in events] == [(0, "process"), (11, "inline")]
     assert "helper process stopped" in events[-1][2]
+
+
+class _Pace(Callback):
+    """Steps no faster than one per 20 ms, so that the helper keeps up on a loaded machine
+    (a step it cannot take in time is measured in the training process instead)."""
+
+    def on_step_end(self, trainer, step, metrics):
+        time.sleep(0.02)
+
+
+def diagnosed(tmp_path, mode):
+    """A network made to saturate its sigmoids and kill its ReLUs, its statistics taken
+    every step (by the helper process in "process" mode), with validation on."""
+    doc = chain((8,), [("fc1", "Dense", {"units": 16}), ("s1", "Sigmoid", {}), ("fc2", "Dense", {"units": 16}),
+                       ("r2", "ReLU", {}), ("fc3", "Dense", {"units": 2})])
+    path = tmp_path / f"diagnosed-{mode}.session"
+    writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
+    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=5, dense=0, capture_mode=mode))
+    trainer = Trainer(doc, random_data((8,), n=96), overrides={"steps": 30, "device": "cpu", "val_every": 10},
+                      callbacks=[probes, _Pace()])
+    with torch.no_grad():
+        trainer.compiled.module_of("fc1").weight.mul_(50.0)
+        trainer.compiled.module_of("fc2").bias.fill_(-30.0)
+    try:
+        trainer.run()
+    finally:
+        writer.close()
+    with sqlite3.connect(path) as db:
+        events = list(db.execute("SELECT step, message FROM events WHERE kind = 'diagnostic' ORDER BY step, id"))
+    return probes, events
+
+
+def test_diagnostics_run_in_the_helper_and_find_what_inline_finds(tmp_path):
+    inline, a = diagnosed(tmp_path, "inline")
+    helper, b = diagnosed(tmp_path, "process")
+    assert inline.errors == [] and helper.errors == []
+    assert helper.measured["here"] == 0 and helper.measured["helper"] == 30  # every step diagnosed there
+    kinds = {(d.kind, d.node) for d in inline.diagnostics}
+    assert {("saturation", "s1"), ("dead_relu", "r2")} <= kinds
+    assert sorted(a) == sorted(b)      # the same findings, at the same steps, in the same words
+    # the validation check (overfitting) reads the training loss's average the helper kept
+    assert helper.diagnostician.loss_average == inline.diagnostician.loss_average is not None
