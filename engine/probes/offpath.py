@@ -239,6 +239,9 @@ class StreamCaptures:
     def _wait_one(self) -> list[Result]:
         return [self._take(self._results.get())]
 
+    def waiting(self) -> bool:
+        return self.in_flight > 0
+
     def poll(self) -> list[Result]:
         out = []
         while True:

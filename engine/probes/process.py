@@ -265,6 +265,11 @@ class ProcessHelper:
             block = None
             self._handle(*item, out)
 
+    def waiting(self) -> bool:
+        """Whether :meth:`poll` has anything to do: a message from the helper, a request
+        held back until its weights left the GPU, or the helper gone."""
+        return bool(self._staged) or not self._inbox.empty() or self.gone is not None
+
     def alive(self) -> bool:
         """False once the helper has ended: its end closes the pipe the reader thread reads
         (asked every measured step: a flag, where a waitpid would be a system call)."""

@@ -155,7 +155,7 @@ class ProbeSet(CaptureRouting, Callback):
             self._guard("statistics", self._drain_stats, False)
         if self.binary is not None and self._stats_ok:
             self._guard("statistics", self._binary_stats, step, measured, False)
-        if self._offpath is not None:
+        if self._offpath is not None and self._offpath.waiting():
             self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
 
@@ -310,6 +310,8 @@ class ProbeSet(CaptureRouting, Callback):
         if self.stats is None:
             return
         armed = self._stats_ok and self.schedule.stats_due(step)
+        if not armed and not self.stats._armed:
+            return  # most steps at the default rates: nothing to change
         runner, self._slot_next, self.stats.copy_into = self._offpath, None, None
         if (armed and runner is not None and runner.mode == "process" and runner.ready
                 and runner.device.type == "cpu" and self._ship_stats is not False):

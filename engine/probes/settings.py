@@ -132,6 +132,16 @@ def dense_due(step: int, every: int, dense: int) -> bool:
     return step % gap == 0
 
 
+def next_due(step: int, every: int, dense: int) -> float:
+    """The first step after ``step`` that :func:`dense_due` selects (inf: none ever)."""
+    if every <= 0:
+        return math.inf
+    t = step + 1
+    while not dense_due(t, every, dense):  # one within 2 * every steps
+        t += 1
+    return t
+
+
 def schedule_steps(upto: int, every: int, dense: int) -> list[int]:
     """Every step in 1..upto that :func:`dense_due` selects (for docs, tests and views)."""
     return [s for s in range(1, upto + 1) if dense_due(s, every, dense)]
@@ -148,6 +158,9 @@ class Schedule:
         self._costs: deque = deque(maxlen=3)  # the median of the last 3 ignores a one-off hiccup
         self._dense_stats = self._dense_heavy = settings.dense
         self.settings = settings
+        # [from, to): steps known not to be due, so that most steps are one comparison
+        # (asked every training step, where every call costs the loop)
+        self._stats_quiet = self._heavy_quiet = (0, 0)
 
     def reconfigure(self, settings: ProbeSettings, changes: dict, running: bool) -> None:
         """New settings; a rate changed while running drops its dense start."""
@@ -158,9 +171,14 @@ class Schedule:
         if running and ("heavy_every" in changes or "heavy_hz" in changes):
             self._dense_heavy = 0
         self.settings = settings
+        self._stats_quiet = self._heavy_quiet = (0, 0)
 
     def stats_due(self, step: int) -> bool:
+        lo, hi = self._stats_quiet
+        if lo <= step < hi:
+            return False
         if not dense_due(step, self.settings.stats_every, self._dense_stats):
+            self._stats_quiet = (step, next_due(step, self.settings.stats_every, self._dense_stats))
             return False
         if self._stats_at is None or self.settings.stats_budget >= 1:
             return True  # a budget of 1 (all the time) means no limit
@@ -179,7 +197,13 @@ class Schedule:
     def heavy_due(self, step: int) -> bool:
         s = self.settings
         if s.heavy_every is not None:
-            return dense_due(step, s.heavy_every, self._dense_heavy)
+            lo, hi = self._heavy_quiet
+            if lo <= step < hi:
+                return False
+            if dense_due(step, s.heavy_every, self._dense_heavy):
+                return True
+            self._heavy_quiet = (step, next_due(step, s.heavy_every, self._dense_heavy))
+            return False
         if s.heavy_hz <= 0:
             return False
         cost = median(self._costs) if self._costs else 0.0

@@ -136,3 +136,18 @@ def test_background_commits_lose_nothing_and_readers_see_whole_commits(tmp_path)
         assert list(r.tensor_steps("t")) == list(range(1, 301))
     assert seen == sorted(seen)
     json.dumps(seen)
+
+
+def test_the_schedule_answers_the_same_whatever_order_it_is_asked_in():
+    # it remembers stretches of steps that are not due; asked backwards, jumping, or
+    # after a change of rate, it must still answer what dense_due says
+    from engine.probes.settings import ProbeSettings, Schedule
+    rng = __import__("random").Random(0)
+    for every, dense in [(20, 2), (7, 0), (1, 3), (0, 2), (50, 5)]:
+        settings = ProbeSettings(stats_every=every, heavy_every=every + 3, dense=dense)
+        sched = Schedule(settings)
+        steps = list(range(1, 400)) + [rng.randrange(1, 2000) for _ in range(400)] + list(range(300, 1, -1))
+        assert [sched.stats_due(s) for s in steps] == [dense_due(s, every, dense) for s in steps]
+        assert [sched.heavy_due(s) for s in steps] == [dense_due(s, every + 3, dense) for s in steps]
+        sched.reconfigure(settings.changed(stats_every=every + 1), {"stats_every": every + 1}, running=True)
+        assert [sched.stats_due(s) for s in steps] == [dense_due(s, every + 1, 0) for s in steps]
