@@ -14,7 +14,7 @@ from dataclasses import asdict
 import torch
 
 from . import offpath
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, diagnose_capture
 from .process import DiagnosticsResult, HelperGone, ProcessHelper, StatsResult
 
 _MODE_TEXT = {
@@ -106,7 +106,7 @@ class CaptureRouting:
         if runner is not None and runner.ready:
             try:
                 if runner.mode == "process":
-                    runner.send(runner.reserve(), step, None, True, self._handover())
+                    runner.send(runner.reserve(), step, None, True, self._handover(), self.settings.diagnostics)
                 else:
                     self._collect(runner.submit(step, self._handover()))
                 return
@@ -137,11 +137,12 @@ class CaptureRouting:
                 w.encoded_tensor(name, r.step, row)
             for name, arr in (r.arrays or {}).items():
                 w.tensor(name, r.step, arr)
-            if self.settings.diagnostics:
-                for node in self.targets.recurrent:
-                    norm_t = r.array(f"bptt/{node}/grad_norm_t")
-                    if norm_t is not None:
-                        self._report(r.step, self.diagnostician.check_time(r.step, node, norm_t.tolist()))
+            if r.found is not None:  # diagnosed where it ran
+                for step, found in r.found:
+                    self._report(step, [Diagnostic.from_dict(found)])
+            elif self.settings.diagnostics:
+                for found in diagnose_capture(self.diagnostician, self.targets, r.step, r.array):
+                    self._report(r.step, [found])
         runner = self._offpath
         if runner is None or runner.mode != "process" or not self._running:
             return

@@ -62,6 +62,17 @@ def _finite(v) -> bool:
     return v is not None and math.isfinite(v)
 
 
+def diagnose_capture(diagnostician: "Diagnostician", targets, step: int, array_of) -> list[Diagnostic]:
+    """What a heavy capture shows: gradients through time of each recurrent layer
+    (``array_of(name)``: the capture's array of that record, or None)."""
+    found = []
+    for node in targets.recurrent:
+        norm_t = array_of(f"bptt/{node}/grad_norm_t")
+        if norm_t is not None:
+            found += diagnostician.check_time(step, node, norm_t.tolist())
+    return found
+
+
 def _all_finite(values) -> bool:
     try:
         return all(map(math.isfinite, values))

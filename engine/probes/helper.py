@@ -70,6 +70,7 @@ class Helper:
         import torch
         from ..train.metrics import predicted_classes
         from .process import ACCURACY_PRED, ACCURACY_TARGET
+        from .diagnostics import diagnose_capture
         from .protocol import encode_arrays, write_frame
         from .stats import _norms
         k, step = int(header["slot"]), int(header["step"])
@@ -81,7 +82,7 @@ class Helper:
                                                         dtype=torch.uint8), header["acts_layout"])))
                          for p in header["acts_files"]]
             write_frame(out, {"kind": "mapped"})
-        stats = header.get("stats")
+        stats, diagnose = header.get("stats"), bool(header.get("diagnose"))
         error = None
         if stats is not None:
             try:
@@ -101,8 +102,7 @@ class Helper:
                 if ACCURACY_PRED in names:
                     correct = predicted_classes(acts[ACCURACY_PRED]) == acts[ACCURACY_TARGET]
                     named["train/accuracy"] = float(correct.float().mean())
-                diagnose = bool(stats.get("diagnose"))
-                self.pending.append((step, named, diagnose))
+                self.pending.append((step, named))
                 if diagnose:
                     self.found += [[step, d.to_dict()] for d in
                                    self.diagnostician.check_step(step, stats.get("loss"), named)]
@@ -118,8 +118,11 @@ class Helper:
                 self.cm.take_over(header.get("handover"))
                 self.cm.load(self.after[k])
                 self.done[0] = int(header["seq"])  # the slot may be refilled from here
-                rows = encode_arrays(self.cm.run())
-                reply = {"kind": "result", "step": step, "slot": k, "ranges": self.cm.capture.ranges()}
+                arrays = self.cm.run()
+                found = diagnose_capture(self.diagnostician, self.cm.targets, step, arrays.get) if diagnose else []
+                rows = encode_arrays(arrays)
+                reply = {"kind": "result", "step": step, "slot": k, "ranges": self.cm.capture.ranges(),
+                         "found": [[step, d.to_dict()] for d in found]}
             except Exception as exc:  # a probe bug: the recorder reports it and stops captures
                 reply = {"kind": "result", "step": step, "slot": k, "error": f"{type(exc).__name__}: {exc}",
                          "details": traceback.format_exc()}
@@ -137,10 +140,9 @@ class Helper:
         from .protocol import write_frame
         if self.pending:
             groups: dict[tuple, list] = {}
-            for step, values, diagnosed in self.pending:
-                groups.setdefault((tuple(values), diagnosed), []).append([step, *values.values()])
-            frame = {"kind": "stats", "groups": [{"names": list(n), "diagnosed": d, "rows": r}
-                                                 for (n, d), r in groups.items()]}
+            for step, values in self.pending:
+                groups.setdefault(tuple(values), []).append([step, *values.values()])
+            frame = {"kind": "stats", "groups": [{"names": list(n), "rows": r} for n, r in groups.items()]}
             if self.diagnosed:
                 frame["diagnostics"] = {"found": self.found, "loss_average": self.diagnostician.loss_average}
                 self.found, self.diagnosed = [], False

@@ -55,6 +55,7 @@ class Result:
     error: str | None = None
     seconds: float = 0.0
     mode: str = "inline"
+    found: list | None = None                     # [step, Diagnostic dict] found where it ran (process)
 
     def array(self, name: str):
         if self.arrays is not None:

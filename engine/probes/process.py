@@ -51,11 +51,9 @@ class HelperGone(RuntimeError):
 
 @dataclass
 class StatsResult:
-    """A step's statistics from the helper, and what its diagnostics found there (when
-    the step asked for them: ``diagnosed``)."""
+    """A step's statistics from the helper (diagnosed there)."""
     step: int
     values: dict
-    diagnosed: bool = False
 
 
 @dataclass
@@ -234,9 +232,9 @@ class ProcessHelper:
             self._lost(header.get("message", "it ended"))
         elif kind == "stats":
             for group in header["groups"]:
-                names, diagnosed = group["names"], bool(group.get("diagnosed"))
+                names = group["names"]
                 for row in group["rows"]:
-                    out.append(StatsResult(int(row[0]), dict(zip(names, row[1:])), diagnosed))
+                    out.append(StatsResult(int(row[0]), dict(zip(names, row[1:]))))
             diagnostics = header.get("diagnostics")
             if diagnostics is not None:
                 out.append(DiagnosticsResult(diagnostics.get("found") or [], diagnostics.get("loss_average")))
@@ -244,7 +242,7 @@ class ProcessHelper:
             self._captures_out -= 1
             out.append(Result(int(header["step"]), rows=rows, ranges=header.get("ranges"),
                               error=header.get("error"), seconds=float(header.get("seconds", 0.0)),
-                              mode="process"))
+                              mode="process", found=header.get("found") or []))
 
     def _lost(self, why: str) -> None:
         if self.gone is None:
@@ -348,14 +346,15 @@ class ProcessHelper:
         return all(a is own[n] or (a.shape == own[n].shape and a.dtype == own[n].dtype) for n, a in acts.items())
 
     def send(self, slot: int, step: int, stats: dict | None, capture: bool, handover: dict | None,
-             flush: bool = False) -> None:
+             diagnose: bool = False, flush: bool = False) -> None:
         """After the update: the weights, the outputs; then the request (its results come
         back through :meth:`poll`). ``stats``:
         {"present": [...], "before": "slot", "previous" or None, "acts": {node: tensor},
-        "loss": float or None, "diagnose": bool}."""
+        "loss": float or None}. ``diagnose``: the helper runs the diagnostics on what it
+        measures."""
         if self.device.type == "cuda":  # captures only: the weights go through pinned memory
             header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
-                      "handover": handover, "flush": flush}
+                      "handover": handover, "flush": flush, "diagnose": diagnose}
             pinned, staged = self._staging[slot]
             with torch.no_grad():
                 for dst, src in zip(staged, self.live):
@@ -383,13 +382,13 @@ class ProcessHelper:
         try:
             if (stats is not None and not capture and allocated is None and tuple(acts) == self._acts_names
                     and len(stats["present"]) == len(self.params)):  # what every measured step sends
-                write_step(self.proc.stdin, self._seq, step, slot, stats, push)
+                write_step(self.proc.stdin, self._seq, step, slot, stats, diagnose, push)
             else:
                 header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
-                          "handover": handover, "flush": flush, **(allocated or {})}
+                          "handover": handover, "flush": flush, "diagnose": diagnose, **(allocated or {})}
                 if stats is not None:
                     header["stats"] = {"present": stats["present"], "before": stats["before"], "acts": list(acts),
-                                       "loss": stats["loss"], "diagnose": stats["diagnose"]}
+                                       "loss": stats["loss"]}
                 write_frame(self.proc.stdin, header, flush=push)
         except OSError as exc:
             self._lost(f"its pipe broke: {exc}")

@@ -44,12 +44,12 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flus
         stream.flush()
 
 
-def write_step(stream, seq: int, step: int, slot: int, stats: dict, flush: bool) -> None:
+def write_step(stream, seq: int, step: int, slot: int, stats: dict, diagnose: bool, flush: bool) -> None:
     """The statistics of ``step`` fill ``slot`` as every step's do: all the gradients,
     the outputs as laid out; no capture. ``stats``: "before", where the weights before
-    the update are ("slot", "previous": the last step's weights after it, or None);
-    "loss" and "diagnose" (whether to run the diagnostics on the step)."""
-    flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if stats["diagnose"] else 0)
+    the update are ("slot", "previous": the last step's weights after it, or None), and
+    "loss". ``diagnose``: whether to run the diagnostics on the step."""
+    flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if diagnose else 0)
              | {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}.get(stats["before"], 0))
     loss = stats["loss"]
     stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot, math.nan if loss is None else loss))
@@ -61,9 +61,8 @@ def _step_header(flags: int, raw: bytes) -> dict:
     seq, step, slot, loss = _STEP.unpack(raw)
     before = "slot" if flags & STEP_BEFORE_SLOT else "previous" if flags & STEP_BEFORE_PREVIOUS else None
     return {"kind": "step", "seq": seq, "step": step, "slot": slot, "capture": False, "handover": None,
-            "flush": bool(flags & STEP_FLUSH),
-            "stats": {"present": "all", "before": before, "acts": "all", "loss": None if math.isnan(loss) else loss,
-                      "diagnose": bool(flags & STEP_DIAGNOSE)}}
+            "flush": bool(flags & STEP_FLUSH), "diagnose": bool(flags & STEP_DIAGNOSE),
+            "stats": {"present": "all", "before": before, "acts": "all", "loss": None if math.isnan(loss) else loss}}
 
 
 def _exactly(stream, n: int) -> bytes:

@@ -259,7 +259,7 @@ class ProbeSet(CaptureRouting, Callback):
             self._step, self._last_heavy_step = step, step
         try:
             runner.send(slot, step, {"present": self._present, "before": self._before_in, "acts": acts,
-                                     "loss": loss, "diagnose": self.settings.diagnostics}, heavy, handover)
+                                     "loss": loss}, heavy, handover, self.settings.diagnostics)
             self.measured["helper"] += 1
         except HelperGone as exc:
             self._drop_offpath(step, str(exc))

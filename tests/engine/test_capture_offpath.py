@@ -124,19 +124,29 @@ class _Pace(Callback):
         time.sleep(0.02)
 
 
-def diagnosed(tmp_path, mode):
-    """A network made to saturate its sigmoids and kill its ReLUs, its statistics taken
-    every step (by the helper process in "process" mode), with validation on."""
-    doc = chain((8,), [("fc1", "Dense", {"units": 16}), ("s1", "Sigmoid", {}), ("fc2", "Dense", {"units": 16}),
-                       ("r2", "ReLU", {}), ("fc3", "Dense", {"units": 2})])
-    path = tmp_path / f"diagnosed-{mode}.session"
+SICK = {  # networks made to go wrong: (input shape, layers, what to do to them, what they show)
+    "mlp": ((8,), [("fc1", "Dense", {"units": 16}), ("s1", "Sigmoid", {}), ("fc2", "Dense", {"units": 16}),
+                   ("r2", "ReLU", {}), ("fc3", "Dense", {"units": 2})],
+            lambda c: (c.module_of("fc1").weight.mul_(50.0), c.module_of("fc2").bias.fill_(-30.0)),
+            {("saturation", "s1"), ("dead_relu", "r2")}),
+    "rnn": ((20, 2), [("rnn", "RNN", {"units": 8, "return_sequences": False}), ("fc", "Dense", {"units": 2})],
+            lambda c: c.module_of("rnn").rnn.weight_hh_l0.mul_(0.05),
+            {("vanishing_through_time", "rnn")}),
+}
+
+
+def diagnosed(tmp_path, mode, sick):
+    """A network made to go wrong, its statistics taken every step and a capture every
+    third (by the helper process in "process" mode), with validation on."""
+    shape, layers, harm, _ = SICK[sick]
+    doc = chain(shape, layers)
+    path = tmp_path / f"diagnosed-{sick}-{mode}.session"
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
-    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=5, dense=0, capture_mode=mode))
-    trainer = Trainer(doc, random_data((8,), n=96), overrides={"steps": 30, "device": "cpu", "val_every": 10},
+    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=3, dense=0, capture_mode=mode))
+    trainer = Trainer(doc, random_data(shape, n=96), overrides={"steps": 30, "device": "cpu", "val_every": 10},
                       callbacks=[probes, _Pace()])
     with torch.no_grad():
-        trainer.compiled.module_of("fc1").weight.mul_(50.0)
-        trainer.compiled.module_of("fc2").bias.fill_(-30.0)
+        harm(trainer.compiled)
     try:
         trainer.run()
     finally:
@@ -146,13 +156,14 @@ def diagnosed(tmp_path, mode):
     return probes, events
 
 
-def test_diagnostics_run_in_the_helper_and_find_what_inline_finds(tmp_path):
-    inline, a = diagnosed(tmp_path, "inline")
-    helper, b = diagnosed(tmp_path, "process")
+@pytest.mark.parametrize("sick", SICK)
+def test_diagnostics_run_in_the_helper_and_find_what_inline_finds(tmp_path, sick):
+    inline, a = diagnosed(tmp_path, "inline", sick)
+    helper, b = diagnosed(tmp_path, "process", sick)
     assert inline.errors == [] and helper.errors == []
     assert helper.measured["here"] == 0 and helper.measured["helper"] == 30  # every step diagnosed there
-    kinds = {(d.kind, d.node) for d in inline.diagnostics}
-    assert {("saturation", "s1"), ("dead_relu", "r2")} <= kinds
+    assert helper.captured["process"] == 11 and helper.captured["inline"] == 0
+    assert SICK[sick][3] <= {(d.kind, d.node) for d in inline.diagnostics}
     assert sorted(a) == sorted(b)      # the same findings, at the same steps, in the same words
     # the validation check (overfitting) reads the training loss's average the helper kept
     assert helper.diagnostician.loss_average == inline.diagnostician.loss_average is not None
