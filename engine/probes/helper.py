@@ -17,6 +17,52 @@ import time
 import traceback
 
 STATS_EVERY_S = 0.02   # statistics go back in batches at most this old
+POLL_S = 0.0005        # how often the helper looks for requests while they come often
+IDLE_S = 0.1           # ... and after how long without one it waits to be woken instead
+
+
+class PolledInput:
+    """The helper's stdin, read so that writing a request seldom wakes the helper.
+
+    A write to a pipe whose reader sleeps in read() wakes that reader, and the wake-up is
+    paid by the writer, the training loop (measured ~25 µs a request on a 2-core virtual
+    machine, against ~4 µs for the write itself). While requests come often, the helper
+    sleeps between looks instead (its own core pays for the timer); after ``IDLE_S``
+    without one (training paused, or probing rarely) it blocks until woken. Where pipes
+    cannot be polled (Windows) it always blocks."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._fd = stream.fileno()
+        self._buf = bytearray()
+        self._last = time.monotonic()
+        try:
+            import select
+            self._select = select.select if os.name == "posix" else None
+        except ImportError:
+            self._select = None
+
+    def read(self, n: int) -> bytes:
+        if self._select is None:
+            return self._stream.read(n)
+        while len(self._buf) < n:
+            if not self._buf:
+                self._wait()
+            chunk = os.read(self._fd, max(n - len(self._buf), 1 << 16))
+            if not chunk:
+                break
+            self._buf += chunk
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def _wait(self) -> None:
+        while not self._select([self._fd], [], [], 0)[0]:
+            if time.monotonic() - self._last > IDLE_S:
+                self._select([self._fd], [], [])
+                break
+            time.sleep(POLL_S)
+        self._last = time.monotonic()
 
 
 class Helper:
@@ -166,7 +212,7 @@ def main() -> int:
     _yield_to_training()
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the frames
-    inp = sys.stdin.buffer
+    inp = PolledInput(sys.stdin.buffer)
     from .protocol import read_frame, write_frame
     try:
         helper = Helper(*read_frame(inp))
