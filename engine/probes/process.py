@@ -317,33 +317,42 @@ class ProcessHelper:
         nothing but the optimizer changes the weights during a run), else "slot"."""
         return "previous" if self._after_step is not None and self._after_step == step - 1 else "slot"
 
-    def put_gradients(self, slot: int, present: list[int], before: str | None) -> None:
+    def put_gradients(self, slot: int, before: str | None) -> list[int]:
         """Before the update: the gradients (before clipping), and the weights when
-        ``before`` is "slot". (Gradients and ``flat`` need no autograd: no no_grad
-        context, whose cost in the training loop is several of these copies'.)"""
-        if present:
-            grads = self._grads[slot]
-            if len(present) == len(grads):
-                torch._foreach_copy_(grads, [p.grad for p in self.params])
-            else:
-                torch._foreach_copy_([grads[i] for i in present], [self.params[i].grad for i in present])
+        ``before`` is "slot". Returns the indices of the parameters that have gradients.
+        (Gradients and ``flat`` need no autograd: no no_grad context, whose cost in the
+        training loop is several of these copies'.)"""
+        grads = [p.grad for p in self.params]
+        present = [i for i, g in enumerate(grads) if g is not None]
+        if len(present) == len(grads):
+            torch._foreach_copy_(self._grads[slot], grads)
+        elif present:
+            torch._foreach_copy_([self._grads[slot][i] for i in present], [grads[i] for i in present])
         if before == "slot":
             torch._foreach_copy_(self._before[slot], self.flat)
+        return present
 
     def acts_views(self, slot: int) -> dict[str, torch.Tensor] | None:
         """Where the layers' outputs of a step that fills ``slot`` go (None until the
         first outputs have set the layout): the statistics hooks copy into these."""
         return None if self._acts is None else self._acts[slot]
 
-    def fits(self, acts: dict, slot: int) -> bool:
-        """Whether these layer outputs go into the slots (the same nodes, shapes, dtypes as
-        the first ones). Those the taps copied into ``slot`` fit."""
+    def output_copies(self, acts: dict, slot: int) -> list | None:
+        """The (slot view, output) copies still to make for these layer outputs (those the
+        taps did not copy), or None when they do not go into the slots (other nodes,
+        shapes or dtypes than the first outputs, which set the layout)."""
         if self._acts is None:
-            return True
+            return []  # the first: they set the layout (send allocates the slots)
         if tuple(acts) != self._acts_names:
-            return False
-        own = self._acts[slot]
-        return all(a is own[n] or (a.shape == own[n].shape and a.dtype == own[n].dtype) for n, a in acts.items())
+            return None
+        own, copies = self._acts[slot], []
+        for n, a in acts.items():
+            d = own[n]
+            if a is not d:
+                if a.shape != d.shape or a.dtype != d.dtype:
+                    return None
+                copies.append((d, a.detach()))
+        return copies
 
     def send(self, slot: int, step: int, stats: dict | None, capture: bool, handover: dict | None,
              diagnose: bool = False, flush: bool = False) -> None:
@@ -372,10 +381,10 @@ class ProcessHelper:
             acts = stats["acts"]
             if acts and self._acts is None:
                 allocated = self._allocate(acts)
-            own = self._acts[slot] if acts else {}
-            todo = [(own[n], a) for n, a in acts.items() if own[n] is not a]  # the taps copied the rest
-            if todo:
-                dst, src = dst + [d for d, _ in todo], src + [a.detach() for _, a in todo]
+                stats["copies"] = self.output_copies(acts, slot)
+            copies = stats["copies"]  # the taps copied the rest
+            if copies:
+                dst, src = dst + [d for d, _ in copies], src + [a for _, a in copies]
         torch._foreach_copy_(dst, src)
         now = time.perf_counter()
         push = capture or flush or now - self._sent_at >= SEND_EVERY_S

@@ -233,10 +233,9 @@ class ProbeSet(CaptureRouting, Callback):
         runner, stats = self._offpath, self.stats
         slot, self._slot_next = self._slot_next, None
         if slot is not None and runner is not None and runner.alive():
-            present = [i for i, p in enumerate(stats._flat) if p.grad is not None]
             before = runner.before_at(step)
-            runner.put_gradients(slot, present, before)
-            self._slot, self._present, self._before_in = slot, present, before
+            self._present = runner.put_gradients(slot, before)
+            self._slot, self._before_in = slot, before
             return
         if runner is not None and runner.mode == "process" and not runner.alive():
             self._drop_offpath(step, runner.gone)
@@ -248,7 +247,8 @@ class ProbeSet(CaptureRouting, Callback):
         acts = self.stats.take_outputs()
         if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
             acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
-        if not runner.fits(acts, slot):  # the outputs changed shape: measured here from now on
+        copies = runner.output_copies(acts, slot)
+        if copies is None:  # the outputs changed shape: measured here from now on
             self._ship_stats = False
             self._stats_here(trainer, step, loss, runner, slot, acts)
             if heavy:
@@ -259,7 +259,7 @@ class ProbeSet(CaptureRouting, Callback):
             self._step, self._last_heavy_step = step, step
         try:
             runner.send(slot, step, {"present": self._present, "before": self._before_in, "acts": acts,
-                                     "loss": loss}, heavy, handover, self.settings.diagnostics)
+                                     "copies": copies, "loss": loss}, heavy, handover, self.settings.diagnostics)
             self.measured["helper"] += 1
         except HelperGone as exc:
             self._drop_offpath(step, str(exc))
