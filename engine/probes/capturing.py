@@ -120,7 +120,7 @@ class CaptureRouting:
     def _collect(self, results) -> None:
         for r in results:
             if isinstance(r, StatsResult):  # diagnosed in the helper, if at all
-                self._write_stats(r.step, None, r.values, diagnose=False)
+                self._write_rows(r.names, r.rows)
                 continue
             if isinstance(r, DiagnosticsResult):
                 for step, found in r.found:

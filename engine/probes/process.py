@@ -51,9 +51,10 @@ class HelperGone(RuntimeError):
 
 @dataclass
 class StatsResult:
-    """A step's statistics from the helper (diagnosed there)."""
-    step: int
-    values: dict
+    """Statistics of steps from the helper (diagnosed there): ``rows`` of
+    [step, value per name]."""
+    names: list
+    rows: list
 
 
 @dataclass
@@ -232,9 +233,7 @@ class ProcessHelper:
             self._lost(header.get("message", "it ended"))
         elif kind == "stats":
             for group in header["groups"]:
-                names = group["names"]
-                for row in group["rows"]:
-                    out.append(StatsResult(int(row[0]), dict(zip(names, row[1:]))))
+                out.append(StatsResult(group["names"], group["rows"]))
             diagnostics = header.get("diagnostics")
             if diagnostics is not None:
                 out.append(DiagnosticsResult(diagnostics.get("found") or [], diagnostics.get("loss_average")))

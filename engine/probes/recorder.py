@@ -304,6 +304,13 @@ class ProbeSet(CaptureRouting, Callback):
         if diagnose and self.settings.diagnostics:
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
+    def _write_rows(self, names: list, rows: list) -> None:
+        """Statistics of many steps at once: rows of [step, value per name]."""
+        if not self.basic_scalars and "grad_norm" in names:  # the other recorder writes it
+            keep = [i for i, n in enumerate(names) if n != "grad_norm"]
+            names, rows = [names[i] for i in keep], [[row[0], *(row[i + 1] for i in keep)] for row in rows]
+        self.writer.scalar_rows(names, rows)
+
     def _arm(self, step: int) -> None:
         """Statistics for ``step`` or not; when the helper takes them, reserve its slot now,
         so that the forward's hooks copy the outputs straight into it."""

@@ -114,13 +114,17 @@ class SessionWriter:
         """Many series at one step in one call (the probes write dozens per step)."""
         step = self._step(step)
         wall = time.time() if wall is None else wall
-        names = tuple(values)
-        ids = self._id_rows.get(names)
-        if ids is None:  # the probes write the same names step after step: resolved once
-            if len(self._id_rows) >= 256:
-                self._id_rows.clear()
-            ids = self._id_rows[names] = [self._ids.get(("scalar", n)) or self._series("scalar", n) for n in names]
+        ids = self._scalar_ids(tuple(values))
         self._scalars.extend(zip(ids, repeat(step), repeat(wall), map(float, values.values())))
+
+    def scalar_rows(self, names: list[str], rows: list, wall: float | None = None) -> None:
+        """Many steps of the same series: ``rows`` of [step, one value per name]."""
+        wall = time.time() if wall is None else wall
+        ids = self._scalar_ids(tuple(names))
+        out = self._scalars
+        for row in rows:
+            step = self._step(row[0])
+            out.extend(zip(ids, repeat(step), repeat(wall), map(float, row[1:])))
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
@@ -336,6 +340,16 @@ class SessionWriter:
         return bool(self._new_series or self._scalars or self._tensors or self._events
                     or self._checkpoints or self._dropped or self._probe or self._meta
                     or self._max_step != self._sent_step)
+
+    def _scalar_ids(self, names: tuple[str, ...]) -> list[int]:
+        """Series ids of scalar ``names``: the probes write the same names step after step,
+        so a set of names is resolved once."""
+        ids = self._id_rows.get(names)
+        if ids is None:
+            if len(self._id_rows) >= 256:
+                self._id_rows.clear()
+            ids = self._id_rows[names] = [self._ids.get(("scalar", n)) or self._series("scalar", n) for n in names]
+        return ids
 
     def _series(self, kind: str, name: str) -> int:
         if not isinstance(name, str) or not name:

@@ -64,11 +64,12 @@ class _KillHelper(Callback):
             self.killed.append(proc.pid)
 
 
-def record(tmp_path, mode, kill_after=None):
-    path = tmp_path / f"{mode}-{kill_after}.session"
+def record(tmp_path, mode, kill_after=None, basic_scalars=True):
+    path = tmp_path / f"{mode}-{kill_after}-{basic_scalars}.session"
     doc = conv_lstm_doc()
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
-    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=3, dense=0, capture_mode=mode))
+    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=3, dense=0, capture_mode=mode),
+                      basic_scalars=basic_scalars)
     callbacks = [probes]
     if kill_after is not None:
         callbacks.append(_KillHelper(probes, kill_after))
@@ -81,9 +82,10 @@ def record(tmp_path, mode, kill_after=None):
     return probes, path, callbacks[-1].killed if kill_after is not None else []
 
 
-def test_helper_process_records_bitwise_what_inline_records(tmp_path):
-    inline, a, _ = record(tmp_path, "inline")
-    helper, b, _ = record(tmp_path, "process")
+@pytest.mark.parametrize("basic_scalars", [True, False], ids=["basic scalars", "as the worker records"])
+def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scalars):
+    inline, a, _ = record(tmp_path, "inline", basic_scalars=basic_scalars)
+    helper, b, _ = record(tmp_path, "process", basic_scalars=basic_scalars)
     assert inline.errors == [] and helper.errors == []
     assert inline.captured["inline"] == helper.captured["process"] == STEPS // 3 + 1
     assert helper.captured["inline"] == 0 and helper.capture_mode == "process"
@@ -92,6 +94,7 @@ def test_helper_process_records_bitwise_what_inline_records(tmp_path):
     assert ta.keys() == tb.keys() and len(ta) > 100
     assert [k for k in ta if ta[k] != tb[k]] == []
     assert sa.keys() == sb.keys() and {"layer/lstm/act_std", "layer/t/saturated_frac"} <= {n for n, _ in sa}
+    assert ({"grad_norm", "train/accuracy"} <= {n for n, _ in sa}) == basic_scalars  # else the worker's
     assert [k for k in sa if sa[k] != sb[k]] == []   # statistics computed in the helper too
     with sqlite3.connect(b) as db:
         modes = [m for (m,) in db.execute("SELECT json_extract(data, '$.mode') FROM events "

@@ -103,6 +103,26 @@ def test_refuses_to_overwrite_unless_asked(path):
         assert r.graph == {"name": "other"}
 
 
+def test_many_scalars_at_once_read_back_as_one_at_a_time(path):
+    # scalars() and scalar_rows() (many steps of the same names) store what scalar() does
+    names = ["a", "b/c", "d"]
+    rows = [[step, step * 0.5, float("nan") if step == 3 else -step, 1e30] for step in range(1, 9)]
+    w = SessionWriter(path, GRAPH, SETTINGS)
+    w.scalar_rows(names, rows[:4])
+    for row in rows[4:]:
+        w.scalars(row[0], dict(zip(names, row[1:])))
+    w.scalars(9, {"d": 7, "a": 2})           # another set of names, ints become floats
+    w.commit()
+    w.close()
+    with SessionReader(path) as r:
+        assert r.scalar_names() == ["a", "b/c", "d"]
+        for k, name in enumerate(names):
+            steps, values = r.scalar(name)
+            expect = [row[k + 1] for row in rows] + ([{"a": 2.0, "d": 7.0}[name]] if name != "b/c" else [])
+            np.testing.assert_array_equal(steps, list(range(1, 9)) + ([9] if name != "b/c" else []))
+            np.testing.assert_array_equal(values, expect)
+
+
 def test_scalars_series_and_at_or_before(path):
     w = SessionWriter(path, GRAPH, SETTINGS)
     for step in range(0, 100):
