@@ -109,7 +109,8 @@ class Helper:
         # The weights after the last step received: the weights before the next update,
         # which the training loop then need not copy (statistics are measured on a CPU only).
         self.previous = [t.clone() for t in self.flat[0]] if device.type == "cpu" else None
-        self.pending: list[tuple[int, dict]] = []
+        self.pending: list[tuple[int, dict]] = []   # statistics not yet sent
+        self.results: list[tuple[dict, dict]] = []  # capture results (header, rows) not yet sent
         self.last_sent = time.monotonic()
 
     def step(self, header: dict, out) -> None:
@@ -177,23 +178,31 @@ class Helper:
         if error is not None:
             write_frame(out, {"kind": "fatal", "message": error})
             raise SystemExit(1)
-        if reply is not None or header.get("flush") or time.monotonic() - self.last_sent >= STATS_EVERY_S:
-            self.send_stats(out)
         if reply is not None:
-            write_frame(out, reply, rows)
+            self.results.append((reply, rows))
+        if header.get("flush") or time.monotonic() - self.last_sent >= STATS_EVERY_S:
+            self.send_stats(out)
 
     def send_stats(self, out) -> None:
+        """Everything measured since the last batch, in one frame: each frame wakes the
+        training process's reader thread, whose Python then competes for the training
+        loop's GIL."""
         from .protocol import write_frame
-        if self.pending:
+        if self.pending or self.results:
             groups: dict[tuple, list] = {}
             for step, values in self.pending:
                 groups.setdefault(tuple(values), []).append([step, *values.values()])
-            frame = {"kind": "stats", "groups": [{"names": list(n), "rows": r} for n, r in groups.items()]}
+            frame = {"kind": "stats", "groups": [{"names": list(n), "rows": r} for n, r in groups.items()],
+                     "results": []}
             if self.diagnosed:
                 frame["diagnostics"] = {"found": self.found, "loss_average": self.diagnostician.loss_average}
                 self.found, self.diagnosed = [], False
-            write_frame(out, frame)
-            self.pending = []
+            arrays = {}
+            for i, (reply, rows) in enumerate(self.results):  # capture results, rows named "i:name"
+                frame["results"].append({**reply, "rows": list(rows)})
+                arrays.update((f"{i}:{name}", row) for name, row in rows.items())
+            write_frame(out, frame, arrays)
+            self.pending, self.results = [], []
         self.last_sent = time.monotonic()
 
 

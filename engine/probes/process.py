@@ -14,8 +14,9 @@ outputs. Filling a slot is a few fused copies; a frame on the helper's stdin say
 the slot holds. The helper writes the number of the last slot it has finished with into
 a shared counter, so the training loop knows without a message when it may refill a
 slot (it waits only when every slot is still in use: the helper has fallen behind).
-Captures come back as encoded session rows, statistics as named values in batches
-(every ~20 ms), both read by a thread that only parses frames.
+Captures come back as encoded session rows, statistics as named values, together in one
+frame every ~20 ms (each frame wakes the thread that reads them, which then competes for
+the training loop's GIL), read by a thread that only parses frames.
 """
 from __future__ import annotations
 
@@ -237,11 +238,12 @@ class ProcessHelper:
             diagnostics = header.get("diagnostics")
             if diagnostics is not None:
                 out.append(DiagnosticsResult(diagnostics.get("found") or [], diagnostics.get("loss_average")))
-        elif kind == "result":
-            self._captures_out -= 1
-            out.append(Result(int(header["step"]), rows=rows, ranges=header.get("ranges"),
-                              error=header.get("error"), seconds=float(header.get("seconds", 0.0)),
-                              mode="process", found=header.get("found") or []))
+            for i, result in enumerate(header.get("results") or ()):
+                self._captures_out -= 1
+                out.append(Result(int(result["step"]), rows={n: rows[f"{i}:{n}"] for n in result["rows"]},
+                                  ranges=result.get("ranges"), error=result.get("error"),
+                                  seconds=float(result.get("seconds", 0.0)), mode="process",
+                                  found=result.get("found") or []))
 
     def _lost(self, why: str) -> None:
         if self.gone is None:
