@@ -29,10 +29,12 @@ class PolledInput:
     machine, against ~4 µs for the write itself). While requests come often, the helper
     sleeps between looks instead (its own core pays for the timer); after ``IDLE_S``
     without one (training paused, or probing rarely) it blocks until woken. Where pipes
-    cannot be polled (Windows) it always blocks."""
+    cannot be polled (Windows) it always blocks. ``on_wait(idle)`` is called while it
+    waits (with ``idle`` True before it blocks): results held for batching go out then."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, on_wait=lambda idle: None):
         self._stream = stream
+        self._on_wait = on_wait
         self._fd = stream.fileno()
         self._buf = bytearray()
         self._last = time.monotonic()
@@ -44,6 +46,7 @@ class PolledInput:
 
     def read(self, n: int) -> bytes:
         if self._select is None:
+            self._on_wait(True)
             return self._stream.read(n)
         while len(self._buf) < n:
             if not self._buf:
@@ -59,8 +62,10 @@ class PolledInput:
     def _wait(self) -> None:
         while not self._select([self._fd], [], [], 0)[0]:
             if time.monotonic() - self._last > IDLE_S:
+                self._on_wait(True)
                 self._select([self._fd], [], [])
                 break
+            self._on_wait(False)
             time.sleep(POLL_S)
         self._last = time.monotonic()
 
@@ -183,6 +188,12 @@ class Helper:
         if header.get("flush") or time.monotonic() - self.last_sent >= STATS_EVERY_S:
             self.send_stats(out)
 
+    def waiting(self, out, idle: bool) -> None:
+        """Between requests: what was measured goes out once ``STATS_EVERY_S`` old, or
+        before the helper waits to be woken (nothing is held back while training pauses)."""
+        if (self.pending or self.results) and (idle or time.monotonic() - self.last_sent >= STATS_EVERY_S):
+            self.send_stats(out)
+
     def send_stats(self, out) -> None:
         """Everything measured since the last batch, in one frame: each frame wakes the
         training process's reader thread, whose Python then competes for the training
@@ -221,8 +232,9 @@ def main() -> int:
     _yield_to_training()
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the frames
-    inp = PolledInput(sys.stdin.buffer)
     from .protocol import read_frame, write_frame
+    helper = None
+    inp = PolledInput(sys.stdin.buffer, lambda idle: helper is not None and helper.waiting(out, idle))
     try:
         helper = Helper(*read_frame(inp))
     except Exception as exc:

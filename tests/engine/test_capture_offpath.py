@@ -170,3 +170,28 @@ def test_diagnostics_run_in_the_helper_and_find_what_inline_finds(tmp_path, sick
     assert sorted(a) == sorted(b)      # the same findings, at the same steps, in the same words
     # the validation check (overfitting) reads the training loss's average the helper kept
     assert helper.diagnostician.loss_average == inline.diagnostician.loss_average is not None
+
+
+def test_a_capture_comes_back_without_waiting_for_the_next_request(tmp_path):
+    # The helper batches what it sends (a frame at most every ~20 ms); a capture must still
+    # arrive when no request follows it (training paused, or captures far apart), not only
+    # at the next flush.
+    doc = conv_lstm_doc()
+    writer = SessionWriter(tmp_path / "late.session", doc.to_dict(), dict(doc.training))
+    probes = ProbeSet(writer, ProbeSettings(stats_every=0, heavy_every=1, dense=0, capture_mode="process"))
+    trainer = Trainer(doc, random_data((2, 6), n=64), overrides={"steps": 10, "device": "cpu"}, callbacks=[probes])
+    try:
+        probes.on_start(trainer)          # captures of steps 0 and 1, taken by the helper,
+        trainer._t_last = time.perf_counter()  # (what run() sets before the first step)
+        trainer.train_step()              # the second within ~20 ms of the first
+        probes.configure(heavy_every=1000)
+        for _ in range(3):
+            trainer.train_step()          # then no more requests
+        deadline = time.monotonic() + 10
+        while probes.captured["process"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+            probes._collect(probes._offpath.poll())
+        assert probes.captured["process"] == 2 and probes.errors == []
+    finally:
+        probes.close()
+        writer.close()
