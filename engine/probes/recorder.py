@@ -19,6 +19,7 @@ from collections import deque
 import torch
 
 from ..train.callbacks import Callback
+from ..train.recorder import Throughput, detail_due
 from . import offpath
 from .binary import BinaryStats
 from .capture import ProbeCapture
@@ -77,6 +78,7 @@ class ProbeSet(CaptureRouting, Callback):
         self._before_in = "slot"              # where the helper finds the weights before the update
         self._helper_files: list[str] = []
         self._last_heavy_step = -1
+        self._throughput = Throughput()    # samples_per_s, as the worker's recorder smooths it
         self._step = 0
         self._running = False
         self._stats_ok = self._heavy_ok = True
@@ -131,12 +133,13 @@ class ProbeSet(CaptureRouting, Callback):
         if self._held_events:
             self._release_events()
         loss = metrics.get("loss")
-        if self.basic_scalars:
+        if self.basic_scalars:  # at the cadence the worker's recorder keeps (docs/probes.md)
             dt = metrics.get("step_time")
             basic = {"train/loss": loss, "lr": metrics["lr"] if "lr" in metrics else trainer.lr}
             if dt:
-                basic["step_time"] = dt
-                basic["samples_per_s"] = metrics.get("batch_size", trainer.batch_size) / dt
+                self._throughput.add(metrics["batch_size"] if "batch_size" in metrics else trainer.batch_size, dt)
+                if detail_due(step):
+                    basic["step_time"], basic["samples_per_s"] = dt, self._throughput.rate
             self.writer.scalars(step, basic)
         measured = self._stats_ok and self.stats._armed
         heavy = self._heavy_ok and self.schedule.heavy_due(step)

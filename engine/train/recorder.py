@@ -31,12 +31,31 @@ def open_writer(path, doc, settings: dict, dataset_info=None, parent: dict | Non
         raise TrainError(f"Cannot record to {path}: {exc.strerror or exc}.") from None
 
 
+DETAIL_EVERY = 10   # step_time, samples_per_s, grad_norm, train/accuracy: step 1, then every 10 steps
+
+
+def detail_due(step: int, every: int = DETAIL_EVERY) -> bool:
+    return step % every == 0 or step == 1
+
+
+class Throughput:
+    """Samples per second, smoothed over steps (what ``samples_per_s`` records)."""
+
+    def __init__(self):
+        self.rate: float | None = None
+
+    def add(self, samples: int, seconds: float) -> None:
+        if seconds > 0:
+            rate = samples / seconds
+            self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
+
+
 class SessionRecorder(Callback):
     """Train/validation scalars every step (loss, lr) or every ``detail_every`` steps
     (accuracy, grad_norm, step_time, samples_per_s), every event, and checkpoints at the
     end and on request. ``on_commit(step)`` is told after each commit."""
 
-    def __init__(self, writer, commit_every: float = 0.2, detail_every: int = 10,
+    def __init__(self, writer, commit_every: float = 0.2, detail_every: int = DETAIL_EVERY,
                  on_commit=None, checkpoint_at_end: bool = True, background: bool = False):
         self.writer = writer
         if background:  # transactions on a writer thread (big capture rows off the training loop)
@@ -45,7 +64,7 @@ class SessionRecorder(Callback):
         self.on_commit = on_commit
         self.checkpoint_at_end = checkpoint_at_end
         self._last_commit = time.monotonic()
-        self._rate = None
+        self._throughput = Throughput()
         # (step, names, values on their way): gradient norm and accuracy are read from the
         # device when they have arrived, so a GPU never waits for them.
         self._pending: deque = deque()
@@ -57,7 +76,7 @@ class SessionRecorder(Callback):
         self.policy = CheckpointPolicy.from_settings(trainer.settings)
 
     def on_after_backward(self, trainer, step: int) -> None:
-        if step % self.detail_every == 0 or step == 1:
+        if detail_due(step, self.detail_every):
             self._grad = trainer.grad_norm_tensor()
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
@@ -65,10 +84,8 @@ class SessionRecorder(Callback):
         w.scalar("train/loss", step, metrics["loss"])
         w.scalar("lr", step, metrics["lr"])
         dt = metrics["step_time"]
-        if dt > 0:
-            rate = metrics["batch_size"] / dt
-            self._rate = rate if self._rate is None else 0.9 * self._rate + 0.1 * rate
-        if step % self.detail_every == 0 or step == 1:
+        self._throughput.add(metrics["batch_size"], dt)
+        if detail_due(step, self.detail_every):
             names, parts = [], []
             if self._grad is not None:
                 names.append("grad_norm")
@@ -81,8 +98,8 @@ class SessionRecorder(Callback):
             if parts:
                 self._pending.append((step, names, fetch(torch.cat(parts))))
             w.scalar("step_time", step, dt)
-            if self._rate is not None:
-                w.scalar("samples_per_s", step, self._rate)
+            if self._throughput.rate is not None:
+                w.scalar("samples_per_s", step, self._throughput.rate)
         self._drain(wait=False)
         if self.policy.due_after_step(step, metrics.get("epoch")):
             self.checkpoint(trainer)

@@ -52,8 +52,11 @@ def test_stored_records_match_the_capture_within_rounding(tmp_path):
         steps, loss = reader.scalar("train/loss")
         assert list(steps) == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(loss))
         for name in ("grad_norm", "layer/lstm/grad_norm", "layer/lstm/update_ratio", "layer/c/act_std",
-                     "layer/fc/weight_norm", "samples_per_s"):
+                     "layer/fc/weight_norm"):
             assert len(reader.scalar(name)[0]) == 6, name
+        for name in ("step_time", "samples_per_s"):  # step 1, then every 10 steps (docs/probes.md)
+            steps, values = reader.scalar(name)
+            assert list(steps) == [1] and values[0] > 0, name
         # The final capture of this float32 run agrees with the oracle on its own input.
         lstm = trainer.compiled.module_of("lstm").rnn
         w = [getattr(lstm, n).detach().double().numpy() for n in ("weight_ih_l0", "weight_hh_l0",
