@@ -120,7 +120,7 @@ class ProbeSet(CaptureRouting, Callback):
     # Both run on every training step: every call and context in them costs the loop
     # (several times what it costs in a micro-benchmark: the code is cold by then).
     def on_after_backward(self, trainer, step: int) -> None:
-        if self._stats_ok and self.stats._armed:
+        if self._stats_ok and self.stats.armed:
             try:
                 self._gradients(step)
                 if self.binary is not None:
@@ -141,7 +141,7 @@ class ProbeSet(CaptureRouting, Callback):
                 if detail_due(step):
                     basic["step_time"], basic["samples_per_s"] = dt, self._throughput.rate
             self.writer.scalars(step, basic)
-        measured = self._stats_ok and self.stats._armed
+        measured = self._stats_ok and self.stats.armed
         heavy = self._heavy_ok and self.schedule.heavy_due(step)
         timed = measured and self.settings.stats_budget < 1
         start = time.perf_counter() if timed else 0.0
@@ -320,7 +320,7 @@ class ProbeSet(CaptureRouting, Callback):
         if self.stats is None:
             return
         armed = self._stats_ok and self.schedule.stats_due(step)
-        if not armed and not self.stats._armed:
+        if not armed and not self.stats.armed:
             return  # most steps at the default rates: nothing to change
         runner, self._slot_next, self.stats.copy_into = self._offpath, None, None
         if (armed and runner is not None and runner.mode == "process" and runner.ready
