@@ -5,6 +5,7 @@ doubled batch; rank 0's checkpoint loads into a plain single-process trainer."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +62,24 @@ def single_process_run():
     return trainer, oracle
 
 
+def torchrun(cmd, timeout: float, **kw) -> subprocess.CompletedProcess:
+    """Run torchrun; past ``timeout`` stop it with SIGTERM, which it passes on to its
+    workers (they run in sessions of their own: killing torchrun alone, as
+    subprocess.run does, leaves a worker waiting for its peer forever)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def test_two_gloo_processes_train_as_one_on_the_doubled_batch(tmp_path):
     path = tmp_path / "ddp.session"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
@@ -69,7 +88,7 @@ def test_two_gloo_processes_train_as_one_on_the_doubled_batch(tmp_path):
            "-m", "engine", "train", "playground_mlp", "--distributed", "--steps", str(STEPS),
            "--seed", str(SEED), "--device", "cpu", "--set", f"batch_size={SHARE}", "--record", str(path),
            "--set", "heavy_every=8"]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    done = torchrun(cmd, 240, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("Finished 24 steps") == 1  # rank 0 alone reports
 
@@ -117,7 +136,7 @@ def test_one_nccl_process_trains_on_its_local_gpu(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "1",
            "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
            "-m", "engine", "train", "playground_mlp", "--distributed", "--steps", "20", "--record", str(path)]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = torchrun(cmd, 300)
     assert done.returncode == 0, done.stderr[-3000:]
     with SessionReader(path) as r:
         assert r.settings["device"] == "cuda:0"
