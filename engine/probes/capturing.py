@@ -117,14 +117,18 @@ class CaptureRouting:
         self.last_capture = result.full
         self._collect([result])
 
+    def _report_found(self, found: list) -> None:
+        """Diagnostics found in the helper process: [step, Diagnostic dict] pairs."""
+        for step, d in found:
+            self._report(step, [Diagnostic.from_dict(d)])
+
     def _collect(self, results) -> None:
         for r in results:
             if isinstance(r, StatsResult):  # diagnosed in the helper, if at all
                 self._write_rows(r.names, r.rows)
                 continue
             if isinstance(r, DiagnosticsResult):
-                for step, found in r.found:
-                    self._report(step, [Diagnostic.from_dict(found)])
+                self._report_found(r.found)
                 self.diagnostician.follow_loss(r.loss_average)
                 continue
             if r.error:
@@ -138,8 +142,7 @@ class CaptureRouting:
             for name, arr in (r.arrays or {}).items():
                 w.tensor(name, r.step, arr)
             if r.found is not None:  # diagnosed where it ran
-                for step, found in r.found:
-                    self._report(step, [Diagnostic.from_dict(found)])
+                self._report_found(r.found)
             elif self.settings.diagnostics:
                 for found in diagnose_capture(self.diagnostician, self.targets, r.step, r.array):
                     self._report(r.step, [found])

@@ -12,6 +12,7 @@ training process ended, however it ended) ends it too.
 from __future__ import annotations
 
 import os
+import select
 import sys
 import time
 import traceback
@@ -38,11 +39,7 @@ class PolledInput:
         self._fd = stream.fileno()
         self._buf = bytearray()
         self._last = time.monotonic()
-        try:
-            import select
-            self._select = select.select if os.name == "posix" else None
-        except ImportError:
-            self._select = None
+        self._select = select.select if os.name == "posix" else None
 
     def read(self, n: int) -> bytes:
         if self._select is None:
@@ -73,6 +70,7 @@ class PolledInput:
 class Helper:
     def __init__(self, header: dict, rows: dict):
         import torch
+
         from ..graph.document import GraphDocument
         from .diagnostics import Diagnostician, Thresholds
         from .offpath import CaptureModel
@@ -120,9 +118,10 @@ class Helper:
 
     def step(self, header: dict, out) -> None:
         import torch
+
         from ..train.metrics import predicted_classes
-        from .process import ACCURACY_PRED, ACCURACY_TARGET
         from .diagnostics import diagnose_capture
+        from .process import ACCURACY_PRED, ACCURACY_TARGET
         from .protocol import encode_arrays, write_frame
         from .stats import _norms
         k, step = int(header["slot"]), int(header["step"])

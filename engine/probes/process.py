@@ -316,7 +316,7 @@ class ProcessHelper:
         """Where the helper finds the weights before the update of ``step``: "previous"
         when it holds them already (the weights after ``step - 1``, the last ones sent:
         nothing but the optimizer changes the weights during a run), else "slot"."""
-        return "previous" if self._after_step is not None and self._after_step == step - 1 else "slot"
+        return "previous" if self._after_step == step - 1 else "slot"
 
     def put_gradients(self, slot: int, before: str | None) -> list[int]:
         """Before the update: the gradients (before clipping), and the weights when

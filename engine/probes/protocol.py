@@ -22,6 +22,7 @@ MAX_HEADER = 64 << 20
 _STEP_MARK = 0xFFFFFFFF
 _STEP = struct.Struct("<qqid")   # seq, step, slot, loss (NaN: none)
 STEP_FLUSH, STEP_BEFORE_SLOT, STEP_BEFORE_PREVIOUS, STEP_DIAGNOSE = 1, 2, 4, 8
+_BEFORE_FLAGS = {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}
 
 
 class ProtocolError(RuntimeError):
@@ -50,7 +51,7 @@ def write_step(stream, seq: int, step: int, slot: int, stats: dict, diagnose: bo
     the update are ("slot", "previous": the last step's weights after it, or None), and
     "loss". ``diagnose``: whether to run the diagnostics on the step."""
     flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if diagnose else 0)
-             | {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}.get(stats["before"], 0))
+             | _BEFORE_FLAGS.get(stats["before"], 0))
     loss = stats["loss"]
     stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot, math.nan if loss is None else loss))
     if flush:

@@ -32,7 +32,6 @@ from .stats import StepStats, _norms
 from .targets import Targets
 
 
-
 class ProbeSet(CaptureRouting, Callback):
     """Attach with ``Trainer(doc, callbacks=[ProbeSet(writer)])``.
 
@@ -300,11 +299,10 @@ class ProbeSet(CaptureRouting, Callback):
             step, loss, layout, pending = self._pending.popleft()
             self._write_stats(step, loss, self.stats.named(layout, pending.values()))
 
-    def _write_stats(self, step: int, loss, values: dict, diagnose: bool = True) -> None:
-        # the other recorder writes the global norm (one writer a series); diagnostics use it
-        written = values if self.basic_scalars else {k: v for k, v in values.items() if k != "grad_norm"}
-        self.writer.scalars(step, written)
-        if diagnose and self.settings.diagnostics:
+    def _write_stats(self, step: int, loss, values: dict) -> None:
+        """A step measured here: written, and diagnosed here."""
+        self._write_rows(list(values), [[step, *values.values()]])
+        if self.settings.diagnostics:  # (with the global norm, even when another recorder writes it)
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
     def _write_rows(self, names: list, rows: list) -> None:
