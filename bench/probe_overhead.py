@@ -10,8 +10,9 @@ Modes, each a separate trainer (same template, seed, data and starting weights):
 - ``heavy``: a heavy capture every 10 steps, no statistics;
 - ``both``: statistics every step and a heavy capture every 10 steps.
 
-Probed trainers write to a session file, committed every 0.2 s on the writer's
-background thread, as the worker does.
+Probed trainers record to a session file as the app's worker does: a SessionRecorder
+(loss and learning rate every step, committed every 0.2 s on the writer's background
+thread) beside the ProbeSet; the bare trainer records nothing.
 The modes train in blocks of about BLOCK seconds, in the rows of a balanced Latin
 square (Williams design: each mode follows each other mode equally often), and the
 medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by ±5-10 %).
@@ -45,6 +46,7 @@ from engine.graph.document import load_graph  # noqa: E402
 from engine.probes import ProbeSet, ProbeSettings  # noqa: E402
 from engine.session import SessionWriter  # noqa: E402
 from engine.train import Trainer  # noqa: E402
+from engine.train.recorder import SessionRecorder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = {"lenet": ("LeNet", "lenet.json"), "resnet20": ("ResNet-20", "resnet.json"),
@@ -117,17 +119,20 @@ class HandLoop:
 
 
 class Run:
-    """One trainer, driven block by block."""
+    """One trainer, driven block by block. Probed runs record as the app's worker does: a
+    SessionRecorder (the training scalars; commits every 0.2 s on the writer's background
+    thread) beside the ProbeSet (basic_scalars=False). The bare trainer records nothing, so
+    the probed modes are charged for recording the loss every step too."""
 
     def __init__(self, doc, data, settings: dict | None, tmp: Path):
-        self.writer = self.probes = None
+        self.writer = self.probes = self.recorder = None
         callbacks = []
         if settings is not None:
             tmp.mkdir(parents=True, exist_ok=True)
             self.writer = SessionWriter(tmp / "run.session", doc.to_dict(), dict(doc.training))
-            self.writer.commit_in_background()  # as the worker and the CLI record
-            self.probes = ProbeSet(self.writer, ProbeSettings(**settings))
-            callbacks.append(self.probes)
+            self.recorder = SessionRecorder(self.writer, background=True, checkpoint_at_end=False)
+            self.probes = ProbeSet(self.writer, ProbeSettings(**settings), basic_scalars=False)
+            callbacks += [self.recorder, self.probes]
         self.trainer = Trainer(doc, data, overrides={"steps": 10 ** 9, "device": "cpu", "val_every": 10 ** 9},
                                callbacks=callbacks)
         self.trainer._t_last = time.perf_counter()
@@ -135,13 +140,9 @@ class Run:
             cb.on_start(self.trainer)
         if self.probes is not None:
             self.probes.wait_ready()
-        self._last_commit = time.perf_counter()
 
     def train_step(self):
         self.trainer.train_step()
-        if self.writer is not None and time.perf_counter() - self._last_commit >= 0.2:
-            self.writer.commit()
-            self._last_commit = time.perf_counter()
 
     def flush(self):
         if self.probes is not None:
@@ -151,6 +152,7 @@ class Run:
         if self.probes is not None:
             self.probes.flush()
             self.probes.close()
+            self.recorder.commit(wait=True)
             self.writer.close()
 
 

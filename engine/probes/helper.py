@@ -17,7 +17,9 @@ import sys
 import time
 import traceback
 
-STATS_EVERY_S = 0.02   # statistics go back in batches at most this old
+# Statistics and capture results go back in batches at most this old: each batch costs the
+# training loop a wake-up and its parsing, and the worker commits only every 0.2 s anyway.
+STATS_EVERY_S = 0.1
 POLL_S = 0.0005        # how often the helper looks for requests while they come often
 IDLE_S = 0.1           # ... and after how long without one it waits to be woken instead
 
@@ -197,17 +199,22 @@ class Helper:
         """Everything measured since the last batch, in one frame: each frame wakes the
         training process's reader thread, whose Python then competes for the training
         loop's GIL."""
-        from .protocol import write_frame
+        import numpy as np
+
+        from .protocol import encode_arrays, write_frame
         if self.pending or self.results:
             groups: dict[tuple, list] = {}
             for step, values in self.pending:
                 groups.setdefault(tuple(values), []).append([step, *values.values()])
-            frame = {"kind": "stats", "groups": [{"names": list(n), "rows": r} for n, r in groups.items()],
+            # Each group's rows as one float64 array: the training process's reader thread
+            # then parses no numbers, and its writer turns the array into rows off the loop.
+            arrays = encode_arrays({f"g{j}": np.array(r, dtype=np.float64) for j, r in enumerate(groups.values())},
+                                   compress=False)
+            frame = {"kind": "stats", "groups": [{"names": list(n), "array": f"g{j}"} for j, n in enumerate(groups)],
                      "results": []}
             if self.diagnosed:
                 frame["diagnostics"] = {"found": self.found, "loss_average": self.diagnostician.loss_average}
                 self.found, self.diagnosed = [], False
-            arrays = {}
             for i, (reply, rows) in enumerate(self.results):  # capture results, rows named "i:name"
                 frame["results"].append({**reply, "rows": list(rows)})
                 arrays.update((f"{i}:{name}", row) for name, row in rows.items())

@@ -15,7 +15,7 @@ the slot holds. The helper writes the number of the last slot it has finished wi
 a shared counter, so the training loop knows without a message when it may refill a
 slot (it waits only when every slot is still in use: the helper has fallen behind).
 Captures come back as encoded session rows, statistics as named values, together in one
-frame every ~20 ms (each frame wakes the thread that reads them, which then competes for
+frame every ~0.1 s (each frame wakes the thread that reads them, which then competes for
 the training loop's GIL), read by a thread that only parses frames.
 """
 from __future__ import annotations
@@ -31,10 +31,11 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .offpath import READY_TIMEOUT, Result, model_tensors
-from .protocol import encode_arrays, read_frame, write_frame, write_step
+from .protocol import decode_row, encode_arrays, read_frame, write_frame, write_step
 
 SLOTS = 8
 # Extra "outputs" shipped with a step's statistics: the training batch's predictions and
@@ -52,10 +53,10 @@ class HelperGone(RuntimeError):
 
 @dataclass
 class StatsResult:
-    """Statistics of steps from the helper (diagnosed there): ``rows`` of
-    [step, value per name]."""
+    """Statistics of steps from the helper (diagnosed there): ``rows``, a float64 array
+    of [step, value per name]."""
     names: list
-    rows: list
+    rows: np.ndarray
 
 
 @dataclass
@@ -234,7 +235,7 @@ class ProcessHelper:
             self._lost(header.get("message", "it ended"))
         elif kind == "stats":
             for group in header["groups"]:
-                out.append(StatsResult(group["names"], group["rows"]))
+                out.append(StatsResult(group["names"], decode_row(group["array"], rows[group["array"]])))
             diagnostics = header.get("diagnostics")
             if diagnostics is not None:
                 out.append(DiagnosticsResult(diagnostics.get("found") or [], diagnostics.get("loss_average")))
@@ -392,7 +393,7 @@ class ProcessHelper:
         try:
             if (stats is not None and not capture and allocated is None and tuple(acts) == self._acts_names
                     and len(stats["present"]) == len(self.params)):  # what every measured step sends
-                write_step(self.proc.stdin, self._seq, step, slot, stats, diagnose, push)
+                write_step(self.proc.stdin, self._seq, step, slot, stats, diagnose, flush, push)
             else:
                 header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
                           "handover": handover, "flush": flush, "diagnose": diagnose, **(allocated or {})}

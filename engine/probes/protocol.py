@@ -45,16 +45,19 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flus
         stream.flush()
 
 
-def write_step(stream, seq: int, step: int, slot: int, stats: dict, diagnose: bool, flush: bool) -> None:
+def write_step(stream, seq: int, step: int, slot: int, stats: dict, diagnose: bool, flush: bool,
+               push: bool) -> None:
     """The statistics of ``step`` fill ``slot`` as every step's do: all the gradients,
     the outputs as laid out; no capture. ``stats``: "before", where the weights before
     the update are ("slot", "previous": the last step's weights after it, or None), and
-    "loss". ``diagnose``: whether to run the diagnostics on the step."""
+    "loss". ``diagnose``: whether to run the diagnostics on the step; ``flush``: whether
+    the helper sends what it measured at once (else in its next batch); ``push``: whether
+    the frame leaves the stream's buffer now."""
     flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if diagnose else 0)
              | _BEFORE_FLAGS.get(stats["before"], 0))
     loss = stats["loss"]
     stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot, math.nan if loss is None else loss))
-    if flush:
+    if push:
         stream.flush()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+import numpy as np
 import torch
 
 from ..train.callbacks import Callback
@@ -305,11 +306,11 @@ class ProbeSet(CaptureRouting, Callback):
         if self.settings.diagnostics:  # (with the global norm, even when another recorder writes it)
             self._report(step, self.diagnostician.check_step(step, loss, values))
 
-    def _write_rows(self, names: list, rows: list) -> None:
-        """Statistics of many steps at once: rows of [step, value per name]."""
+    def _write_rows(self, names: list, rows) -> None:
+        """Statistics of many steps at once: rows of [step, value per name] (a list or an array)."""
         if not self.basic_scalars and "grad_norm" in names:  # the other recorder writes it
             keep = [i for i, n in enumerate(names) if n != "grad_norm"]
-            names, rows = [names[i] for i in keep], [[row[0], *(row[i + 1] for i in keep)] for row in rows]
+            names, rows = [names[i] for i in keep], np.asarray(rows, dtype=np.float64)[:, [0, *(i + 1 for i in keep)]]
         self.writer.scalar_rows(names, rows)
 
     def _arm(self, step: int) -> None:

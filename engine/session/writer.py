@@ -11,6 +11,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -81,7 +82,8 @@ class SessionWriter:
         self._ids: dict[tuple[str, str], int] = {}
         self._id_rows: dict[tuple[str, ...], list[int]] = {}  # scalars' names -> series ids
         self._new_series: list[tuple[int, str, str]] = []
-        self._scalars: list[tuple] = []
+        self._scalars: list[tuple] = []       # (series, step, wall, value) rows since the last part
+        self._scalar_parts: list = []         # earlier scalars, in order: lists of rows and _Blocks
         self._tensors: list[tuple] = []
         self._events: list[tuple] = []
         self._checkpoints: list[tuple] = []
@@ -117,14 +119,34 @@ class SessionWriter:
         ids = self._scalar_ids(tuple(values))
         self._scalars.extend(zip(ids, repeat(step), repeat(wall), map(float, values.values())))
 
-    def scalar_rows(self, names: list[str], rows: list, wall: float | None = None) -> None:
-        """Many steps of the same series: ``rows`` of [step, one value per name]."""
-        wall = time.time() if wall is None else wall
-        ids = self._scalar_ids(tuple(names))
-        out = self._scalars
-        for row in rows:
-            step = self._step(row[0])
-            out.extend(zip(ids, repeat(step), repeat(wall), map(float, row[1:])))
+    def scalar_rows(self, names: list[str], rows, walls=None) -> None:
+        """Many steps of the same series: ``rows`` of [step, one value per name] (a list of
+        rows or a 2-D float array). ``walls``: one time for all rows or one per row (default:
+        now). The rows are kept as one array and turned into table rows by the transaction
+        that writes them, on the writer thread where it runs: a recorder that buffers its
+        steps, or the probes' helper, hands over thousands of values in one call."""
+        values = np.array(rows, dtype=np.float64)  # a copy: the caller may reuse its array
+        if values.size == 0:
+            return
+        if values.ndim != 2 or values.shape[1] != len(names) + 1:
+            raise SessionError(f"scalar rows of shape {values.shape} do not fit {len(names)} names "
+                               f"(each row is a step and one value per name).")
+        # Few numpy calls: the probes call this from the training loop, where each costs
+        # several times what it does in a micro-benchmark.
+        for step in values[:, 0].tolist():
+            if not 0 <= step < 2 ** 53 or step != int(step):
+                raise SessionError(f"step {step:g} is not an int >= 0.")
+        if walls is None or np.ndim(walls) == 0:
+            walls = time.time() if walls is None else float(walls)
+        else:
+            walls = np.asarray(walls, dtype=np.float64)
+            if walls.shape != (len(values),):
+                raise SessionError(f"{walls.size} wall times for {len(values)} scalar rows.")
+        self._max_step = max(self._max_step, int(values[:, 0].max()))
+        if self._scalars:  # the order of writes decides which of two values at a step stays
+            self._scalar_parts.append(self._scalars)
+            self._scalars = []
+        self._scalar_parts.append(_Block(self._scalar_ids(tuple(names)), values, walls))
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
@@ -234,9 +256,11 @@ class SessionWriter:
         return self._committed_step
 
     def _take(self) -> "_Batch":
-        b = _Batch(self._new_series, self._scalars, self._tensors, self._events, self._dropped,
+        parts = self._scalar_parts + [self._scalars] if self._scalars else self._scalar_parts
+        b = _Batch(self._new_series, parts, self._tensors, self._events, self._dropped,
                    self._checkpoints, self._checkpoint_tensors, self._probe, self._meta, self._max_step)
         self._new_series, self._scalars, self._tensors, self._events = [], [], [], []
+        self._scalar_parts = []
         self._dropped, self._checkpoints, self._checkpoint_tensors, self._probe = [], [], [], []
         self._meta = {}
         self._sent_step = self._max_step
@@ -250,7 +274,9 @@ class SessionWriter:
             first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
                            if self.tap is not None and b.events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
-            db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", b.scalars)
+            for part in b.scalars:
+                for rows in part.rows(256) if isinstance(part, _Block) else (part,):
+                    db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rows)
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
                            "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", b.tensors)
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "
@@ -276,7 +302,9 @@ class SessionWriter:
     @staticmethod
     def _written_rows(b: "_Batch", first_event: int) -> dict:
         """The rows of a transaction as the tables hold them (events with their ids)."""
-        return {"series": b.new_series, "scalars": b.scalars, "tensors": b.tensors,
+        scalars = [row for part in b.scalars for rows in (part.rows() if isinstance(part, _Block) else (part,))
+                   for row in rows]
+        return {"series": b.new_series, "scalars": scalars, "tensors": b.tensors,
                 "events": [(first_event + i, *row) for i, row in enumerate(b.events)],
                 "dropped": b.dropped, "checkpoints": b.checkpoints,
                 "checkpoint_tensors": b.checkpoint_tensors, "probe": b.probe,
@@ -291,7 +319,7 @@ class SessionWriter:
 
     def _restore(self, b: "_Batch") -> None:
         """A failed transaction's rows back in front of the buffers (nothing is lost)."""
-        self._new_series[:0], self._scalars[:0], self._tensors[:0] = b.new_series, b.scalars, b.tensors
+        self._new_series[:0], self._scalar_parts[:0], self._tensors[:0] = b.new_series, b.scalars, b.tensors
         self._events[:0], self._dropped[:0] = b.events, b.dropped
         self._checkpoints[:0], self._checkpoint_tensors[:0], self._probe[:0] = \
             b.checkpoints, b.checkpoint_tensors, b.probe
@@ -337,7 +365,7 @@ class SessionWriter:
 
     # -- helpers ---------------------------------------------------------------------
     def _pending(self) -> bool:
-        return bool(self._new_series or self._scalars or self._tensors or self._events
+        return bool(self._new_series or self._scalars or self._scalar_parts or self._tensors or self._events
                     or self._checkpoints or self._dropped or self._probe or self._meta
                     or self._max_step != self._sent_step)
 
@@ -378,11 +406,36 @@ class SessionWriter:
             raise SessionError(f"{what} is not JSON-able ({exc}).") from None
 
 
+_ROW = np.dtype([("series", "<i8"), ("step", "<i8"), ("wall", "<f8"), ("value", "<f8")])
+
+
+@dataclass
+class _Block:
+    """Scalar rows of many steps of the same series, as SessionWriter.scalar_rows took them."""
+    ids: list            # series id per name
+    values: np.ndarray   # [rows, 1 + names]: the step, then a value per name
+    walls: float | np.ndarray  # for all rows, or one per row
+
+    def rows(self, size: int = 0) -> Iterator[list[tuple]]:
+        """(series, step, wall, value) per value, as the scalars table holds them, in lists of
+        about ``size`` (all at once if 0): the writer thread holds the GIL while it makes
+        one, and the training loop may be waiting for it."""
+        step = max(1, size // len(self.ids)) if size else len(self.values)
+        for i in range(0, len(self.values), step):
+            values = self.values[i:i + step]
+            out = np.empty((len(values), len(self.ids)), dtype=_ROW)
+            out["series"] = self.ids
+            out["step"] = values[:, :1]
+            out["wall"] = self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
+            out["value"] = values[:, 1:]
+            yield out.reshape(-1).tolist()
+
+
 @dataclass
 class _Batch:
     """The rows of one transaction, taken from the writer's buffers."""
     new_series: list
-    scalars: list
+    scalars: list         # parts in order: lists of rows and _Blocks
     tensors: list
     events: list
     dropped: list

@@ -24,6 +24,11 @@ class CheckpointPolicy:
         return cls(settings.get("checkpoint_every") or 0, bool(settings.get("checkpoint_each_epoch")),
                    bool(settings.get("checkpoint_best")), settings.get("keep_checkpoints") or 0)
 
+    @property
+    def watches_steps(self) -> bool:
+        """Whether :meth:`due_after_step` can ever say yes (asked every step)."""
+        return bool(self.every) or self.each_epoch
+
     def due_after_step(self, step: int, epoch: float | None) -> bool:
         """A checkpoint is due after update ``step`` (every N steps, or a new epoch began)."""
         due = bool(self.every) and step % self.every == 0

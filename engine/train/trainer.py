@@ -108,6 +108,9 @@ class Trainer:
         self._recent = deque(maxlen=50)
         self._last_pred = self._last_target = None
         self._unscaled = False
+        #: the gradients' global norm before clipping, as clip_grad_norm_ measured it this
+        #: step (None unless the step clipped by norm alone)
+        self.clipped_norm: torch.Tensor | None = None
         self._set_lr(self.schedule.lr(0))
 
     # -- data ---------------------------------------------------------------------
@@ -201,6 +204,11 @@ class Trainer:
         """Global L2 norm of the current gradients (unscaled under mixed precision)."""
         return float(self.grad_norm_tensor())
 
+    def clips_by_norm(self) -> bool:
+        """Whether the update clips by norm alone, so that :attr:`clipped_norm` will hold
+        the gradients' norm before clipping (asked after backward, before the clip)."""
+        return self.clip_norm is not None and self.clip_value is None
+
     def grad_norm_tensor(self) -> torch.Tensor:
         """The same as a 0-d float32 tensor on the device."""
         grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
@@ -225,7 +233,7 @@ class Trainer:
         with self._autocast():
             pred = model(xb)
             loss = self.loss_fn(pred, yb)
-        self._unscaled = False
+        self._unscaled, self.clipped_norm = False, None
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
@@ -244,7 +252,9 @@ class Trainer:
             if self.clip_value is not None:
                 torch.nn.utils.clip_grad_value_(model.parameters(), self.clip_value)
             if self.clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
+                if self.clip_value is None:
+                    self.clipped_norm = norm
         lr_used = self.lr
         if self.scaler is not None:
             self.scaler.step(opt)

@@ -123,6 +123,29 @@ def test_many_scalars_at_once_read_back_as_one_at_a_time(path):
             np.testing.assert_array_equal(values, expect)
 
 
+def test_scalar_rows_keep_walls_order_and_refuse_bad_steps(path):
+    w = SessionWriter(path, GRAPH, SETTINGS)
+    w.scalar("a", 2, 1.0)
+    w.scalar_rows(["a", "b"], np.array([[1, 10.0, 20.0], [2, 11.0, 21.0]]), [100.0, 101.0])
+    w.scalar("b", 2, 5.0)                      # after the block: the last write of a step stays
+    for rows, walls, words in [([[1.5, 0.0]], None, "step 1.5 is not an int"),
+                               ([[-1, 0.0]], None, "step -1 is not an int"),
+                               ([[float("nan"), 0.0]], None, "step nan is not an int"),
+                               ([[1, 0.0, 0.0]], None, "do not fit 1 names"),
+                               ([[1, 0.0]], [1.0, 2.0], "2 wall times for 1 scalar rows")]:
+        with pytest.raises(SessionError, match=words):
+            w.scalar_rows(["a"], rows, walls)
+    w.commit()
+    w.close()
+    with SessionReader(path) as r:
+        assert r.scalar("a")[1].tolist() == [10.0, 11.0] and r.scalar("b")[1].tolist() == [20.0, 5.0]
+        walls = dict(r._db.execute("SELECT step, wall FROM scalars WHERE series = "
+                                   "(SELECT id FROM series WHERE name = 'a')").fetchall())
+        assert walls == {1: 100.0, 2: 101.0}
+        kinds = r._db.execute("SELECT DISTINCT typeof(series), typeof(step) FROM scalars").fetchall()
+        assert kinds == [("integer", "integer")]
+
+
 def test_scalars_series_and_at_or_before(path):
     w = SessionWriter(path, GRAPH, SETTINGS)
     for step in range(0, 100):
