@@ -193,6 +193,7 @@ class ProcessHelper:
         self.gone: str | None = None
         self._ended = False               # set by the reader thread when the helper's output ends
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.mail = False   # something came since the last poll (set by the reader thread)
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(threads))
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -220,9 +221,11 @@ class ProcessHelper:
         try:
             while True:
                 self._inbox.put(read_frame(self.proc.stdout))
+                self.mail = True  # after the put: poll clears it before it empties the inbox
         except Exception as exc:  # EOF or a broken frame: the helper is gone
             self._ended = True
             self._inbox.put(({"kind": "gone", "message": str(exc) or type(exc).__name__}, {}))
+            self.mail = True
 
     def _handle(self, header: dict, rows: dict, out: list) -> None:
         kind = header.get("kind")
@@ -255,6 +258,7 @@ class ProcessHelper:
         out: list = []
         if self._staged:
             self._send_staged(wait=False)
+        self.mail = False
         if not block and self._inbox.empty():  # most steps: nothing came back
             return out
         while True:
@@ -268,7 +272,7 @@ class ProcessHelper:
     def waiting(self) -> bool:
         """Whether :meth:`poll` has anything to do: a message from the helper, a request
         held back until its weights left the GPU, or the helper gone."""
-        return bool(self._staged) or not self._inbox.empty() or self.gone is not None
+        return self.mail or bool(self._staged) or self.gone is not None
 
     def alive(self) -> bool:
         """False once the helper has ended: its end closes the pipe the reader thread reads

@@ -82,6 +82,10 @@ class ProbeSet(CaptureRouting, Callback):
         self._step = 0
         self._running = False
         self._stats_ok = self._heavy_ok = True
+        self._measuring = False   # this step's statistics are taken (StepStats.armed, read cheaply)
+        # Steps before this one need nothing of on_step_end but a look for results: neither
+        # statistics nor a capture is due (most steps at the default rates).
+        self._quiet_until = 0
 
     # -- rate control ----------------------------------------------------------------------
     def configure(self, **changes) -> dict:
@@ -90,6 +94,7 @@ class ProbeSet(CaptureRouting, Callback):
         A rate changed while running starts exactly on its multiples (no dense start)."""
         self.settings = self.settings.changed(**changes)
         self.schedule.reconfigure(self.settings, changes, self._running)
+        self._quiet_until = 0
         if self.capture is not None:
             self.capture.max_channels, self.capture.bins = self.settings.max_channels, self.settings.hist_bins
         self._give_sizes = True
@@ -120,7 +125,7 @@ class ProbeSet(CaptureRouting, Callback):
     # Both run on every training step: every call and context in them costs the loop
     # (several times what it costs in a micro-benchmark: the code is cold by then).
     def on_after_backward(self, trainer, step: int) -> None:
-        if self._stats_ok and self.stats.armed:
+        if self._measuring:
             try:
                 self._gradients(step)
                 if self.binary is not None:
@@ -130,6 +135,10 @@ class ProbeSet(CaptureRouting, Callback):
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
+        if step < self._quiet_until:
+            if self._offpath is not None and self._offpath.waiting():
+                self._guard("captures", self._collect, self._offpath.poll())
+            return
         if self._held_events:
             self._release_events()
         loss = metrics.get("loss")
@@ -161,6 +170,9 @@ class ProbeSet(CaptureRouting, Callback):
         if self._offpath is not None and self._offpath.waiting():
             self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
+        if not (self._measuring or self._pending or self._held_events or self.basic_scalars or self.binary):
+            # quiet until the step before the next one due, which arms that one
+            self._quiet_until = self.schedule.quiet_until(step + 1) - 1
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
         if self.basic_scalars:
@@ -328,7 +340,7 @@ class ProbeSet(CaptureRouting, Callback):
             if slot is not None:
                 self._slot_next = slot
                 self.stats.copy_into = runner.acts_views(slot)
-        self.stats.armed = armed
+        self.stats.armed = self._measuring = armed
         if self.binary is not None:
             self.binary.armed = armed
 
@@ -367,7 +379,7 @@ class ProbeSet(CaptureRouting, Callback):
     def _failed(self, what: str, exc: Exception) -> None:
         """Switch the failing group of probes off for the rest of the run, and say so."""
         if what == "statistics":
-            self._stats_ok = False
+            self._stats_ok = self._measuring = False
             self._pending.clear()
             if self.stats is not None:
                 self.stats.armed = False

@@ -210,6 +210,19 @@ class Schedule:
         wait = max(1.0 / s.heavy_hz, cost / s.heavy_budget)
         return self._last_heavy is None or self._clock() - self._last_heavy >= wait
 
+    def quiet_until(self, step: int) -> int:
+        """The first step from ``step`` on at which statistics or a capture may be due, as far
+        as :meth:`stats_due` and :meth:`heavy_due` have looked ahead (``step`` when unknown,
+        e.g. captures by the clock)."""
+        lo, hi = self._stats_quiet
+        if not lo <= step < hi:
+            return step
+        s = self.settings
+        if s.heavy_every is None:
+            return hi if s.heavy_hz <= 0 else step
+        lo, heavy_hi = self._heavy_quiet
+        return min(hi, heavy_hi) if lo <= step < heavy_hi else step
+
     def now(self) -> float:
         return self._clock()
 

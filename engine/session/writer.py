@@ -143,6 +143,8 @@ class SessionWriter:
             if walls.shape != (len(values),):
                 raise SessionError(f"{walls.size} wall times for {len(values)} scalar rows.")
         self._max_step = max(self._max_step, int(values[:, 0].max()))
+        if not names:
+            return
         if self._scalars:  # the order of writes decides which of two values at a step stays
             self._scalar_parts.append(self._scalars)
             self._scalars = []

@@ -50,10 +50,10 @@ class _Configure(Callback):
             self.probes.configure(**self.changes)
 
 
-def run(path, steps, settings, seed=0, change=None):
+def run(path, steps, settings, seed=0, change=None, basic_scalars=True):
     doc = mlp()
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
-    probes = ProbeSet(writer, settings)
+    probes = ProbeSet(writer, settings, basic_scalars=basic_scalars)
     callbacks = [probes] + ([_Configure(probes, change[0], **change[1])] if change else [])
     trainer = Trainer(doc, random_data((6,), n=80, seed=seed),
                       overrides={"steps": steps, "device": "cpu", "seed": seed, "val_every": 1000},
@@ -64,22 +64,28 @@ def run(path, steps, settings, seed=0, change=None):
     return SessionReader(path)
 
 
-def test_same_settings_and_seed_give_the_same_capture_steps(tmp_path):
+@pytest.mark.parametrize("basic_scalars", [True, False])  # False: as the worker runs it, quiet steps skipped
+def test_same_settings_and_seed_give_the_same_capture_steps(tmp_path, basic_scalars):
     settings = ProbeSettings(heavy_every=10, stats_every=5)
-    with run(tmp_path / "a.session", 60, settings) as a, run(tmp_path / "b.session", 60, settings) as b:
+    with run(tmp_path / "a.session", 60, settings, basic_scalars=basic_scalars) as a, \
+            run(tmp_path / "b.session", 60, settings, basic_scalars=basic_scalars) as b:
         heavy_a, heavy_b = a.tensor_steps("act_hist/r"), b.tensor_steps("act_hist/r")
         assert list(heavy_a) == list(heavy_b) == [0, *schedule_steps(60, 10, 2)]
         stats_a, _ = a.scalar("layer/r/dead_frac")
         stats_b, _ = b.scalar("layer/r/dead_frac")
         assert list(stats_a) == list(stats_b) == schedule_steps(60, 5, 2)
         # The first curve point is at the first step, whatever the rates.
-        assert stats_a[0] == 1 and a.scalar("train/loss")[0][0] == 1
+        assert stats_a[0] == 1 and (not basic_scalars or a.scalar("train/loss")[0][0] == 1)
 
 
-def test_a_rate_changed_while_running_applies_exactly_from_then_on(tmp_path):
-    with run(tmp_path / "c.session", 80, ProbeSettings(heavy_every=50), change=(20, {"heavy_every": 7})) as r:
+@pytest.mark.parametrize("basic_scalars", [True, False])
+def test_a_rate_changed_while_running_applies_exactly_from_then_on(tmp_path, basic_scalars):
+    with run(tmp_path / "c.session", 80, ProbeSettings(heavy_every=50, stats_every=30),
+             change=(20, {"heavy_every": 7, "stats_every": 9}), basic_scalars=basic_scalars) as r:
         steps = list(r.tensor_steps("predictions"))
+        stats = list(r.scalar("layer/r/dead_frac")[0])
     assert steps == [0, 1, 2, 3, 4, 6, 8, 12, 16, *range(21, 80, 7), 80]  # no dense start after a change
+    assert stats == [1, 2, 3, 4, 6, 8, 12, 16, *range(27, 81, 9)]
     with pytest.raises(ProbeSettingsError, match="capture_mode"):
         ProbeSettings(capture_mode="threads")
 
@@ -149,5 +155,9 @@ def test_the_schedule_answers_the_same_whatever_order_it_is_asked_in():
         steps = list(range(1, 400)) + [rng.randrange(1, 2000) for _ in range(400)] + list(range(300, 1, -1))
         assert [sched.stats_due(s) for s in steps] == [dense_due(s, every, dense) for s in steps]
         assert [sched.heavy_due(s) for s in steps] == [dense_due(s, every + 3, dense) for s in steps]
+        for s in range(1, 400):  # the steps it calls quiet are neither due
+            sched.stats_due(s), sched.heavy_due(s)
+            quiet = range(s, sched.quiet_until(s))
+            assert not any(dense_due(q, every, dense) or dense_due(q, every + 3, dense) for q in quiet)
         sched.reconfigure(settings.changed(stats_every=every + 1), {"stats_every": every + 1}, running=True)
         assert [sched.stats_due(s) for s in steps] == [dense_due(s, every + 1, 0) for s in steps]

@@ -122,3 +122,18 @@ def test_feature_maps_filters_and_histograms_match_the_oracle():
     w = _np(compiled.module_of("fc").weight)
     hw = rec["weight_hist/fc"].numpy()
     np.testing.assert_array_equal(hw[1, :-1], ref.histogram(np.clip(w, hw[0, 0], hw[0, -1]), hw[0]))
+
+
+def test_saturation_count_in_float32_at_the_threshold_and_with_nan():
+    # float32 outputs right at and beside the threshold (as float32 holds it), NaN and
+    # infinities: the count is that of |y| > threshold, NaN never counted.
+    from engine.probes.stats import SATURATION, _act_values
+    low, high = SATURATION["Tanh"]
+    edge = np.float32(high)
+    near = [np.nextafter(edge, np.float32(s * np.inf)) for s in (-1, 1)]
+    values = np.array([edge, -edge, *near, *(-v for v in near), np.nan, np.inf, -np.inf, 0.5, -1.0, 1.0],
+                      dtype=np.float32)
+    y = np.tile(values, 37).reshape(37, -1)
+    count = _act_values(torch.from_numpy(y), False, (low, high))[-1].item()
+    assert count / y.size == ref.tanh_saturated_fraction(y, threshold=float(edge))
+    assert count == 37 * 6  # the two above the threshold on each side, both infinities, -1 and 1

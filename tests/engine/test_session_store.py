@@ -128,6 +128,7 @@ def test_scalar_rows_keep_walls_order_and_refuse_bad_steps(path):
     w.scalar("a", 2, 1.0)
     w.scalar_rows(["a", "b"], np.array([[1, 10.0, 20.0], [2, 11.0, 21.0]]), [100.0, 101.0])
     w.scalar("b", 2, 5.0)                      # after the block: the last write of a step stays
+    w.scalar_rows([], [[7], [8]])              # steps without values: nothing to write
     for rows, walls, words in [([[1.5, 0.0]], None, "step 1.5 is not an int"),
                                ([[-1, 0.0]], None, "step -1 is not an int"),
                                ([[float("nan"), 0.0]], None, "step nan is not an int"),
