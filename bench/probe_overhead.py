@@ -16,10 +16,12 @@ thread) beside the ProbeSet; the bare trainer records nothing.
 The modes train in blocks of about BLOCK seconds, in the rows of a balanced Latin
 square (Williams design: each mode follows each other mode equally often), and the
 medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by ±5-10 %).
+Each mode has INSTANCES trainers whose blocks alternate: two identical trainers differ
+by up to ~3 % (where their tensors landed in memory), which more blocks do not average.
 After each block the probed trainer's captures still in flight are waited for outside
 the timed region, so that none spills into the next mode's block.
 
-    .venv/bin/python bench/probe_overhead.py [--rounds 12] [--block 0.75] [--threads 1]
+    .venv/bin/python bench/probe_overhead.py [--rounds 12] [--block 0.75] [--threads 1] [--instances 2]
         [--only lenet,anbn] [--modes bare,defaults] [--out bench/results/probe_overhead.txt]
 
 torch threads default to 1, what the app's worker uses on a 2-core machine (all cores
@@ -175,17 +177,21 @@ def block(run, seconds: float) -> tuple[float, float, float]:
             return wall, steps / cpu_s if cpu_s > 0 else float("nan"), steps / own if own > 0 else float("nan")
 
 
-def measure(key: str, modes: list[str], rounds: int, seconds: float) -> dict:
+def measure(key: str, modes: list[str], rounds: int, seconds: float, instances: int = 2) -> dict:
     title, template = TEMPLATES[key]
     doc = load_graph(ROOT / "assets" / "templates" / template)
     data = load_dataset(doc.dataset, seed=0, val_fraction=0.2)
     seed = int(doc.training.get("seed", 0))
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {}
-        for m in modes:
-            runs[m] = HandLoop(doc, data, seed) if m == "loop" else \
-                Run(doc, data, PROBED.get(m), Path(tmp) / m)
-        for r in runs.values():  # warm-up: allocator, oneDNN kernels, the dense start
+        # Several trainers per mode, built in turn, their blocks alternating: one trainer's
+        # speed also depends on where its tensors landed in memory (two identical trainers
+        # differ by up to ~3 %), which more rounds do not average out.
+        runs = {m: [] for m in modes}
+        for i in range(instances):
+            for m in modes:
+                runs[m].append(HandLoop(doc, data, seed) if m == "loop" else
+                               Run(doc, data, PROBED.get(m), Path(tmp) / f"{m}{i}"))
+        for r in (r for rs in runs.values() for r in rs):  # warm-up: allocator, oneDNN kernels, the dense start
             for _ in range(30):
                 r.train_step()
             block(r, seconds / 2)
@@ -195,17 +201,22 @@ def measure(key: str, modes: list[str], rounds: int, seconds: float) -> dict:
         square = williams(len(modes))
         for i in range(rounds):
             for k in square[i % len(square)]:
-                w, c, t = block(runs[modes[k]], seconds)
-                wall[modes[k]].append(w)
-                cpu[modes[k]].append(c)
-                thread[modes[k]].append(t)
+                m = modes[k]
+                w, c, t = block(runs[m][len(wall[m]) % instances], seconds)
+                wall[m].append(w)
+                cpu[m].append(c)
+                thread[m].append(t)
         info = {}
-        for m, r in runs.items():
-            p = getattr(r, "probes", None)
-            if p is not None:
-                info[m] = {"mode": p.capture_mode, "captured": dict(p.captured), "errors": list(p.errors),
-                           "measured": dict(p.measured)}
-            r.close()
+        for m, rs in runs.items():
+            for r in rs:
+                p = getattr(r, "probes", None)
+                if p is not None:
+                    i = info.setdefault(m, {"mode": p.capture_mode, "captured": {}, "errors": [], "measured": {}})
+                    for what, counts in (("captured", p.captured), ("measured", p.measured)):
+                        for name, n in counts.items():
+                            i[what][name] = i[what].get(name, 0) + n
+                    i["errors"] += p.errors
+                r.close()
     return {"key": key, "title": title, "wall": {m: statistics.median(v) for m, v in wall.items()},
             "cpu": {m: statistics.median(v) for m, v in cpu.items()}, "info": info,
             "thread": {m: statistics.median(v) for m, v in thread.items()},
@@ -242,6 +253,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=12, help="blocks per mode (a multiple of the mode count is balanced)")
     ap.add_argument("--block", type=float, default=0.75, help="seconds per block")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--instances", type=int, default=2, help="trainers per mode, their blocks alternating")
     ap.add_argument("--only", help="comma-separated templates: " + ",".join(TEMPLATES))
     ap.add_argument("--modes", help="comma-separated modes: " + ",".join(MODES))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "probe_overhead.txt"))
@@ -251,14 +263,15 @@ def main(argv=None) -> int:
     modes = args.modes.split(",") if args.modes else MODES
     lines = [f"# Probe overhead at equal coverage ({time.strftime('%Y-%m-%d %H:%M')}): steps/s medians, "
              f"ratios to the bare trainer and to a hand-written loop",
-             f"# {args.rounds} blocks per mode of ~{args.block:g} s in balanced (Williams) order; CPU, "
+             f"# {args.rounds} blocks per mode of ~{args.block:g} s in balanced (Williams) order, alternating "
+             f"between {args.instances} trainers per mode; CPU, "
              f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} cores; "
              f"load average at start {os.getloadavg()[0]:.2f}",
              f"# defaults: {ProbeSettings().to_dict()}",
              "# stats: statistics every step; heavy: a capture every 10 steps; both: the two together", ""]
     print("\n".join(lines), flush=True)
     for key in keys:
-        out = report(measure(key, modes, args.rounds, args.block), modes)
+        out = report(measure(key, modes, args.rounds, args.block, args.instances), modes)
         print("\n".join(out), flush=True)
         lines += out
     lines.append(f"# load average at the end {os.getloadavg()[0]:.2f}")
