@@ -62,21 +62,45 @@ def single_process_run():
     return trainer, oracle
 
 
-def torchrun(cmd, timeout: float, **kw) -> subprocess.CompletedProcess:
-    """Run torchrun; past ``timeout`` stop it with SIGTERM, which it passes on to its
-    workers (they run in sessions of their own: killing torchrun alone, as
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc; none elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def torchrun(cmd, timeout: float, env=None) -> subprocess.CompletedProcess:
+    """Run torchrun. Past ``timeout`` (it has hung at the end of training twice in loaded
+    full runs, never alone) its workers are sent SIGABRT, so that Python's fault handler
+    writes where each thread stood into the failure message, then torchrun SIGTERM, which
+    it passes on (its workers run in sessions of their own: killing torchrun alone, as
     subprocess.run does, leaves a worker waiting for its peer forever)."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    env = {**(env or os.environ), "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)
+        for pid in _children(proc.pid):
+            try:
+                os.kill(pid, signal.SIGABRT)
+            except OSError:
+                pass
         try:
-            proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-        raise
+            proc.send_signal(signal.SIGTERM)
+            try:
+                out, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+        pytest.fail(f"torchrun ran past {timeout} s; the end of its output:\n{err[-8000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
