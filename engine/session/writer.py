@@ -125,7 +125,10 @@ class SessionWriter:
         now). The rows are kept as one array and turned into table rows by the transaction
         that writes them, on the writer thread where it runs: a recorder that buffers its
         steps, or the probes' helper, hands over thousands of values in one call."""
-        values = np.array(rows, dtype=np.float64)  # a copy: the caller may reuse its array
+        try:
+            values = np.array(rows, dtype=np.float64)  # a copy: the caller may reuse its array
+        except (TypeError, ValueError) as exc:
+            raise SessionError(f"scalar rows for {len(names)} names are not a table of numbers ({exc}).") from None
         if values.size == 0:
             return
         if values.ndim != 2 or values.shape[1] != len(names) + 1:
@@ -142,13 +145,14 @@ class SessionWriter:
             walls = np.asarray(walls, dtype=np.float64)
             if walls.shape != (len(values),):
                 raise SessionError(f"{walls.size} wall times for {len(values)} scalar rows.")
+        ids = self._scalar_ids(tuple(names))  # a bad name is refused before anything changes
         self._max_step = max(self._max_step, int(values[:, 0].max()))
         if not names:
             return
         if self._scalars:  # the order of writes decides which of two values at a step stays
             self._scalar_parts.append(self._scalars)
             self._scalars = []
-        self._scalar_parts.append(_Block(self._scalar_ids(tuple(names)), values, walls))
+        self._scalar_parts.append(_Block(ids, values, walls))
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,

@@ -129,14 +129,18 @@ def test_scalar_rows_keep_walls_order_and_refuse_bad_steps(path):
     w.scalar_rows(["a", "b"], np.array([[1, 10.0, 20.0], [2, 11.0, 21.0]]), [100.0, 101.0])
     w.scalar("b", 2, 5.0)                      # after the block: the last write of a step stays
     w.scalar_rows([], [[7], [8]])              # steps without values: nothing to write
+    with pytest.raises(SessionError, match="non-empty string"):
+        w.scalar_rows([""], [[99, 1.0]])         # refused whole: the last step stays 8
     for rows, walls, words in [([[1.5, 0.0]], None, "step 1.5 is not an int"),
                                ([[-1, 0.0]], None, "step -1 is not an int"),
                                ([[float("nan"), 0.0]], None, "step nan is not an int"),
                                ([[1, 0.0, 0.0]], None, "do not fit 1 names"),
-                               ([[1, 0.0]], [1.0, 2.0], "2 wall times for 1 scalar rows")]:
+                               ([[1, 0.0]], [1.0, 2.0], "2 wall times for 1 scalar rows"),
+                               ([[1, 0.0], [2]], None, "not a table of numbers"),
+                               ([[1, "x"]], None, "not a table of numbers")]:
         with pytest.raises(SessionError, match=words):
             w.scalar_rows(["a"], rows, walls)
-    w.commit()
+    assert w.commit() == 8
     w.close()
     with SessionReader(path) as r:
         assert r.scalar("a")[1].tolist() == [10.0, 11.0] and r.scalar("b")[1].tolist() == [20.0, 5.0]
