@@ -170,7 +170,7 @@ class ProbeSet(CaptureRouting, Callback):
         if self._offpath is not None and self._offpath.waiting():
             self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
-        if not (self._measuring or self._pending or self._held_events or self.basic_scalars or self.binary):
+        if not (self._measuring or self._pending or self._held_events or self.basic_scalars or self.binary is not None):
             # quiet until the step before the next one due, which arms that one
             self._quiet_until = self.schedule.quiet_until(step + 1) - 1
 

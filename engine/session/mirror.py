@@ -17,7 +17,8 @@ import sqlite3
 from pathlib import Path
 
 from .errors import SessionError
-from .writer import SessionWriter, write_failed
+from .transaction import write_failed
+from .writer import SessionWriter
 
 REMOTE_KEY = "remote"   # meta: {"engine": "HOST:PORT", "run": id, "seq": last commit applied}
 

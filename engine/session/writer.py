@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import numpy as np
 from . import records, tree
 from .errors import SessionError
 from .schema import APPLICATION_ID, FORMAT_NAME, FORMAT_VERSION, RESERVED_META, SCHEMA
+from .transaction import BackgroundWriter, Batch, ScalarBlock, write_failed
 
 
 class SessionWriter:
@@ -83,7 +81,7 @@ class SessionWriter:
         self._id_rows: dict[tuple[str, ...], list[int]] = {}  # scalars' names -> series ids
         self._new_series: list[tuple[int, str, str]] = []
         self._scalars: list[tuple] = []       # (series, step, wall, value) rows since the last part
-        self._scalar_parts: list = []         # earlier scalars, in order: lists of rows and _Blocks
+        self._scalar_parts: list = []         # earlier scalars, in order: lists of rows and ScalarBlocks
         self._tensors: list[tuple] = []
         self._events: list[tuple] = []
         self._checkpoints: list[tuple] = []
@@ -95,11 +93,11 @@ class SessionWriter:
         self._sent_step = -1          # the largest step handed to a transaction
         self._committed_step = -1
         self._closed = False
-        self._background: _Background | None = None
+        self._background: BackgroundWriter | None = None
         self._background_error: SessionError | None = None
-        self._background_failed: _Batch | None = None
+        self._background_failed: Batch | None = None
         #: called with the rows of each transaction right after it is written (a dict of
-        #: table -> rows, see :meth:`_written_rows`), on the thread that wrote them, one
+        #: table -> rows, see :meth:`.transaction.Batch.table_rows`), on the thread that wrote them, one
         #: transaction at a time: a remote engine streams them to its clients' mirrors
         #: (engine/remote/). It must not keep the lists.
         self.tap = None
@@ -152,7 +150,7 @@ class SessionWriter:
         if self._scalars:  # the order of writes decides which of two values at a step stays
             self._scalar_parts.append(self._scalars)
             self._scalars = []
-        self._scalar_parts.append(_Block(ids, values, walls))
+        self._scalar_parts.append(ScalarBlock(ids, values, walls))
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
@@ -250,7 +248,7 @@ class SessionWriter:
         """Run later transactions on a writer thread, so that big capture rows do not
         stall the training loop; :meth:`flush` (and close) wait for it."""
         if self._background is None:
-            self._background = _Background(self)
+            self._background = BackgroundWriter(self)
 
     def flush(self) -> int:
         """Everything buffered so far committed (waiting for a background transaction)."""
@@ -261,9 +259,9 @@ class SessionWriter:
             self._write_or_restore(self._take())
         return self._committed_step
 
-    def _take(self) -> "_Batch":
+    def _take(self) -> "Batch":
         parts = self._scalar_parts + [self._scalars] if self._scalars else self._scalar_parts
-        b = _Batch(self._new_series, parts, self._tensors, self._events, self._dropped,
+        b = Batch(self._new_series, parts, self._tensors, self._events, self._dropped,
                    self._checkpoints, self._checkpoint_tensors, self._probe, self._meta, self._max_step)
         self._new_series, self._scalars, self._tensors, self._events = [], [], [], []
         self._scalar_parts = []
@@ -272,7 +270,7 @@ class SessionWriter:
         self._sent_step = self._max_step
         return b
 
-    def _write(self, b: "_Batch") -> None:
+    def _write(self, b: "Batch") -> None:
         db = self._db
         try:
             db.execute("BEGIN")
@@ -280,9 +278,8 @@ class SessionWriter:
             first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
                            if self.tap is not None and b.events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
-            for part in b.scalars:
-                for rows in part.rows(256) if isinstance(part, _Block) else (part,):
-                    db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rows)
+            for rows in b.scalar_chunks(256):
+                db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rows)
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
                            "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", b.tensors)
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "
@@ -303,27 +300,16 @@ class SessionWriter:
             raise write_failed(db, self.path, exc) from None
         self._committed_step = max(self._committed_step, b.max_step)
         if self.tap is not None:
-            self.tap(self._written_rows(b, first_event))
+            self.tap(b.table_rows(first_event))
 
-    @staticmethod
-    def _written_rows(b: "_Batch", first_event: int) -> dict:
-        """The rows of a transaction as the tables hold them (events with their ids)."""
-        scalars = [row for part in b.scalars for rows in (part.rows() if isinstance(part, _Block) else (part,))
-                   for row in rows]
-        return {"series": b.new_series, "scalars": scalars, "tensors": b.tensors,
-                "events": [(first_event + i, *row) for i, row in enumerate(b.events)],
-                "dropped": b.dropped, "checkpoints": b.checkpoints,
-                "checkpoint_tensors": b.checkpoint_tensors, "probe": b.probe,
-                "meta": dict(b.meta, last_step=str(b.max_step))}
-
-    def _write_or_restore(self, b: "_Batch") -> None:
+    def _write_or_restore(self, b: "Batch") -> None:
         try:
             self._write(b)
         except SessionError:
             self._restore(b)
             raise
 
-    def _restore(self, b: "_Batch") -> None:
+    def _restore(self, b: "Batch") -> None:
         """A failed transaction's rows back in front of the buffers (nothing is lost)."""
         self._new_series[:0], self._scalar_parts[:0], self._tensors[:0] = b.new_series, b.scalars, b.tensors
         self._events[:0], self._dropped[:0] = b.events, b.dropped
@@ -410,100 +396,3 @@ class SessionWriter:
             return json.dumps(value)
         except (TypeError, ValueError) as exc:
             raise SessionError(f"{what} is not JSON-able ({exc}).") from None
-
-
-_ROW = np.dtype([("series", "<i8"), ("step", "<i8"), ("wall", "<f8"), ("value", "<f8")])
-
-
-@dataclass
-class _Block:
-    """Scalar rows of many steps of the same series, as SessionWriter.scalar_rows took them."""
-    ids: list            # series id per name
-    values: np.ndarray   # [rows, 1 + names]: the step, then a value per name
-    walls: float | np.ndarray  # for all rows, or one per row
-
-    def rows(self, size: int = 0) -> Iterator[list[tuple]]:
-        """(series, step, wall, value) per value, as the scalars table holds them, in lists of
-        about ``size`` (all at once if 0): the writer thread holds the GIL while it makes
-        one, and the training loop may be waiting for it."""
-        step = max(1, size // len(self.ids)) if size else len(self.values)
-        for i in range(0, len(self.values), step):
-            values = self.values[i:i + step]
-            out = np.empty((len(values), len(self.ids)), dtype=_ROW)
-            out["series"] = self.ids
-            out["step"] = values[:, :1]
-            out["wall"] = self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
-            out["value"] = values[:, 1:]
-            yield out.reshape(-1).tolist()
-
-
-@dataclass
-class _Batch:
-    """The rows of one transaction, taken from the writer's buffers."""
-    new_series: list
-    scalars: list         # parts in order: lists of rows and _Blocks
-    tensors: list
-    events: list
-    dropped: list
-    checkpoints: list
-    checkpoint_tensors: list
-    probe: list
-    meta: dict
-    max_step: int
-
-
-class _Background:
-    """One writer thread running one transaction at a time."""
-
-    def __init__(self, writer: SessionWriter):
-        self.writer = writer
-        self.busy = False
-        self._batch: _Batch | None = None
-        self._cv = threading.Condition()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="session-writer", daemon=True)
-        self._thread.start()
-
-    def start(self, batch: _Batch) -> None:
-        with self._cv:
-            self.busy, self._batch = True, batch
-            self._cv.notify()
-
-    def wait(self) -> None:
-        with self._cv:
-            while self.busy:
-                self._cv.wait()
-
-    def stop(self) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while self._batch is None and not self._stop:
-                    self._cv.wait()
-                if self._batch is None:
-                    return
-                batch = self._batch
-            try:
-                self.writer._write(batch)
-            except Exception as exc:  # reported by the writer's next call, never lost
-                self.writer._background_failed = batch
-                self.writer._background_error = exc if isinstance(exc, SessionError) else \
-                    SessionError(f"could not write to {self.writer.path}: {exc}.")
-            with self._cv:
-                self._batch, self.busy = None, False
-                self._cv.notify_all()
-
-
-def write_failed(db: sqlite3.Connection, path, exc: sqlite3.Error) -> SessionError:
-    """Roll back a failed write transaction and say what happened in one sentence."""
-    try:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass  # SQLite rolled back itself (a full disk can end the transaction)
-    return SessionError(f"could not write to {path}: {exc}.")

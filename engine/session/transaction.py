@@ -1,0 +1,125 @@
+"""The rows of one session transaction, and the thread that writes them in the
+background (:class:`engine.session.writer.SessionWriter` builds and commits them)."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SessionError
+
+_ROW = np.dtype([("series", "<i8"), ("step", "<i8"), ("wall", "<f8"), ("value", "<f8")])
+
+
+@dataclass
+class ScalarBlock:
+    """Scalar rows of many steps of the same series, as SessionWriter.scalar_rows took them."""
+    ids: list            # series id per name
+    values: np.ndarray   # [rows, 1 + names]: the step, then a value per name
+    walls: float | np.ndarray  # for all rows, or one per row
+
+    def rows(self, size: int = 0) -> Iterator[list[tuple]]:
+        """(series, step, wall, value) per value, as the scalars table holds them, in lists of
+        about ``size`` (all at once if 0): the writer thread holds the GIL while it makes
+        one, and the training loop may be waiting for it."""
+        step = max(1, size // len(self.ids)) if size else len(self.values)
+        for i in range(0, len(self.values), step):
+            values = self.values[i:i + step]
+            out = np.empty((len(values), len(self.ids)), dtype=_ROW)
+            out["series"] = self.ids
+            out["step"] = values[:, :1]
+            out["wall"] = self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
+            out["value"] = values[:, 1:]
+            yield out.reshape(-1).tolist()
+
+
+@dataclass
+class Batch:
+    """The rows of one transaction, taken from the writer's buffers."""
+    new_series: list
+    scalars: list         # parts in order: lists of rows and ScalarBlocks
+    tensors: list
+    events: list
+    dropped: list
+    checkpoints: list
+    checkpoint_tensors: list
+    probe: list
+    meta: dict
+    max_step: int
+
+    def scalar_chunks(self, size: int = 0) -> Iterator[list[tuple]]:
+        """The scalars' (series, step, wall, value) rows in order, in lists (blocks in lists of
+        about ``size`` values, all at once if 0)."""
+        for part in self.scalars:
+            if isinstance(part, ScalarBlock):
+                yield from part.rows(size)
+            else:
+                yield part
+
+    def table_rows(self, first_event: int) -> dict:
+        """The rows as the tables hold them (events with their ids, from ``first_event``)."""
+        return {"series": self.new_series, "scalars": [row for rows in self.scalar_chunks() for row in rows],
+                "tensors": self.tensors, "events": [(first_event + i, *row) for i, row in enumerate(self.events)],
+                "dropped": self.dropped, "checkpoints": self.checkpoints,
+                "checkpoint_tensors": self.checkpoint_tensors, "probe": self.probe,
+                "meta": dict(self.meta, last_step=str(self.max_step))}
+
+
+class BackgroundWriter:
+    """One writer thread running one transaction at a time."""
+
+    def __init__(self, writer):
+        self.writer = writer
+        self.busy = False
+        self._batch: Batch | None = None
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="session-writer", daemon=True)
+        self._thread.start()
+
+    def start(self, batch: Batch) -> None:
+        with self._cv:
+            self.busy, self._batch = True, batch
+            self._cv.notify()
+
+    def wait(self) -> None:
+        with self._cv:
+            while self.busy:
+                self._cv.wait()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while self._batch is None and not self._stop:
+                    self._cv.wait()
+                if self._batch is None:
+                    return
+                batch = self._batch
+            try:
+                self.writer._write(batch)
+            except Exception as exc:  # reported by the writer's next call, never lost
+                self.writer._background_failed = batch
+                self.writer._background_error = exc if isinstance(exc, SessionError) else \
+                    SessionError(f"could not write to {self.writer.path}: {exc}.")
+            with self._cv:
+                self._batch, self.busy = None, False
+                self._cv.notify_all()
+
+
+def write_failed(db: sqlite3.Connection, path, exc: sqlite3.Error) -> SessionError:
+    """Roll back a failed write transaction and say what happened in one sentence."""
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # SQLite rolled back itself (a full disk can end the transaction)
+    return SessionError(f"could not write to {path}: {exc}.")
