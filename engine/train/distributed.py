@@ -42,10 +42,17 @@ class Group:
     def leader(self) -> bool:
         return self.rank == 0
 
-    def close(self) -> None:
+    def close(self, finished: bool = False) -> None:
+        """Leave the group. ``finished``: every rank ran to its end, so they first wait for
+        each other (rank 0 comes last: it closes the session), and no rank tears its
+        connections down while a peer still talks on them. After a failure a peer may never
+        come, so a failed rank leaves at once."""
         import torch.distributed as dist
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        if not dist.is_initialized():
+            return
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 def join_group(requested_device: str | None) -> Group:
