@@ -1,7 +1,7 @@
 """SessionWriter: the engine worker's append-only recorder.
 
 Calls only buffer rows in memory; :meth:`SessionWriter.commit` writes them all in one
-transaction (executemany per table). The worker commits every ~0.2 s, then tells the GUI
+transaction (a few statements per table). The worker commits every ~0.2 s, then tells the GUI
 "records up to step N are committed"; a reader never sees half a commit.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from . import records, tree
 from .errors import SessionError
 from .schema import APPLICATION_ID, FORMAT_NAME, FORMAT_VERSION, RESERVED_META, SCHEMA
-from .transaction import BackgroundWriter, Batch, ScalarBlock, write_failed
+from .transaction import BackgroundWriter, Batch, ScalarBlock, insert_scalars, write_failed
 
 
 class SessionWriter:
@@ -279,7 +279,7 @@ class SessionWriter:
                            if self.tap is not None and b.events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
             for rows in b.scalar_chunks(256):
-                db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rows)
+                insert_scalars(db, rows)
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
                            "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", b.tensors)
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "

@@ -428,3 +428,27 @@ def test_scalar_since_reads_only_the_new_tail(path):
         steps, _, wall = r.scalar("train/loss", since=8, upto=12, with_wall=True)
         assert steps.tolist() == [8, 10, 12] and wall.shape == (3,)
         assert r.scalar("train/loss", since=19)[0].size == 0
+
+
+@pytest.mark.parametrize("count", [0, 1, 127, 128, 129, 255, 300])
+def test_scalars_go_in_many_to_a_statement_as_row_by_row(count):
+    # The oracle: SQLite row by row (executemany), on a table of the same schema. Keys
+    # repeat (a later row replaces an earlier one) and values include NaN and infinities.
+    from engine.session.schema import SCHEMA
+    from engine.session.transaction import insert_scalars
+    rng = np.random.default_rng(count)
+    values = rng.normal(size=count)
+    values[::7] = np.nan
+    values[::11] = np.inf
+    rows = [(int(rng.integers(1, 4)), int(rng.integers(0, max(1, count // 2))), 1e9 + i, float(v))
+            for i, v in enumerate(values)]
+    tables = []
+    row_by_row = lambda db, rs: db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rs)  # noqa: E731
+    for write in (insert_scalars, row_by_row):
+        db = sqlite3.connect(":memory:")
+        db.executescript(SCHEMA)
+        db.executemany("INSERT INTO series VALUES (?, ?, ?)", [(k, "scalar", f"s{k}") for k in (1, 2, 3)])
+        write(db, rows)
+        tables.append(db.execute("SELECT series, step, wall, value FROM scalars ORDER BY series, step").fetchall())
+    assert tables[0] == tables[1]
+    assert len(tables[0]) == len({(s, t) for s, t, *_ in rows})
