@@ -153,7 +153,7 @@ def run(args) -> int:
         overrides["seed"] = args.seed
     if args.device:
         overrides["device"] = args.device
-    recorder = fork = group = summary = None
+    recorder = probes = fork = group = summary = None
     from ..probes.settings import ProbeSettingsError
     try:
         from ..train.fork import load_fork, parse_fork_ref, parse_setting_edits
