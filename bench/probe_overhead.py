@@ -5,6 +5,7 @@ Modes, each a separate trainer (same template, seed, data and starting weights):
 
 - ``loop``: a hand-written torch loop (randperm, index, forward, backward, clip, step);
 - ``bare``: the Trainer with no callbacks;
+- ``recorded``: the Trainer recording as the app's worker does, without probes;
 - ``defaults``: a ProbeSet at its default settings (engine.probes.ProbeSettings());
 - ``stats``: statistics every step, no heavy captures;
 - ``heavy``: a heavy capture every 10 steps, no statistics;
@@ -12,7 +13,9 @@ Modes, each a separate trainer (same template, seed, data and starting weights):
 
 Probed trainers record to a session file as the app's worker does: a SessionRecorder
 (loss and learning rate every step, committed every 0.2 s on the writer's background
-thread) beside the ProbeSet; the bare trainer records nothing.
+thread) beside the ProbeSet; the bare trainer records nothing. So ``x bare`` charges the
+probes for recording the loss every step too (the equal-coverage comparison: TensorBoard's
+recipe records the loss every step), and ``x recorded`` is the probes' own cost.
 The modes train in blocks of about BLOCK seconds, in the rows of a balanced Latin
 square (Williams design: each mode follows each other mode equally often), and the
 medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by ±5-10 %).
@@ -21,7 +24,7 @@ by up to ~3 % (where their tensors landed in memory), which more blocks do not a
 After each block the probed trainer's captures still in flight are waited for outside
 the timed region, so that none spills into the next mode's block.
 
-    .venv/bin/python bench/probe_overhead.py [--rounds 12] [--block 0.75] [--threads 1] [--instances 2]
+    .venv/bin/python bench/probe_overhead.py [--rounds 14] [--block 0.75] [--threads 1] [--instances 2]
         [--only lenet,anbn] [--modes bare,defaults] [--out bench/results/probe_overhead.txt]
 
 torch threads default to 1, what the app's worker uses on a 2-core machine (all cores
@@ -59,7 +62,7 @@ PROBED = {
     "heavy": dict(stats_every=0, dense=0, heavy_every=10),
     "both": dict(stats_every=1, dense=0, heavy_every=10),
 }
-MODES = ["loop", "bare", *PROBED]
+MODES = ["loop", "bare", "recorded", *PROBED]
 
 
 def williams(n: int) -> list[list[int]]:
@@ -123,18 +126,22 @@ class HandLoop:
 class Run:
     """One trainer, driven block by block. Probed runs record as the app's worker does: a
     SessionRecorder (the training scalars; commits every 0.2 s on the writer's background
-    thread) beside the ProbeSet (basic_scalars=False). The bare trainer records nothing, so
-    the probed modes are charged for recording the loss every step too."""
+    thread) beside the ProbeSet (basic_scalars=False). ``settings`` None: no probes, and
+    no recording either unless ``recorded``."""
 
-    def __init__(self, doc, data, settings: dict | None, tmp: Path):
+    def __init__(self, doc, data, settings: dict | None, tmp: Path, recorded: bool | None = None):
         self.writer = self.probes = self.recorder = None
         callbacks = []
-        if settings is not None:
+        if recorded is None:
+            recorded = settings is not None
+        if recorded:
             tmp.mkdir(parents=True, exist_ok=True)
             self.writer = SessionWriter(tmp / "run.session", doc.to_dict(), dict(doc.training))
             self.recorder = SessionRecorder(self.writer, background=True, checkpoint_at_end=False)
+            callbacks.append(self.recorder)
+        if settings is not None:
             self.probes = ProbeSet(self.writer, ProbeSettings(**settings), basic_scalars=False)
-            callbacks += [self.recorder, self.probes]
+            callbacks.append(self.probes)
         self.trainer = Trainer(doc, data, overrides={"steps": 10 ** 9, "device": "cpu", "val_every": 10 ** 9},
                                callbacks=callbacks)
         self.trainer._t_last = time.perf_counter()
@@ -154,6 +161,7 @@ class Run:
         if self.probes is not None:
             self.probes.flush()
             self.probes.close()
+        if self.recorder is not None:
             self.recorder.commit(wait=True)
             self.writer.close()
 
@@ -190,6 +198,7 @@ def measure(key: str, modes: list[str], rounds: int, seconds: float, instances: 
         for i in range(instances):
             for m in modes:
                 runs[m].append(HandLoop(doc, data, seed) if m == "loop" else
+                               Run(doc, data, None, Path(tmp) / f"{m}{i}", recorded=True) if m == "recorded" else
                                Run(doc, data, PROBED.get(m), Path(tmp) / f"{m}{i}"))
         for r in (r for rs in runs.values() for r in rs):  # warm-up: allocator, oneDNN kernels, the dense start
             for _ in range(30):
@@ -230,6 +239,8 @@ def report(r: dict, modes: list[str]) -> list[str]:
         parts = [f"  {m:<9} {w[m]:8.1f} steps/s"]
         if "bare" in w:
             parts.append(f"x bare {w[m] / w['bare']:.3f}")
+        if "recorded" in w:
+            parts.append(f"x recorded {w[m] / w['recorded']:.3f}")
         if "loop" in w:
             parts.append(f"x loop {w[m] / w['loop']:.3f}")
         if "bare" in c:
@@ -250,7 +261,8 @@ def report(r: dict, modes: list[str]) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=12, help="blocks per mode (a multiple of the mode count is balanced)")
+    ap.add_argument("--rounds", type=int, default=14, help="blocks per mode (a multiple of the mode count, twice it "
+                    "if odd, is balanced)")
     ap.add_argument("--block", type=float, default=0.75, help="seconds per block")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--instances", type=int, default=2, help="trainers per mode, their blocks alternating")
@@ -262,7 +274,7 @@ def main(argv=None) -> int:
     keys = args.only.split(",") if args.only else list(TEMPLATES)
     modes = args.modes.split(",") if args.modes else MODES
     lines = [f"# Probe overhead at equal coverage ({time.strftime('%Y-%m-%d %H:%M')}): steps/s medians, "
-             f"ratios to the bare trainer and to a hand-written loop",
+             f"ratios to the bare trainer, to the recorded trainer without probes and to a hand-written loop",
              f"# {args.rounds} blocks per mode of ~{args.block:g} s in balanced (Williams) order, alternating "
              f"between {args.instances} trainers per mode; CPU, "
              f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} cores; "
