@@ -29,7 +29,7 @@ from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
 from .process import ACCURACY_PRED, ACCURACY_TARGET, HelperGone
 from .settings import ProbeSettings, Schedule
-from .stats import StepStats, _norms
+from .stats import StepStats, _norms, without_derived
 from .targets import Targets
 
 
@@ -259,7 +259,7 @@ class ProbeSet(CaptureRouting, Callback):
     def _ship(self, trainer, step: int, loss, heavy: bool) -> None:
         slot, self._slot = self._slot, None
         runner = self._offpath
-        acts = self.stats.take_outputs()
+        acts = without_derived(self.targets, self.stats.take_outputs())
         if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
             acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
         copies = runner.output_copies(acts, slot)

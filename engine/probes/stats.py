@@ -87,14 +87,19 @@ class StepStats:
             yield tap(self.t.module(node), self._keep(node))
 
     def _keep(self, node: str):
+        src = self.t.derived.get(node)
+
         def keep(module, out):
             if self._armed and module.training and isinstance(out, torch.Tensor) and out.is_floating_point():
-                dst = self.copy_into.get(node) if self.copy_into else None
-                if dst is not None and dst.shape == out.shape and dst.dtype == out.dtype:
-                    dst.copy_(out.detach())
-                    self._outs[node] = dst
-                else:
-                    self._outs[node] = out.detach()
+                if self.copy_into:  # into the helper's slot
+                    dst = self.copy_into.get(node)
+                    if dst is not None and dst.shape == out.shape and dst.dtype == out.dtype:
+                        dst.copy_(out.detach())
+                        self._outs[node] = dst
+                        return
+                    if src in self._outs:
+                        return  # the helper recomputes it from its input's copy
+                self._outs[node] = out.detach()
         return keep
 
     def take_outputs(self) -> dict[str, torch.Tensor]:
@@ -124,6 +129,7 @@ class StepStats:
         weight numbers are computed now (the next update changes the weights); the
         activation reductions now."""
         acts, self._outs = self._outs, {}
+        derive_outputs(self.t, acts)  # those not copied for the helper (which also ends here)
         small: list[torch.Tensor] = []
         layout = {"acts": [], "grads": None, "weights": False, "before": False, "extra": []}
         if self._gnorms is not None:
@@ -211,6 +217,21 @@ class StepStats:
         for k, v in zip(self._layer_of, norms):
             sq[k] += v * v
         return sq
+
+
+def without_derived(targets, outs: dict) -> dict:
+    """The outputs to copy for the helper: not those it can recompute (Targets.derived)."""
+    return {n: a for n, a in outs.items() if targets.derived.get(n) not in outs}
+
+
+def derive_outputs(targets, outs: dict) -> None:
+    """Add the outputs of pure layers that were not copied, from their input's copy: the
+    same function of the same values (bit for bit where both processes run torch with the
+    same number of threads; else transcendental functions may differ in the last bit)."""
+    with torch.no_grad():
+        for node, src in targets.derived.items():
+            if node not in outs and src in outs:
+                outs[node] = targets.module(node)(outs[src])
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from engine.probes import ProbeSet, ProbeSettings
+from engine.probes.process import ACCURACY_PRED, ACCURACY_TARGET
 from engine.session import SessionWriter
 from engine.train import Callback, Trainer
 from tests.engine.test_probes_common import chain, random_data
@@ -64,7 +65,19 @@ class _KillHelper(Callback):
             self.killed.append(proc.pid)
 
 
-def record(tmp_path, mode, kill_after=None, basic_scalars=True):
+class _Slots(Callback):
+    """Which layers' outputs the training loop copied into the helper's slot, each step."""
+
+    def __init__(self, probes, seen: list):
+        self.probes, self.seen = probes, seen
+
+    def on_step_end(self, trainer, step, metrics):
+        runner = self.probes._offpath
+        if runner is not None and runner.mode == "process" and runner._acts_names:
+            self.seen.append(runner._acts_names)
+
+
+def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None):
     path = tmp_path / f"{mode}-{kill_after}-{basic_scalars}.session"
     doc = conv_lstm_doc()
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
@@ -73,6 +86,8 @@ def record(tmp_path, mode, kill_after=None, basic_scalars=True):
     callbacks = [probes]
     if kill_after is not None:
         callbacks.append(_KillHelper(probes, kill_after))
+    if slots is not None:
+        callbacks.insert(0, _Slots(probes, slots))
     trainer = Trainer(doc, random_data((2, 6), n=64), overrides={"steps": STEPS, "device": "cpu"},
                       callbacks=callbacks)
     try:
@@ -85,7 +100,8 @@ def record(tmp_path, mode, kill_after=None, basic_scalars=True):
 @pytest.mark.parametrize("basic_scalars", [True, False], ids=["basic scalars", "as the worker records"])
 def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scalars):
     inline, a, _ = record(tmp_path, "inline", basic_scalars=basic_scalars)
-    helper, b, _ = record(tmp_path, "process", basic_scalars=basic_scalars)
+    slots = []
+    helper, b, _ = record(tmp_path, "process", basic_scalars=basic_scalars, slots=slots)
     assert inline.errors == [] and helper.errors == []
     assert inline.captured["inline"] == helper.captured["process"] == STEPS // 3 + 1
     assert helper.captured["inline"] == 0 and helper.capture_mode == "process"
@@ -96,6 +112,9 @@ def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scal
     assert sa.keys() == sb.keys() and {"layer/lstm/act_std", "layer/t/saturated_frac"} <= {n for n, _ in sa}
     assert ({"grad_norm", "train/accuracy"} <= {n for n, _ in sa}) == basic_scalars  # else the worker's
     assert [k for k in sa if sa[k] != sb[k]] == []   # statistics computed in the helper too
+    # the helper recomputed the Tanh's output from the conv's copy: the loop copied the others
+    copied = ("c", "lstm", "fc") + ((ACCURACY_PRED, ACCURACY_TARGET) if basic_scalars else ())
+    assert helper.targets.derived == {"t": "c"} and len(slots) == STEPS - 1 and set(slots) == {copied}
     with sqlite3.connect(b) as db:
         modes = [m for (m,) in db.execute("SELECT json_extract(data, '$.mode') FROM events "
                                           "WHERE kind = 'capture_mode' ORDER BY id")]

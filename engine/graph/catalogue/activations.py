@@ -10,7 +10,7 @@ from .spec import LayerType, Param
 
 def _act(name, help_text, build, params=(), probes=("activation",), output_range=(None, None)):
     return LayerType(name, "Activation", help_text, params=params, build=build, flops=elementwise_flops,
-                     probes=probes, output_range=output_range)
+                     probes=probes, output_range=output_range, pure=True)
 
 
 def _maxout_check(p, s):
@@ -36,7 +36,7 @@ LAYERS = [
     _act("GELU", "x · Φ(x), the Gaussian error linear unit.", lambda p, s: nn.GELU()),
     LayerType("Maxout", "Activation", "Maximum over groups of `pieces` consecutive features or channels.",
               params=(Param("pieces", "int", 2, "Features per group.", min=1, max=64),),
-              build=lambda p, s: Maxout(p["pieces"]), check=_maxout_check, flops=elementwise_flops),
+              build=lambda p, s: Maxout(p["pieces"]), check=_maxout_check, flops=elementwise_flops, pure=True),
     _act("Softmax", "Normalises the last dimension into probabilities (do not put it before "
          "CrossEntropy, which applies its own).", lambda p, s: nn.Softmax(dim=-1), output_range=(0.0, 1.0)),
 ]

@@ -128,6 +128,9 @@ class LayerType:
     #: (low, high) bounds every output value keeps by construction, None where unbounded:
     #: activation histograms use them as their range instead of guessing one from data
     output_range: tuple[float | None, float | None] = (None, None)
+    #: the output is a function of the one input alone (no weights, state or randomness):
+    #: statistics recompute it from the input's copy rather than copy it too
+    pure: bool = False
     target: str = ""  # loss nodes: the target kind they need, "class" ids or "value" tensors
 
     def param(self, name: str) -> Param | None:
