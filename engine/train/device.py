@@ -113,11 +113,11 @@ def fetch(vec: torch.Tensor):
 
 
 def fetch_scalars(values: list[torch.Tensor]):
-    """Like :func:`fetch`, for a few 0-d tensors on one device: on the CPU each is read at
-    once (an ``item()`` apiece costs a training loop less than gathering them first)."""
-    if values[0].device.type == "cuda":
-        return DeviceFetch(torch.stack([v.float() for v in values]))
-    return Ready([v.item() for v in values])
+    """:func:`fetch` for a few 0-d tensors on one device: on the CPU each is read at once
+    (an ``item()`` apiece costs a training loop less than gathering them first)."""
+    if values[0].device.type == "cpu":
+        return Ready([v.item() for v in values])
+    return fetch(torch.stack([v.float() for v in values]))
 
 
 def configure_threads(requested: int | None) -> int:

@@ -253,7 +253,7 @@ class Trainer:
                 torch.nn.utils.clip_grad_value_(model.parameters(), self.clip_value)
             if self.clip_norm is not None:
                 norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
-                if self.clip_value is None:
+                if self.clips_by_norm():
                     self.clipped_norm = norm
         lr_used = self.lr
         if self.scaler is not None:
