@@ -117,9 +117,14 @@ def chains(draw):
 @settings(max_examples=examples(250))
 @given(chains())
 def test_generated_chains_through_shape_inference(text):
+    from engine.graph import shapes
     from engine.graph.footprint import training_bytes
     doc = load(text)
     if isinstance(doc, GraphDocument):
+        # torch sets itself up on the first meta forward of some layers (~66 MB once, seen for
+        # AvgPool1d): not this document's analysis, which is then measured afresh
+        training_bytes(doc, 64, "adam")
+        shapes._cache.clear()
         with bounded(64 << 20):
             found = training_bytes(doc, 64, "adam")  # analyse on the meta device, then sizes
         assert found is None or all(v >= 0 for v in found)
