@@ -121,7 +121,7 @@ class Helper:
     def step(self, header: dict, out) -> None:
         import torch
 
-        from ..train.metrics import predicted_classes
+        from ..train.metrics import batch_accuracy
         from .diagnostics import diagnose_capture
         from .process import ACCURACY_PRED, ACCURACY_TARGET
         from .protocol import encode_arrays, write_frame
@@ -153,8 +153,7 @@ class Helper:
                 layout, values = st.finish()
                 named = st.named(layout, values.values())
                 if ACCURACY_PRED in names:
-                    correct = predicted_classes(acts[ACCURACY_PRED]) == acts[ACCURACY_TARGET]
-                    named["train/accuracy"] = float(correct.float().mean())
+                    named["train/accuracy"] = float(batch_accuracy(acts[ACCURACY_PRED], acts[ACCURACY_TARGET]))
                 self.pending.append((step, named))
                 if diagnose:
                     self.found += [[step, d.to_dict()] for d in

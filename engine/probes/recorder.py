@@ -300,9 +300,8 @@ class ProbeSet(CaptureRouting, Callback):
     def _finish_stats(self, trainer, step: int, loss) -> None:
         extra = {}
         if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
-            from ..train.metrics import predicted_classes
-            pred, target = trainer._last_pred, trainer._last_target
-            extra["train/accuracy"] = (predicted_classes(pred) == target).float().mean()
+            from ..train.metrics import batch_accuracy
+            extra["train/accuracy"] = batch_accuracy(trainer._last_pred, trainer._last_target)
         layout, pending = self.stats.finish(extra)
         self._pending.append((step, loss, layout, pending))
         self.measured["here"] += 1

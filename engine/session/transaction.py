@@ -2,9 +2,10 @@
 background (:class:`engine.session.writer.SessionWriter` builds and commits them)."""
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -39,10 +40,40 @@ class ScalarBlock:
 
 
 @dataclass
+class LaterScalars:
+    """Scalars of one step whose values the transaction that writes them computes
+    (SessionWriter.scalars_later), once, before it begins."""
+    names: tuple
+    ids: list
+    step: int
+    wall: float
+    compute: Callable[[], list]
+    values: list | None = None
+
+    def evaluate(self) -> None:
+        if self.values is not None:
+            return
+        try:
+            values = [float(v) for v in self.compute()]
+            if len(values) != len(self.ids):
+                raise ValueError(f"{len(values)} values for {len(self.ids)} names")
+        except Exception as exc:
+            # kept as missing, so that the rows are written when the transaction is retried
+            self.values = [math.nan] * len(self.ids)
+            raise SessionError(f"the values of {', '.join(self.names)} at step {self.step} could not be "
+                               f"computed ({type(exc).__name__}: {exc}); they are recorded as missing.") from None
+        self.values = values
+
+    def rows(self, size: int = 0) -> Iterator[list[tuple]]:
+        self.evaluate()
+        yield [(i, self.step, self.wall, v) for i, v in zip(self.ids, self.values)]
+
+
+@dataclass
 class Batch:
     """The rows of one transaction, taken from the writer's buffers."""
     new_series: list
-    scalars: list         # parts in order: lists of rows and ScalarBlocks
+    scalars: list         # parts in order: lists of rows, ScalarBlocks and LaterScalars
     tensors: list
     events: list
     dropped: list
@@ -56,10 +87,17 @@ class Batch:
         """The scalars' (series, step, wall, value) rows in order, in lists (blocks in lists of
         about ``size`` values, all at once if 0)."""
         for part in self.scalars:
-            if isinstance(part, ScalarBlock):
-                yield from part.rows(size)
-            else:
+            if isinstance(part, list):
                 yield part
+            else:
+                yield from part.rows(size)
+
+    def evaluate_later(self) -> None:
+        """Compute the LaterScalars' values (before the transaction begins: a failure
+        there leaves no transaction open)."""
+        for part in self.scalars:
+            if isinstance(part, LaterScalars):
+                part.evaluate()
 
     def table_rows(self, first_event: int) -> dict:
         """The rows as the tables hold them (events with their ids, from ``first_event``)."""

@@ -18,7 +18,7 @@ import numpy as np
 from . import records, tree
 from .errors import SessionError
 from .schema import APPLICATION_ID, FORMAT_NAME, FORMAT_VERSION, RESERVED_META, SCHEMA
-from .transaction import BackgroundWriter, Batch, ScalarBlock, insert_scalars, write_failed
+from .transaction import BackgroundWriter, Batch, LaterScalars, ScalarBlock, insert_scalars, write_failed
 
 
 class SessionWriter:
@@ -81,7 +81,7 @@ class SessionWriter:
         self._id_rows: dict[tuple[str, ...], list[int]] = {}  # scalars' names -> series ids
         self._new_series: list[tuple[int, str, str]] = []
         self._scalars: list[tuple] = []       # (series, step, wall, value) rows since the last part
-        self._scalar_parts: list = []         # earlier scalars, in order: lists of rows and ScalarBlocks
+        self._scalar_parts: list = []         # earlier scalars, in order: lists of rows, ScalarBlocks, LaterScalars
         self._tensors: list[tuple] = []
         self._events: list[tuple] = []
         self._checkpoints: list[tuple] = []
@@ -147,10 +147,23 @@ class SessionWriter:
         self._max_step = max(self._max_step, int(values[:, 0].max()))
         if not names:
             return
+        self._add_part(ScalarBlock(ids, values, walls))
+
+    def scalars_later(self, step: int, names, compute, wall: float | None = None) -> None:
+        """Many series at one step, whose values ``compute()`` returns (one number per name)
+        when the transaction that writes them runs: on the writer thread when it commits in
+        the background. For values read from tensors a training step is done with (a
+        batch's accuracy, a norm), which the loop then does not compute. ``compute`` must
+        not depend on anything that changes after this call."""
+        step = self._step(step)
+        ids = self._scalar_ids(tuple(names))
+        self._add_part(LaterScalars(tuple(names), ids, step, time.time() if wall is None else wall, compute))
+
+    def _add_part(self, part) -> None:
         if self._scalars:  # the order of writes decides which of two values at a step stays
             self._scalar_parts.append(self._scalars)
             self._scalars = []
-        self._scalar_parts.append(ScalarBlock(ids, values, walls))
+        self._scalar_parts.append(part)
 
     def encoded_tensor(self, name: str, step: int, row: tuple, wall: float | None = None) -> None:
         """An array record already encoded by ``records.encode`` (dtype name, shape JSON,
@@ -272,6 +285,7 @@ class SessionWriter:
 
     def _write(self, b: "Batch") -> None:
         db = self._db
+        b.evaluate_later()
         try:
             db.execute("BEGIN")
             # the ids the events will get (one larger than the largest), for a tap's mirror

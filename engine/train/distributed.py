@@ -116,14 +116,15 @@ class DistributedTrainer(Trainer):
         parts = [loss.detach().float().reshape(1)]
         classes = self.target_kind == "class"
         if classes:
-            from .metrics import predicted_classes
-            parts.append((predicted_classes(pred.detach()) == target).float().mean().reshape(1))
+            from .metrics import batch_accuracy
+            parts.append(batch_accuracy(pred.detach(), target).reshape(1))
         both = torch.cat(parts)
         dist.all_reduce(both, op=dist.ReduceOp.SUM)
         both /= self.world_size
         self._accuracy = both[1] if classes else None
         return float(both[0])
 
-    def batch_accuracy_tensor(self):
+    def batch_accuracy_later(self):
         """The batch accuracy over every rank's share (computed with the loss)."""
-        return self._accuracy
+        accuracy = self._accuracy
+        return None if accuracy is None else lambda: accuracy

@@ -11,6 +11,12 @@ def predicted_classes(pred: torch.Tensor) -> torch.Tensor:
     return pred.argmax(-1)
 
 
+def batch_accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The fraction of predictions whose class is the target's (a 0-d float32 tensor on
+    their device; per-step targets count every time step)."""
+    return (predicted_classes(pred) == target).float().mean()
+
+
 class ClassificationTally:
     """Loss sum and a confusion matrix over batches. Per-step targets (N, T) count every
     time step as one prediction."""

@@ -8,6 +8,7 @@ import contextlib
 import math
 import time
 from collections import deque
+from functools import partial
 
 import torch
 
@@ -18,7 +19,7 @@ from .callbacks import Callback
 from .data_prep import prepare_split
 from .device import select_device
 from .errors import TrainError
-from .metrics import ClassificationTally, ValueTally, predicted_classes
+from .metrics import ClassificationTally, ValueTally, batch_accuracy
 from .optim import LRSchedule, build_optimizer
 from .settings import resolve_settings
 
@@ -196,9 +197,15 @@ class Trainer:
 
     def batch_accuracy_tensor(self) -> torch.Tensor | None:
         """The same as a 0-d tensor on the device (reading it is the caller's choice)."""
+        later = self.batch_accuracy_later()
+        return None if later is None else later()
+
+    def batch_accuracy_later(self):
+        """A function that computes the same later, from this batch's predictions and
+        targets (kept, not copied: nothing changes them after the step), or None."""
         if self.target_kind != "class" or self._last_pred is None:
             return None
-        return (predicted_classes(self._last_pred) == self._last_target).float().mean()
+        return partial(batch_accuracy, self._last_pred, self._last_target)
 
     def grad_norm(self) -> float:
         """Global L2 norm of the current gradients (unscaled under mixed precision)."""

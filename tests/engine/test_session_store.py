@@ -151,6 +151,52 @@ def test_scalar_rows_keep_walls_order_and_refuse_bad_steps(path):
         assert kinds == [("integer", "integer")]
 
 
+def test_scalars_later_are_computed_by_the_transaction_in_write_order(path):
+    import threading
+    w = SessionWriter(path, GRAPH, SETTINGS)
+    w.commit_in_background()
+    where, calls = [], []
+
+    def compute(values):
+        where.append(threading.current_thread().name)
+        calls.append(values)
+        return values
+
+    w.scalar("a", 3, 1.0)
+    w.scalars_later(3, ["a", "b"], lambda: compute([2.0, np.float32(0.25)]), wall=50.0)
+    w.scalar("b", 3, 7.0)                      # after the later part: the last write of a step stays
+    w.scalars_later(4, ["b"], lambda: compute([float("nan")]))
+    assert calls == []                         # nothing computed before a commit
+    w.commit()
+    assert w.flush() == 4
+    assert where == ["session-writer"] * 2     # on the writer's thread, once each
+    with SessionReader(path) as r:
+        assert r.scalar("a")[1].tolist() == [2.0]
+        steps, b = r.scalar("b")
+        assert steps.tolist() == [3, 4] and b[0] == 7.0 and np.isnan(b[1])
+        assert r._db.execute("SELECT wall FROM scalars WHERE step = 3 AND series = "
+                             "(SELECT id FROM series WHERE name = 'a')").fetchone() == (50.0,)
+    w.close()
+
+
+def test_scalars_later_that_fail_are_one_sentence_then_missing(path):
+    w = SessionWriter(path, GRAPH, SETTINGS)
+    w.scalar("a", 1, 1.0)
+    w.scalars_later(2, ["acc", "norm"], lambda: [1.0])        # one value for two names
+    with pytest.raises(SessionError, match=r"values of acc, norm at step 2 could not be computed .*missing"):
+        w.commit()
+    w.scalars_later(3, ["acc"], lambda: 1 / 0)
+    with pytest.raises(SessionError, match="ZeroDivisionError"):
+        w.commit()
+    assert w.commit() == 3                     # nothing lost, no transaction left open
+    w.scalar("a", 4, 4.0)
+    assert w.commit() == 4
+    w.close()
+    with SessionReader(path) as r:
+        assert r.scalar("a")[1].tolist() == [1.0, 4.0]
+        assert np.isnan(r.scalar("acc")[1]).all() and r.scalar("acc")[0].tolist() == [2, 3]
+
+
 def test_scalars_series_and_at_or_before(path):
     w = SessionWriter(path, GRAPH, SETTINGS)
     for step in range(0, 100):
