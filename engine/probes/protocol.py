@@ -3,8 +3,8 @@ the helper's stdin and stdout. No pickle: a frame is two little-endian uint32 le
 a JSON header and the bytes of the arrays it lists, each encoded as a session record
 (:mod:`engine.session.records`: dtype name, JSON shape, compression, bytes), so that a
 capture's rows go into the session file exactly as the helper made them. The request
-for a training step's statistics, sent every step, is a fixed binary frame instead
-(:func:`write_step`).
+for a training step's statistics, sent every step, and for a capture is a fixed binary
+frame instead (:func:`write_step`).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ MAX_HEADER = 64 << 20
 _STEP_MARK = 0xFFFFFFFF
 _STEP = struct.Struct("<qqid")   # seq, step, slot, loss (NaN: none)
 STEP_FLUSH, STEP_BEFORE_SLOT, STEP_BEFORE_PREVIOUS, STEP_DIAGNOSE = 1, 2, 4, 8
+STEP_CAPTURE, STEP_NO_STATS = 16, 32
 _BEFORE_FLAGS = {"slot": STEP_BEFORE_SLOT, "previous": STEP_BEFORE_PREVIOUS}
 
 
@@ -45,17 +46,20 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flus
         stream.flush()
 
 
-def write_step(stream, seq: int, step: int, slot: int, stats: dict, diagnose: bool, flush: bool,
-               push: bool) -> None:
-    """The statistics of ``step`` fill ``slot`` as every step's do: all the gradients,
-    the outputs as laid out; no capture. ``stats``: "before", where the weights before
-    the update are ("slot", "previous": the last step's weights after it, or None), and
-    "loss". ``diagnose``: whether to run the diagnostics on the step; ``flush``: whether
+def write_step(stream, seq: int, step: int, slot: int, stats: dict | None, diagnose: bool, flush: bool,
+               push: bool, capture: bool = False) -> None:
+    """The statistics of ``step`` fill ``slot`` as every step's do (all the gradients,
+    the outputs as laid out), or ``stats`` is None; ``capture``: and a capture of the
+    weights in the slot, with nothing to hand over. ``stats``: "before", where the weights
+    before the update are ("slot", "previous": the last step's weights after it, or None),
+    and "loss". ``diagnose``: whether to run the diagnostics on the step; ``flush``: whether
     the helper sends what it measured at once (else in its next batch); ``push``: whether
     the frame leaves the stream's buffer now."""
-    flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if diagnose else 0)
-             | _BEFORE_FLAGS.get(stats["before"], 0))
-    loss = stats["loss"]
+    flags = ((STEP_FLUSH if flush else 0) | (STEP_DIAGNOSE if diagnose else 0) | (STEP_CAPTURE if capture else 0))
+    if stats is None:
+        flags, loss = flags | STEP_NO_STATS, None
+    else:
+        flags, loss = flags | _BEFORE_FLAGS.get(stats["before"], 0), stats["loss"]
     stream.write(_LENGTHS.pack(_STEP_MARK, flags) + _STEP.pack(seq, step, slot, math.nan if loss is None else loss))
     if push:
         stream.flush()
@@ -64,9 +68,11 @@ def write_step(stream, seq: int, step: int, slot: int, stats: dict, diagnose: bo
 def _step_header(flags: int, raw: bytes) -> dict:
     seq, step, slot, loss = _STEP.unpack(raw)
     before = "slot" if flags & STEP_BEFORE_SLOT else "previous" if flags & STEP_BEFORE_PREVIOUS else None
-    return {"kind": "step", "seq": seq, "step": step, "slot": slot, "capture": False, "handover": None,
-            "flush": bool(flags & STEP_FLUSH), "diagnose": bool(flags & STEP_DIAGNOSE),
-            "stats": {"present": "all", "before": before, "acts": "all", "loss": None if math.isnan(loss) else loss}}
+    stats = None if flags & STEP_NO_STATS else {
+        "present": "all", "before": before, "acts": "all", "loss": None if math.isnan(loss) else loss}
+    return {"kind": "step", "seq": seq, "step": step, "slot": slot, "capture": bool(flags & STEP_CAPTURE),
+            "handover": None, "flush": bool(flags & STEP_FLUSH), "diagnose": bool(flags & STEP_DIAGNOSE),
+            "stats": stats}
 
 
 def _exactly(stream, n: int) -> bytes:
