@@ -101,13 +101,13 @@ class Helper:
         self.found: list = []          # [step, Diagnostic dict] not yet sent
         self.diagnosed = False         # a step has been diagnosed since the last batch
         size = int(header["size"])
-        self.after, self.before, self.grads, self.flat = [], [], [], []
+        self.after, self.before, self.gnorms, self.flat = [], [], [], []
         for path in header["slots"]:
             flat = torch.from_file(path, shared=True, size=size, dtype=torch.uint8)
             a = views(flat, after)
             self.after.append(a)
             self.before.append(views(flat, header["before"]))
-            self.grads.append(views(flat, header["grads"]))
+            self.gnorms.append(views(flat, header["gnorms"]))
             self.flat.append([a[i] for i in header["flat_index"]])
         self.done = torch.from_file(header["ctrl"], shared=True, size=64, dtype=torch.uint8)[:8].view(torch.int64)
         self.acts, self.act_names = None, []
@@ -125,7 +125,6 @@ class Helper:
         from .diagnostics import diagnose_capture
         from .process import ACCURACY_PRED, ACCURACY_TARGET
         from .protocol import encode_arrays, write_frame
-        from .stats import _norms
         k, step = int(header["slot"]), int(header["step"])
         if "acts_layout" in header:
             from .process import views
@@ -145,7 +144,7 @@ class Helper:
                 st._outs = {n: acts[n] for n in names if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
                 present = range(len(self.flat[k])) if stats["present"] == "all" else stats["present"] or []
                 st._gpresent = present
-                st._gnorms = _norms([self.grads[k][i] for i in present]) if present else None
+                st._gnorms = [self.gnorms[k][i] for i in present] or None
                 st._flat = self.flat[k]
                 before = stats["before"]
                 st._before = self.previous if before == "previous" else self.before[k]

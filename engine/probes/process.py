@@ -9,8 +9,9 @@ copy into pinned memory; the request goes out once that copy's event has complet
 
 Each measured step uses one of ``SLOTS`` shared-memory slots, round robin: the weights
 after the update (every parameter and buffer: what a capture needs), the weights before
-it and the gradients before clipping (what the statistics need), and the layers'
-outputs. Filling a slot is a few fused copies; a frame on the helper's stdin says what
+it and the norm of every gradient before clipping (what the statistics need; the trainer
+measures them once a step in one fused call, and its clip by norm reuses them), and the
+layers' outputs. Filling a slot is a few fused copies; a frame on the helper's stdin says what
 the slot holds. The helper writes the number of the last slot it has finished with into
 a shared counter, so the training loop knows without a message when it may refill a
 slot (it waits only when every slot is still in use: the helper has fallen behind).
@@ -93,6 +94,12 @@ def views(flat: torch.Tensor, layout) -> list[torch.Tensor]:
     return out
 
 
+def _norm_of(t: torch.Tensor) -> torch.Tensor:
+    """A 0-d tensor of the dtype of a norm of ``t`` (engine.probes.stats._norms)."""
+    half = t.dtype in (torch.float16, torch.bfloat16)
+    return torch.empty((), dtype=torch.float32 if half else t.dtype)
+
+
 def _folder() -> str:
     return "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
 
@@ -163,8 +170,8 @@ class ProcessHelper:
         index = [where.get(id(p), -1) for p in self.params]
         after, end = layout_of(named)
         before, end = layout_of([(f"before{i}", p) for i, p in enumerate(self.flat)], end)
-        grads, end = layout_of([(f"grad{i}", p) for i, p in enumerate(self.flat)], end)
-        self._paths, self._after, self._before, self._grads = [], [], [], []
+        gnorms, end = layout_of([(f"gnorm{i}", _norm_of(p)) for i, p in enumerate(self.flat)], end)
+        self._paths, self._after, self._before, self._gnorms = [], [], [], []
         self.created: list[str] = []     # every file made, for tests to check none is left
         self._flats, self._staging, self._staged = [], [], deque()
         for _ in range(SLOTS):
@@ -174,7 +181,7 @@ class ProcessHelper:
             self._flats.append(flat)
             self._after.append(views(flat, after))
             self._before.append(views(flat, before))
-            self._grads.append(views(flat, grads))
+            self._gnorms.append(views(flat, gnorms))
             if self.device.type == "cuda":  # where the weights land without the host waiting
                 pinned = torch.empty(flat.numel(), dtype=torch.uint8, pin_memory=True)
                 self._staging.append((pinned, views(pinned, after)))
@@ -207,7 +214,7 @@ class ProcessHelper:
         dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
         header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
                   "device": str(self.device), "numerics": numerics(),
-                  "after": after, "before": before, "grads": grads, "flat_index": index, "size": end,
+                  "after": after, "before": before, "gnorms": gnorms, "flat_index": index, "size": end,
                   "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
                   "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {},
                   "thresholds": thresholds or {}}
@@ -323,20 +330,12 @@ class ProcessHelper:
         nothing but the optimizer changes the weights during a run), else "slot"."""
         return "previous" if self._after_step == step - 1 else "slot"
 
-    def put_gradients(self, slot: int, before: str | None) -> list[int]:
-        """Before the update: the gradients (before clipping), and the weights when
-        ``before`` is "slot". Returns the indices of the parameters that have gradients.
-        (Gradients and ``flat`` need no autograd: no no_grad context, whose cost in the
-        training loop is several of these copies'.)"""
-        grads = [p.grad for p in self.params]
-        present = [i for i, g in enumerate(grads) if g is not None]
-        if len(present) == len(grads):
-            torch._foreach_copy_(self._grads[slot], grads)
-        elif present:
-            torch._foreach_copy_([self._grads[slot][i] for i in present], [grads[i] for i in present])
+    def put_before(self, slot: int, before: str | None) -> None:
+        """Before the update: the weights, when ``before`` is "slot". (``flat`` needs no
+        autograd: no no_grad context, whose cost in the training loop is several of these
+        copies'.)"""
         if before == "slot":
             torch._foreach_copy_(self._before[slot], self.flat)
-        return present
 
     def acts_views(self, slot: int) -> dict[str, torch.Tensor] | None:
         """Where the layers' outputs of a step that fills ``slot`` go (None until the
@@ -364,8 +363,8 @@ class ProcessHelper:
              diagnose: bool = False, flush: bool = False) -> None:
         """After the update: the weights, the outputs; then the request (its results come
         back through :meth:`poll`). ``stats``:
-        {"present": [...], "before": "slot", "previous" or None, "acts": {node: tensor},
-        "copies": what :meth:`output_copies` said for them, "loss": float or None}. ``diagnose``: the helper runs the diagnostics on what it
+        {"present": [...], "gnorms": their gradients' norms, "before": "slot", "previous" or None,
+        "acts": {node: tensor}, "copies": what :meth:`output_copies` said for them, "loss": float or None}. ``diagnose``: the helper runs the diagnostics on what it
         measures."""
         if self.device.type == "cuda":  # captures only: the weights go through pinned memory
             header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
@@ -391,6 +390,9 @@ class ProcessHelper:
             copies = stats["copies"]  # the taps copied the rest
             if copies:
                 dst, src = dst + [d for d, _ in copies], src + [a for _, a in copies]
+            present, own = stats["present"], self._gnorms[slot]
+            dst = dst + (own if len(present) == len(own) else [own[i] for i in present])
+            src = src + stats["gnorms"]
         torch._foreach_copy_(dst, src)
         now = time.perf_counter()
         push = capture or flush or now - self._sent_at >= SEND_EVERY_S

@@ -29,7 +29,7 @@ from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
 from .process import ACCURACY_PRED, ACCURACY_TARGET, HelperGone
 from .settings import ProbeSettings, Schedule
-from .stats import StepStats, _norms, without_derived
+from .stats import StepStats, without_derived
 from .targets import Targets
 
 
@@ -74,7 +74,8 @@ class ProbeSet(CaptureRouting, Callback):
         self._ship_stats: bool | None = None  # statistics to the helper process (small networks)
         self._slot: int | None = None         # the helper slot this step's statistics fill
         self._slot_next: int | None = None    # reserved when the step was armed
-        self._present: list[int] = []
+        self._present: list[int] = []        # parameters with a gradient this step (helper slot)
+        self._gnorms: list = []               # ... and their gradients' norms
         self._before_in = "slot"              # where the helper finds the weights before the update
         self._helper_files: list[str] = []
         self._last_heavy_step = -1
@@ -111,6 +112,7 @@ class ProbeSet(CaptureRouting, Callback):
         mode, reason = offpath.choose_mode(s.capture_mode, trainer.device,
                                            trainer.total_steps - trainer.step)
         self.stats = StepStats(t)
+        self.stats.use_norms_of(trainer)
         self.stats.attach()
         self.binary = BinaryStats(t) if t.binary else None
         self.diagnostician = Diagnostician.for_targets(t, self.thresholds)
@@ -242,14 +244,15 @@ class ProbeSet(CaptureRouting, Callback):
 
     # -- statistics ------------------------------------------------------------------------------
     def _gradients(self, step: int) -> None:
-        """After backward, before clipping and the update: gradients and weights, into the
-        helper slot reserved when the step was armed (its outputs are there already), else
-        measured here."""
+        """After backward, before clipping and the update: the gradients' norms, and the
+        weights into the helper slot reserved when the step was armed (its outputs are there
+        already), else measured here."""
         runner, stats = self._offpath, self.stats
         slot, self._slot_next = self._slot_next, None
         if slot is not None and runner is not None and runner.alive():
             before = runner.before_at(step)
-            self._present = runner.put_gradients(slot, before)
+            self._present, self._gnorms = stats.grad_norms()  # they go with the weights after the update
+            runner.put_before(slot, before)
             self._slot, self._before_in = slot, before
             return
         if runner is not None and runner.mode == "process" and not runner.alive():
@@ -273,8 +276,9 @@ class ProbeSet(CaptureRouting, Callback):
         if heavy:
             self._step, self._last_heavy_step = step, step
         try:
-            runner.send(slot, step, {"present": self._present, "before": self._before_in, "acts": acts,
-                                     "copies": copies, "loss": loss}, heavy, handover, self.settings.diagnostics)
+            runner.send(slot, step, {"present": self._present, "gnorms": self._gnorms, "before": self._before_in,
+                                     "acts": acts, "copies": copies, "loss": loss},
+                        heavy, handover, self.settings.diagnostics)
             self.measured["helper"] += 1
         except HelperGone as exc:
             self._drop_offpath(step, str(exc))
@@ -283,12 +287,12 @@ class ProbeSet(CaptureRouting, Callback):
                 self._heavy(step)
 
     def _stats_here(self, trainer, step: int, loss, runner, slot: int, acts: dict) -> None:
-        """A step whose gradients and weights went to a slot, measured here after all
-        (from the slot: the gradients have been clipped since). Where the helper held the
-        weights before the update, this step has no update ratio."""
+        """A step whose weights went to a slot, measured here after all (the gradients'
+        norms were taken before clipping). Where the helper held the weights before the
+        update, this step has no update ratio."""
         st = self.stats
         st._gpresent = self._present
-        st._gnorms = _norms([runner._grads[slot][i] for i in self._present]) if self._present else None
+        st._gnorms = self._gnorms or None
         st._have_before = self._before_in == "slot"
         if st._have_before:
             if st._before is None:

@@ -61,6 +61,9 @@ class StepStats:
                         for n in self.t.param_layers}
         self._flat = [p for n in self.t.param_layers for p in self.t.params(n)]
         self._layer_of = [k for k, n in enumerate(self.t.param_layers) for _ in self.t.params(n)]
+        self._all = list(range(len(self._flat)))
+        self._trainer = None       # whose per-parameter gradient norms are taken (see use_norms_of)
+        self._tindex: list[int] = []
 
     # -- hooks (engine/probes/hooks.py: on the layers only for the measured steps) ----------
     def attach(self) -> None:
@@ -108,13 +111,35 @@ class StepStats:
         return {n: acts[n] for n in self.t.activation if n in acts}
 
     # -- gradients and weights -------------------------------------------------------------
+    def use_norms_of(self, trainer) -> None:
+        """Take the gradient norms from ``trainer.grad_norms()`` (measured once a step, and
+        reused by its clip by norm) when it trains these parameters."""
+        params = getattr(trainer, "params", None)
+        pos = {id(p): i for i, p in enumerate(params or ())}
+        index = [pos.get(id(p)) for p in self._flat]
+        self._trainer = trainer if params and None not in index else None
+        self._tindex = index
+
+    def grad_norms(self) -> tuple[list[int], list[torch.Tensor]]:
+        """(indices of the parameters that have a gradient, the L2 norm of each of those
+        gradients as a 0-d tensor) now: after backward, before clipping."""
+        if self._trainer is not None:
+            got, norms = self._trainer.grad_norms()
+            if len(got) == len(self._trainer.params):  # every gradient there (most steps)
+                return self._all, [norms[j] for j in self._tindex]
+            at = {j: k for k, j in enumerate(got)}
+            present = [i for i, j in enumerate(self._tindex) if j in at]
+            return present, [norms[at[self._tindex[i]]] for i in present]
+        flat = self._flat
+        present = [i for i, p in enumerate(flat) if p.grad is not None]
+        return present, _norms([flat[i].grad for i in present]) if present else []
+
     def after_backward(self, with_update_ratio: bool) -> None:
         """Gradient norms now (before clipping); the weights before the update."""
         flat = self._flat
-        present = [i for i, p in enumerate(flat) if p.grad is not None]
-        self._gpresent = present
+        self._gpresent, norms = self.grad_norms()
+        self._gnorms = norms or None
         with torch.no_grad():
-            self._gnorms = _norms([flat[i].grad for i in present]) if present else None
             self._have_before = False
             if with_update_ratio and flat:
                 if self._before is None:

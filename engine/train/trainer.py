@@ -112,6 +112,14 @@ class Trainer:
         #: the gradients' global norm before clipping, as clip_grad_norm_ measured it this
         #: step (None unless the step clipped by norm alone)
         self.clipped_norm: torch.Tensor | None = None
+        self.params = list(self.model.parameters())
+        self._grad_norms: tuple | None = None   # this step's, once asked for
+        # The clip by norm can reuse them where it would compute the same: one device that
+        # has fused kernels, one full-precision dtype (clip_grad_norm_ groups by both), and
+        # no loss scaling (whose unscaling comes between).
+        self._clip_reuses_norms = (self.device.type in ("cpu", "cuda") and self.scaler is None
+                                   and len({(p.device, p.dtype) for p in self.params}) == 1
+                                   and self.params[0].dtype in (torch.float32, torch.float64))
         self._set_lr(self.schedule.lr(0))
 
     # -- data ---------------------------------------------------------------------
@@ -211,6 +219,33 @@ class Trainer:
         """Global L2 norm of the current gradients (unscaled under mixed precision)."""
         return float(self.grad_norm_tensor())
 
+    def grad_norms(self) -> tuple[list[int], list[torch.Tensor]]:
+        """The L2 norm of every parameter's gradient now (after backward, before clipping)
+        as 0-d tensors on the device, with the indices in :attr:`params` of those that have
+        a gradient. Measured once a step, in one fused call, and the clip by norm then
+        reuses them (the norms clip_grad_norm_ would compute first)."""
+        if self._grad_norms is None:
+            present = [i for i, p in enumerate(self.params) if p.grad is not None]
+            grads = [self.params[i].grad for i in present]
+            if not grads:
+                norms = []
+            elif grads[0].dtype in (torch.float16, torch.bfloat16):
+                norms = list(torch._foreach_norm(grads, 2, dtype=torch.float32))
+            else:
+                norms = list(torch._foreach_norm(grads))
+            self._grad_norms = (present, norms)
+        return self._grad_norms
+
+    def _clip_by_norm(self, model) -> torch.Tensor:
+        """clip_grad_norm_, on the norms :meth:`grad_norms` measured this step if it did
+        (the same calls on the same gradients: the same result)."""
+        if (self._grad_norms is None or not self._clip_reuses_norms or not self._grad_norms[1]
+                or self.clip_value is not None):  # clipped by value first
+            return torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
+        total = torch.linalg.vector_norm(torch.stack(self._grad_norms[1]), 2.0)
+        torch.nn.utils.clip_grads_with_norm_(model.parameters(), self.clip_norm, total)
+        return total
+
     def clips_by_norm(self) -> bool:
         """Whether the update clips by norm alone, so that :attr:`clipped_norm` will hold
         the gradients' norm before clipping (asked after backward, before the clip)."""
@@ -240,7 +275,7 @@ class Trainer:
         with self._autocast():
             pred = model(xb)
             loss = self.loss_fn(pred, yb)
-        self._unscaled, self.clipped_norm = False, None
+        self._unscaled, self.clipped_norm, self._grad_norms = False, None, None
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
@@ -259,7 +294,7 @@ class Trainer:
             if self.clip_value is not None:
                 torch.nn.utils.clip_grad_value_(model.parameters(), self.clip_value)
             if self.clip_norm is not None:
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_norm)
+                norm = self._clip_by_norm(model)
                 if self.clips_by_norm():
                     self.clipped_norm = norm
         lr_used = self.lr

@@ -214,3 +214,44 @@ def test_a_capture_comes_back_without_waiting_for_the_next_request(tmp_path):
     finally:
         probes.close()
         writer.close()
+
+
+class _PreClip(Callback):
+    """Before the probes: each step's per-layer gradient norms before clipping, in float64;
+    at ``drop`` one parameter's gradient is taken away first (it has none that step)."""
+
+    def __init__(self, probes, drop: int):
+        self.probes, self.drop, self.truth = probes, drop, {}
+
+    def on_after_backward(self, trainer, step):
+        t = self.probes.targets
+        if step == self.drop:
+            t.params(t.param_layers[0])[0].grad = None
+        for node in t.param_layers:
+            grads = [p.grad.double() for p in t.params(node) if p.grad is not None]
+            self.truth[(f"layer/{node}/grad_norm", step)] = float(torch.sqrt(sum((g * g).sum() for g in grads)))
+
+
+@pytest.mark.parametrize("mode", ["process", "inline"])
+def test_gradient_norms_are_before_clipping_where_the_trainer_measured_them(tmp_path, mode):
+    # The trainer measures every gradient's norm once a step for the probes and its clip by
+    # norm reuses them: what the probes record must be the norms before clipping, in the
+    # helper as inline, also on a step where a parameter has no gradient.
+    path = tmp_path / f"{mode}.session"
+    doc = conv_lstm_doc()
+    writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
+    probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=5, dense=0, capture_mode=mode))
+    truth = _PreClip(probes, drop=7)
+    trainer = Trainer(doc, random_data((2, 6), n=64), overrides={"steps": STEPS, "device": "cpu", "clip_norm": 1e-3},
+                      callbacks=[truth, probes])
+    try:
+        trainer.run()
+    finally:
+        writer.close()
+    assert probes.errors == [] and probes.measured["helper" if mode == "process" else "here"] >= STEPS - 2
+    _, scalars = rows(path)
+    got = {key: v for key, v in scalars.items() if key[0].endswith("/grad_norm") and key[0].startswith("layer/")}
+    assert got.keys() == truth.truth.keys()
+    for key, value in truth.truth.items():
+        assert got[key] == pytest.approx(value, rel=1e-6), key
+    assert min(scalars[("grad_norm", s)] for s in range(1, STEPS + 1)) > 1e-3  # the clip had work every step

@@ -248,6 +248,50 @@ def test_clipping_by_norm_bounds_the_global_gradient_norm():
         assert clipped == pytest.approx(min(raw, 0.05), rel=1e-3)
 
 
+class AskNorms(Callback):
+    """Asks for the per-parameter gradient norms after backward, as the probes do; at
+    ``drop`` it first takes one parameter's gradient away (that parameter is not updated)."""
+
+    def __init__(self, drop: int | None = None):
+        self.drop, self.norms, self.truth, self.present = drop, [], [], []
+
+    def on_after_backward(self, trainer, step):
+        if step == self.drop:
+            trainer.params[1].grad = None
+        present, norms = trainer.grad_norms()
+        assert trainer.grad_norms()[1] is norms  # measured once a step
+        self.present.append(present)
+        self.norms.append([float(n) for n in norms])
+        self.truth.append([float(trainer.params[i].grad.double().norm()) for i in present])
+
+
+@pytest.mark.parametrize("clipping", [{"clip_norm": 0.05}, {"clip_norm": 0.05, "clip_value": 0.01}, {}],
+                         ids=["norm", "value-then-norm", "none"])
+def test_clip_by_norm_on_the_measured_norms_updates_bitwise_as_clip_grad_norm(clipping):
+    doc = mlp_doc(training={"steps": 12, "optimizer": "sgd", "lr": 0.5, **clipping})
+    asked = AskNorms(drop=5)
+    plain, measured = Trainer(doc, spiral(400), callbacks=[DropGrad(5)]), Trainer(doc, spiral(400), callbacks=[asked])
+    plain.run()
+    measured.run()
+    for a, b in zip(plain.model.parameters(), measured.model.parameters()):
+        assert torch.equal(a, b)
+    n = len(measured.params)
+    assert asked.present == [list(range(n)) if s != 5 else [i for i in range(n) if i != 1] for s in range(1, 13)]
+    for norms, truth in zip(asked.norms, asked.truth):
+        np.testing.assert_allclose(norms, truth, rtol=1e-6)
+    if clipping:
+        assert max(math.sqrt(sum(v * v for v in norms)) for norms in asked.norms) > 0.05  # the clip had work
+
+
+class DropGrad(Callback):
+    def __init__(self, at):
+        self.at = at
+
+    def on_after_backward(self, trainer, step):
+        if step == self.at:
+            trainer.params[1].grad = None
+
+
 def test_clipping_by_value_bounds_every_element():
     log = GradNorms()
     doc = mlp_doc(training={"steps": 5, "clip_value": 0.001})
