@@ -220,10 +220,10 @@ class Trainer:
         return float(self.grad_norm_tensor())
 
     def grad_norms(self) -> tuple[list[int], list[torch.Tensor]]:
-        """The L2 norm of every parameter's gradient now (after backward, before clipping)
-        as 0-d tensors on the device, with the indices in :attr:`params` of those that have
-        a gradient. Measured once a step, in one fused call, and the clip by norm then
-        reuses them (the norms clip_grad_norm_ would compute first)."""
+        """The L2 norm of every parameter's gradient now as 0-d tensors on the device, with
+        the indices in :attr:`params` of those that have a gradient. Measured once between
+        backward and clipping, in one fused call, and the clip by norm then reuses them (the
+        norms clip_grad_norm_ would compute first); measured again after clipping."""
         if self._grad_norms is None:
             present = [i for i, p in enumerate(self.params) if p.grad is not None]
             grads = [self.params[i].grad for i in present]
@@ -252,11 +252,11 @@ class Trainer:
         return self.clip_norm is not None and self.clip_value is None
 
     def grad_norm_tensor(self) -> torch.Tensor:
-        """The same as a 0-d float32 tensor on the device."""
-        grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
-        if not grads:
+        """The same as a 0-d tensor on the device (from :meth:`grad_norms`)."""
+        norms = self.grad_norms()[1]
+        if not norms:
             return torch.zeros((), device=self.device)
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2, dtype=torch.float32)))
+        norm = torch.linalg.vector_norm(torch.stack(norms))
         if self.scaler is not None and not self._unscaled:
             norm = norm / self.scaler._get_scale_async()  # a tensor: no wait for the device
         return norm
@@ -297,6 +297,7 @@ class Trainer:
                 norm = self._clip_by_norm(model)
                 if self.clips_by_norm():
                     self.clipped_norm = norm
+            self._grad_norms = None  # the gradients have changed
         lr_used = self.lr
         if self.scaler is not None:
             self.scaler.step(opt)
