@@ -232,6 +232,14 @@ class _PreClip(Callback):
             self.truth[(f"layer/{node}/grad_norm", step)] = float(torch.sqrt(sum((g * g).sum() for g in grads)))
 
 
+class _WaitReady(Callback):
+    def __init__(self, probes):
+        self.probes = probes
+
+    def on_start(self, trainer):
+        self.probes.wait_ready()
+
+
 @pytest.mark.parametrize("mode", ["process", "inline"])
 def test_gradient_norms_are_before_clipping_where_the_trainer_measured_them(tmp_path, mode):
     # The trainer measures every gradient's norm once a step for the probes and its clip by
@@ -243,12 +251,14 @@ def test_gradient_norms_are_before_clipping_where_the_trainer_measured_them(tmp_
     probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=5, dense=0, capture_mode=mode))
     truth = _PreClip(probes, drop=7)
     trainer = Trainer(doc, random_data((2, 6), n=64), overrides={"steps": STEPS, "device": "cpu", "clip_norm": 1e-3},
-                      callbacks=[truth, probes])
+                      callbacks=[truth, probes, _WaitReady(probes)])
     try:
         trainer.run()
     finally:
         writer.close()
-    assert probes.errors == [] and probes.measured["helper" if mode == "process" else "here"] >= STEPS - 2
+    assert probes.errors == [] and sum(probes.measured.values()) == STEPS
+    # (a step is measured here when every slot is still in use: the helper is behind)
+    assert probes.measured["helper"] >= STEPS // 2 if mode == "process" else probes.measured["here"] == STEPS
     _, scalars = rows(path)
     got = {key: v for key, v in scalars.items() if key[0].endswith("/grad_norm") and key[0].startswith("layer/")}
     assert got.keys() == truth.truth.keys()
