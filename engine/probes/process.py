@@ -364,8 +364,8 @@ class ProcessHelper:
         """After the update: the weights, the outputs; then the request (its results come
         back through :meth:`poll`). ``stats``:
         {"present": [...], "gnorms": their gradients' norms, "before": "slot", "previous" or None,
-        "acts": {node: tensor}, "copies": what :meth:`output_copies` said for them, "loss": float or None}. ``diagnose``: the helper runs the diagnostics on what it
-        measures."""
+        "acts": {node: tensor}, "copies": what :meth:`output_copies` said for them, "loss": float
+        or None}. ``diagnose``: the helper runs the diagnostics on what it measures."""
         if self.device.type == "cuda":  # captures only: the weights go through pinned memory
             header = {"kind": "step", "seq": self._seq, "slot": slot, "step": step, "capture": capture,
                       "handover": handover, "flush": flush, "diagnose": diagnose}

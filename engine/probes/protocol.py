@@ -48,7 +48,7 @@ def write_frame(stream, header: dict, rows: dict[str, tuple] | None = None, flus
 
 def write_step(stream, seq: int, step: int, slot: int, stats: dict | None, diagnose: bool, flush: bool,
                push: bool, capture: bool = False) -> None:
-    """The statistics of ``step`` fill ``slot`` as every step's do (all the gradients,
+    """The statistics of ``step`` fill ``slot`` as every step's do (every gradient's norm,
     the outputs as laid out), or ``stats`` is None; ``capture``: and a capture of the
     weights in the slot, with nothing to hand over. ``stats``: "before", where the weights
     before the update are ("slot", "previous": the last step's weights after it, or None),

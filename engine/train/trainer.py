@@ -117,7 +117,7 @@ class Trainer:
         # The clip by norm can reuse them where it would compute the same: one device that
         # has fused kernels, one full-precision dtype (clip_grad_norm_ groups by both), and
         # no loss scaling (whose unscaling comes between).
-        self._clip_reuses_norms = (self.device.type in ("cpu", "cuda") and self.scaler is None
+        self._clip_reuses_norms = bool(self.device.type in ("cpu", "cuda") and self.scaler is None and self.params
                                    and len({(p.device, p.dtype) for p in self.params}) == 1
                                    and self.params[0].dtype in (torch.float32, torch.float64))
         self._set_lr(self.schedule.lr(0))
