@@ -95,7 +95,7 @@ def views(flat: torch.Tensor, layout) -> list[torch.Tensor]:
 
 
 def _norm_of(t: torch.Tensor) -> torch.Tensor:
-    """A 0-d tensor of the dtype of a norm of ``t`` (engine.probes.stats._norms)."""
+    """A 0-d tensor of the dtype of a norm of ``t`` (engine.train.metrics.tensor_norms)."""
     half = t.dtype in (torch.float16, torch.bfloat16)
     return torch.empty((), dtype=torch.float32 if half else t.dtype)
 

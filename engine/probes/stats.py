@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..train.device import fetch
+from ..train.metrics import tensor_norms
 from .hooks import LayerHooks, tap
 
 SATURATION = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
@@ -132,7 +133,7 @@ class StepStats:
             return present, [norms[at[self._tindex[i]]] for i in present]
         flat = self._flat
         present = [i for i, p in enumerate(flat) if p.grad is not None]
-        return present, _norms([flat[i].grad for i in present]) if present else []
+        return present, tensor_norms([flat[i].grad for i in present]) if present else []
 
     def after_backward(self, with_update_ratio: bool) -> None:
         """Gradient norms now (before clipping); the weights before the update."""
@@ -165,12 +166,12 @@ class StepStats:
             with torch.no_grad():
                 layout["weights"] = True
                 if self._have_before:  # ‖W_after‖ and ‖W_before‖ in one call, then ‖ΔW‖
-                    small += _norms(flat + self._before)
+                    small += tensor_norms(flat + self._before)
                     torch._foreach_sub_(self._before, flat)  # W_before − W_after, in place
-                    small += _norms(self._before)
+                    small += tensor_norms(self._before)
                     layout["before"] = True
                 else:
-                    small += _norms(flat)
+                    small += tensor_norms(flat)
         for name, v in (extra or {}).items():
             small.append(v)
             layout["extra"].append(name)
@@ -257,13 +258,6 @@ def derive_outputs(targets, outs: dict) -> None:
         for node, src in targets.derived.items():
             if node not in outs and src in outs:
                 outs[node] = targets.module(node)(outs[src])
-
-
-def _norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
-    """L2 norm of every tensor in one fused call (what clip_grad_norm_ uses)."""
-    if tensors[0].dtype in (torch.float16, torch.bfloat16):
-        return list(torch._foreach_norm(tensors, 2, dtype=torch.float32))
-    return list(torch._foreach_norm(tensors))
 
 
 def _act_values(x: torch.Tensor, dead: bool, sat) -> list[torch.Tensor]:

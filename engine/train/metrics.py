@@ -11,6 +11,14 @@ def predicted_classes(pred: torch.Tensor) -> torch.Tensor:
     return pred.argmax(-1)
 
 
+def tensor_norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The L2 norm of every tensor as a 0-d tensor, in one fused call (the call
+    clip_grad_norm_ makes); float32 norms of half-precision tensors."""
+    if tensors[0].dtype in (torch.float16, torch.bfloat16):
+        return list(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+    return list(torch._foreach_norm(tensors))
+
+
 def batch_accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The fraction of predictions whose class is the target's (a 0-d float32 tensor on
     their device; per-step targets count every time step)."""

@@ -52,9 +52,9 @@ class Throughput:
             self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
 
 
-def _read_later(known: list, tensors: list, accuracy) -> list:
+def _read_later(known: list, grad, accuracy) -> list:
     """A detail step's values, read off the training loop (SessionWriter.scalars_later)."""
-    return known + [t.item() for t in tensors] + ([] if accuracy is None else [accuracy().item()])
+    return known + [t.item() for t in (grad, accuracy and accuracy()) if t is not None]
 
 
 class SessionRecorder(Callback):
@@ -115,10 +115,9 @@ class SessionRecorder(Callback):
         if trainer.device.type == "cpu":
             # Read by the session's transaction, on its thread: here the accuracy's few torch
             # calls cost the loop ~50 us each time (cold code, every 10 steps).
-            later = [] if grad is None else [grad]
             accuracy = trainer.batch_accuracy_later()
-            names += ["grad_norm"] * bool(later) + ["train/accuracy"] * (accuracy is not None)
-            self.writer.scalars_later(step, names, partial(_read_later, known, later, accuracy))
+            names += [n for n, v in (("grad_norm", grad), ("train/accuracy", accuracy)) if v is not None]
+            self.writer.scalars_later(step, names, partial(_read_later, known, grad, accuracy))
             return
         self.writer.scalars(step, dict(zip(names, known)))
         names, parts = [], []

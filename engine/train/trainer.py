@@ -19,7 +19,7 @@ from .callbacks import Callback
 from .data_prep import prepare_split
 from .device import select_device
 from .errors import TrainError
-from .metrics import ClassificationTally, ValueTally, batch_accuracy
+from .metrics import ClassificationTally, ValueTally, batch_accuracy, tensor_norms
 from .optim import LRSchedule, build_optimizer
 from .settings import resolve_settings
 
@@ -227,13 +227,7 @@ class Trainer:
         if self._grad_norms is None:
             present = [i for i, p in enumerate(self.params) if p.grad is not None]
             grads = [self.params[i].grad for i in present]
-            if not grads:
-                norms = []
-            elif grads[0].dtype in (torch.float16, torch.bfloat16):
-                norms = list(torch._foreach_norm(grads, 2, dtype=torch.float32))
-            else:
-                norms = list(torch._foreach_norm(grads))
-            self._grad_norms = (present, norms)
+            self._grad_norms = (present, tensor_norms(grads) if grads else [])
         return self._grad_norms
 
     def _clip_by_norm(self, model) -> torch.Tensor:
