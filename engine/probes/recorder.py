@@ -32,6 +32,8 @@ from .settings import ProbeSettings, Schedule
 from .stats import StepStats, without_derived
 from .targets import Targets
 
+RESULTS_WITHIN = 0.05  # s: how long helper results may wait on quiet steps before they are written
+
 
 class ProbeSet(CaptureRouting, Callback):
     """Attach with ``Trainer(doc, callbacks=[ProbeSet(writer)])``.
@@ -79,14 +81,15 @@ class ProbeSet(CaptureRouting, Callback):
         self._before_in = "slot"              # where the helper finds the weights before the update
         self._helper_files: list[str] = []
         self._last_heavy_step = -1
-        self._throughput = Throughput()    # samples_per_s, as the worker's recorder smooths it
+        self._throughput = Throughput()    # samples_per_s, as the worker's recorder measures it
         self._step = 0
         self._running = False
         self._stats_ok = self._heavy_ok = True
         self._measuring = False   # this step's statistics are taken (StepStats.armed, read cheaply)
-        # Steps before this one need nothing of on_step_end but a look for results: neither
-        # statistics nor a capture is due (most steps at the default rates).
-        self._quiet_until = 0
+        # quiet_until (Callback): steps before it need nothing of on_step_end but a look for
+        # results, neither statistics nor a capture is due (most steps at the default rates),
+        # and the trainer calls no callback while they all are quiet.
+        self._wake = None             # the trainer's wake(): the schedule changed
 
     # -- rate control ----------------------------------------------------------------------
     def configure(self, **changes) -> dict:
@@ -95,7 +98,9 @@ class ProbeSet(CaptureRouting, Callback):
         A rate changed while running starts exactly on its multiples (no dense start)."""
         self.settings = self.settings.changed(**changes)
         self.schedule.reconfigure(self.settings, changes, self._running)
-        self._quiet_until = 0
+        self.quiet_until = 0
+        if self._wake is not None:
+            self._wake()
         if self.capture is not None:
             self.capture.max_channels, self.capture.bins = self.settings.max_channels, self.settings.hist_bins
         self._give_sizes = True
@@ -105,6 +110,7 @@ class ProbeSet(CaptureRouting, Callback):
     def on_start(self, trainer) -> None:
         doc = self.doc if self.doc is not None else trainer.doc
         self.targets = t = Targets(trainer.compiled, doc, trainer.device)
+        self._wake = getattr(trainer, "wake", None)
         x, y = self._probe_batch(trainer)
         self.writer.probe_batch(x.cpu().numpy().copy(), y.cpu().numpy().copy())
         s = self.settings
@@ -137,7 +143,7 @@ class ProbeSet(CaptureRouting, Callback):
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
         self._step = step
-        if step < self._quiet_until:
+        if step < self.quiet_until:  # called for another callback's sake
             if self._offpath is not None and self._offpath.waiting():
                 self._guard("captures", self._collect, self._offpath.poll())
             return
@@ -147,10 +153,11 @@ class ProbeSet(CaptureRouting, Callback):
         if self.basic_scalars:  # at the cadence the worker's recorder keeps (docs/probes.md)
             dt = metrics.get("step_time")
             basic = {"train/loss": loss, "lr": metrics["lr"] if "lr" in metrics else trainer.lr}
-            if dt:
-                self._throughput.add(metrics["batch_size"] if "batch_size" in metrics else trainer.batch_size, dt)
-                if detail_due(step):
-                    basic["step_time"], basic["samples_per_s"] = dt, self._throughput.rate
+            if dt and detail_due(step):
+                basic["step_time"] = dt
+                rate = self._throughput.read(step, metrics.get("batch_size", trainer.batch_size), dt, time.time())
+                if rate is not None:
+                    basic["samples_per_s"] = rate
             self.writer.scalars(step, basic)
         measured = self._stats_ok and self.stats.armed
         heavy = self._heavy_ok and self.schedule.heavy_due(step)
@@ -173,8 +180,13 @@ class ProbeSet(CaptureRouting, Callback):
             self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
         if not (self._measuring or self._pending or self._held_events or self.basic_scalars or self.binary is not None):
-            # quiet until the step before the next one due, which arms that one
-            self._quiet_until = self.schedule.quiet_until(step + 1) - 1
+            # quiet until the step before the next one due, which arms that one; results
+            # from the helper are picked up within ~RESULTS_WITHIN seconds
+            until = self.schedule.quiet_until(step + 1) - 1
+            dt = metrics.get("step_time")
+            if self._offpath is not None and dt:
+                until = min(until, step + max(1, int(RESULTS_WITHIN / dt)))
+            self.quiet_until = until
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
         if self.basic_scalars:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -163,15 +163,25 @@ def _insert_scalars_sql(rows: int) -> str:
     return "INSERT OR REPLACE INTO scalars VALUES " + ", ".join(["(?, ?, ?, ?)"] * rows)
 
 
-def insert_scalars(db: sqlite3.Connection, rows: list[tuple]) -> None:
-    """(series, step, wall, value) rows, many to a statement. executemany lets go of the
-    GIL and takes it back around every row, and each time the training thread may have to
-    wait for it: measured, that cost a small LSTM's loop ~8 us a step at five commits a
-    second. Statements of 128, 64, ..., 1 rows, so that a few cached ones serve every
-    length; a later row replaces an earlier one of the same key, as row by row."""
+def insert_scalars(db: sqlite3.Connection, chunks: Iterable[list[tuple]]) -> None:
+    """(series, step, wall, value) rows, in lists, many to a statement. executemany lets go
+    of the GIL and takes it back around every row, and each time the training thread may
+    have to wait for it: measured, that cost a small LSTM's loop ~8 us a step at five
+    commits a second. Rows of consecutive lists share statements (a recorder's detail
+    step is a list of four): statements of 128 rows, then 64, ..., 1 for the rest, so
+    that a few cached ones serve every length; a later row replaces an earlier one of the
+    same key, as row by row."""
+    rows: list[tuple] = []
+    for chunk in chunks:
+        rows += chunk
+        if len(rows) >= ROWS_PER_INSERT:
+            full = len(rows) - len(rows) % ROWS_PER_INSERT
+            for i in range(0, full, ROWS_PER_INSERT):
+                db.execute(_insert_scalars_sql(ROWS_PER_INSERT), list(chain.from_iterable(rows[i:i + ROWS_PER_INSERT])))
+            del rows[:full]
     i = 0
     while i < len(rows):
-        n = min(ROWS_PER_INSERT, 1 << ((len(rows) - i).bit_length() - 1))
+        n = 1 << ((len(rows) - i).bit_length() - 1)
         db.execute(_insert_scalars_sql(n), list(chain.from_iterable(rows[i:i + n])))
         i += n
 

@@ -292,8 +292,7 @@ class SessionWriter:
             first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
                            if self.tap is not None and b.events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
-            for rows in b.scalar_chunks(256):
-                insert_scalars(db, rows)
+            insert_scalars(db, b.scalar_chunks(256))
             db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
                            "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", b.tensors)
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "

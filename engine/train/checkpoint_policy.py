@@ -39,6 +39,12 @@ class CheckpointPolicy:
             self._epoch = whole
         return due
 
+    def next_due(self, step: int, steps_per_epoch: int) -> float:
+        """The first step after ``step`` at which :meth:`due_after_step` may say yes (inf:
+        none; an epoch is ``steps_per_epoch`` steps)."""
+        periods = [n for n in (self.every, self.each_epoch and steps_per_epoch) if n]
+        return min(((step // n + 1) * n for n in periods), default=math.inf)
+
     def due_after_validation(self, step: int, loss) -> bool:
         """A new best validation loss (when the policy keeps the best)."""
         if not self.best or loss is None or not math.isfinite(loss) or loss >= self._best_loss:

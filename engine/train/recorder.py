@@ -41,15 +41,18 @@ def detail_due(step: int, every: int = DETAIL_EVERY) -> bool:
 
 
 class Throughput:
-    """Samples per second, smoothed over steps (what ``samples_per_s`` records)."""
+    """Samples per second over the steps since the previous reading (what ``samples_per_s``
+    records at every detail step)."""
 
     def __init__(self):
-        self.rate: float | None = None
+        self._mark: tuple[int, float] | None = None  # (step, wall time) of the last reading
 
-    def add(self, samples: int, seconds: float) -> None:
-        if seconds > 0:
-            rate = samples / seconds
-            self.rate = rate if self.rate is None else 0.9 * self.rate + 0.1 * rate
+    def read(self, step: int, batch_size: int, step_time: float, wall: float) -> float | None:
+        """At the end of ``step`` (``wall``: its time.time()), after a step of ``step_time`` s."""
+        mark, self._mark = self._mark, (step, wall)
+        if mark is not None and step > mark[0] and wall > mark[1]:
+            return (step - mark[0]) * batch_size / (wall - mark[1])
+        return batch_size / step_time if step_time > 0 else None  # the first: its own step
 
 
 def _read_later(known: list, grad, accuracy) -> list:
@@ -72,9 +75,11 @@ class SessionRecorder(Callback):
         self.checkpoint_at_end = checkpoint_at_end
         self._last_commit = time.monotonic()
         self._throughput = Throughput()
-        # Every step's loss and learning rate, handed to the writer as one block when it
-        # commits: a call into the writer per value cost a small network's loop ~2 %.
-        self._steps: list[tuple] = []   # (step, wall, loss, lr)
+        # Every step's (step, wall, loss, lr), appended by the trainer (Trainer.step_log) and
+        # handed to the writer as one block when it commits: the recorder itself is called
+        # only on its detail steps (a call into the writer per value cost a small network's
+        # loop ~2 %, a call into the recorder every step still ~0.5 %).
+        self._steps: list[tuple] = []
         # (step, names, values on their way): gradient norm and accuracy are read from the
         # device when they have arrived, so a GPU never waits for them.
         self._pending: deque = deque()
@@ -85,6 +90,7 @@ class SessionRecorder(Callback):
     def on_start(self, trainer) -> None:
         self.writer.scalar("lr", trainer.step, trainer.lr)  # a fork starts past 0
         self.policy = CheckpointPolicy.from_settings(trainer.settings)
+        trainer.step_log = self._steps
 
     def on_after_backward(self, trainer, step: int) -> None:
         if step % self.detail_every == 0 or step == 1:  # detail_due, inline: asked every step
@@ -93,25 +99,34 @@ class SessionRecorder(Callback):
                 self._grad = trainer.grad_norm_tensor()
 
     def on_step_end(self, trainer, step: int, metrics: dict) -> None:
-        dt = metrics["step_time"]
-        self._steps.append((step, time.time(), metrics["loss"], metrics["lr"]))
-        self._throughput.add(metrics["batch_size"], dt)
+        if step < self.quiet_until:  # called for another callback's sake
+            return
         if step % self.detail_every == 0 or step == 1:  # detail_due
-            self._details(trainer, step, dt)
+            self._details(trainer, step, metrics)
         if self._pending:
             self._drain(wait=False)
         if self.policy.watches_steps and self.policy.due_after_step(step, metrics.get("epoch")):
             self.checkpoint(trainer)
-        if time.monotonic() - self._last_commit >= self.commit_every:
+        left = self.commit_every - (time.monotonic() - self._last_commit)
+        if left <= 0:
             self.commit()
+            left = self.commit_every
+        # called next at the next detail step, a checkpoint due, or in time to commit
+        dt = metrics["step_time"]
+        self.quiet_until = min((step // self.detail_every + 1) * self.detail_every,
+                               self.policy.next_due(step, trainer.steps_per_epoch),
+                               step + max(1, int(left / dt)) if dt > 0 else step + 1)
 
-    def _details(self, trainer, step: int, dt: float) -> None:
+    def _details(self, trainer, step: int, metrics: dict) -> None:
         grad = trainer.clipped_norm if self._grad_at_clip else self._grad
         self._grad, self._grad_at_clip = None, False
+        dt = metrics["step_time"]
         names, known = ["step_time"], [dt]
-        if self._throughput.rate is not None:
+        wall = self._steps[-1][1] if self._steps else time.time()  # this step's, as its loss row has it
+        rate = self._throughput.read(step, metrics["batch_size"], dt, wall)
+        if rate is not None:
             names.append("samples_per_s")
-            known.append(self._throughput.rate)
+            known.append(rate)
         if trainer.device.type == "cpu":
             # Read by the session's transaction, on its thread: here the accuracy's few torch
             # calls cost the loop ~50 us each time (cold code, every 10 steps).
@@ -144,7 +159,8 @@ class SessionRecorder(Callback):
     def _hand_over(self) -> None:
         """Every step's loss and learning rate since the last commit, to the writer."""
         if self._steps:
-            rows, self._steps = np.array(self._steps, dtype=np.float64), []
+            rows = np.array(self._steps, dtype=np.float64)
+            self._steps.clear()  # the trainer's step_log: the same list
             self.writer.scalar_rows(("train/loss", "lr"), rows[:, [0, 2, 3]], rows[:, 1])
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:

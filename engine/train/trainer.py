@@ -107,6 +107,10 @@ class Trainer:
         self.last_val: dict | None = None
         self._best_val, self._bad_vals, self._last_val_step = math.inf, 0, -1
         self._recent = deque(maxlen=50)
+        #: (step, wall time, loss, learning rate used) of every step, appended while set: the
+        #: session recorder's buffer, so that it needs a call only on its detail steps
+        self.step_log: list | None = None
+        self._awake_at = 0   # the callbacks are called from this step on (Callback.quiet_until)
         self._last_pred = self._last_target = None
         self._unscaled = False
         #: the gradients' global norm before clipping, as clip_grad_norm_ measured it this
@@ -203,6 +207,11 @@ class Trainer:
         t = self.batch_accuracy_tensor()
         return None if t is None else float(t)
 
+    @property
+    def last_loss(self) -> float | None:
+        """The loss of the last step (None before the first)."""
+        return self._recent[-1] if self._recent else None
+
     def batch_accuracy_tensor(self) -> torch.Tensor | None:
         """The same as a 0-d tensor on the device (reading it is the caller's choice)."""
         later = self.batch_accuracy_later()
@@ -279,8 +288,10 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             self._non_finite(loss_value, step)
             return None
-        for cb in self.callbacks:
-            cb.on_after_backward(self, step)
+        awake = step >= self._awake_at
+        if awake:
+            for cb in self.callbacks:
+                cb.on_after_backward(self, step)
         if self.clip_norm is not None or self.clip_value is not None:
             if self.scaler is not None:
                 self.scaler.unscale_(opt)
@@ -303,12 +314,20 @@ class Trainer:
         self._last_pred, self._last_target = pred.detach(), yb
         self._recent.append(loss_value)
         now = time.perf_counter()
-        metrics = {"loss": loss_value, "lr": lr_used, "epoch": self.epoch, "batch_size": len(xb) * self.world_size,
-                   "step_time": now - self._t_last}
-        self._t_last = now
-        for cb in self.callbacks:
-            cb.on_step_end(self, step, metrics)
+        if self.step_log is not None:
+            self.step_log.append((step, time.time(), loss_value, lr_used))
+        step_time, self._t_last = now - self._t_last, now
+        if awake:
+            metrics = {"loss": loss_value, "lr": lr_used, "epoch": self.epoch,
+                       "batch_size": len(xb) * self.world_size, "step_time": step_time}
+            for cb in self.callbacks:
+                cb.on_step_end(self, step, metrics)
+            self._awake_at = min([getattr(cb, "quiet_until", 0) for cb in self.callbacks], default=0)
         return loss_value
+
+    def wake(self) -> None:
+        """Call every callback at the next step (one's :attr:`Callback.quiet_until` changed)."""
+        self._awake_at = 0
 
     def _loss_value(self, loss: torch.Tensor, pred, target) -> float:
         """The step's loss on the host (the one per-step sync); averaged over processes in
@@ -372,6 +391,7 @@ class Trainer:
         t0 = self._t_last = time.perf_counter()
         for cb in self.callbacks:
             cb.on_start(self)
+        self.wake()
         self.event("start", self.step, f"Training on {self.device.type} for {self.total_steps} steps.")
         if self.settings["mixed_precision"] and not self.use_amp:
             self.event("note", self.step, f"Mixed precision is only used on CUDA; training in float32 "

@@ -2,6 +2,7 @@
 from a job, obey the parent's commands between batches, report status, progress and commits."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 import traceback
@@ -39,7 +40,9 @@ class _Channel:
 
 
 class Controller(Callback):
-    """Obeys commands at the gate (before every batch) and reports progress."""
+    """Obeys commands and reports progress at the gate (before every batch)."""
+
+    quiet_until = math.inf  # nothing to do at the end of a step
 
     def __init__(self, channel: _Channel, job: dict):
         self.ch = channel
@@ -52,10 +55,11 @@ class Controller(Callback):
         self._window = (time.perf_counter(), 0)  # (time, step) where the rate window starts
         self._rate = None
         self._announced = False
-        self._loss = None
 
     # -- commands ---------------------------------------------------------------------------
     def gate(self, trainer) -> None:
+        if time.perf_counter() - self._last_progress >= self.interval and trainer.last_loss is not None:
+            self.progress(trainer)
         self._drain(trainer, timeout=0.0)
         if trainer.pause_requested:  # a NaN loss: pause with the diagnosis
             trainer.pause_requested = False
@@ -151,11 +155,6 @@ class Controller(Callback):
         if kind == "nan":
             self._last_nan = message
 
-    def on_step_end(self, trainer, step: int, metrics: dict) -> None:
-        self._loss = metrics["loss"]
-        if time.perf_counter() - self._last_progress >= self.interval:
-            self.progress(trainer)
-
     def on_validation(self, trainer, step: int, metrics: dict) -> None:
         self.ch.send({"kind": "validation", "step": step, "loss": metrics["loss"],
                       "accuracy": metrics.get("accuracy")})
@@ -171,7 +170,7 @@ class Controller(Callback):
         eta = steps_left * trainer.batch_size / self._rate if self._rate else None
         self._last_progress = now
         self.ch.send({"kind": "progress", "step": trainer.step, "epoch": trainer.epoch,
-                      "steps_total": trainer.total_steps, "loss": self._loss,
+                      "steps_total": trainer.total_steps, "loss": trainer.last_loss,
                       "lr": trainer.lr, "samples_per_s": self._rate, "eta_s": eta,
                       "device": str(trainer.device)})
 

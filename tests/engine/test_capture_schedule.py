@@ -50,14 +50,23 @@ class _Configure(Callback):
             self.probes.configure(**self.changes)
 
 
-def run(path, steps, settings, seed=0, change=None, basic_scalars=True):
+def run(path, steps, settings, seed=0, change=None, basic_scalars=True, via="callback"):
+    """``change``: (step, settings) changed after that step, by a callback called every step
+    or (``via="gate"``) before the next batch, as the worker obeys the window's commands,
+    while the probes (basic_scalars False) may be the trainer's only callback and quiet."""
     doc = mlp()
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
     probes = ProbeSet(writer, settings, basic_scalars=basic_scalars)
-    callbacks = [probes] + ([_Configure(probes, change[0], **change[1])] if change else [])
+    by_callback = change is not None and via == "callback"
+    callbacks = [probes] + ([_Configure(probes, change[0], **change[1])] if by_callback else [])
+    gate = None
+    if change is not None and via == "gate":
+        def gate(trainer):
+            if trainer.step == change[0]:
+                probes.configure(**change[1])
     trainer = Trainer(doc, random_data((6,), n=80, seed=seed),
                       overrides={"steps": steps, "device": "cpu", "seed": seed, "val_every": 1000},
-                      callbacks=callbacks)
+                      callbacks=callbacks, gate=gate)
     torch.set_num_threads(1)
     trainer.run()
     writer.close()
@@ -78,10 +87,10 @@ def test_same_settings_and_seed_give_the_same_capture_steps(tmp_path, basic_scal
         assert stats_a[0] == 1 and (not basic_scalars or a.scalar("train/loss")[0][0] == 1)
 
 
-@pytest.mark.parametrize("basic_scalars", [True, False])
-def test_a_rate_changed_while_running_applies_exactly_from_then_on(tmp_path, basic_scalars):
+@pytest.mark.parametrize("basic_scalars,via", [(True, "callback"), (False, "callback"), (False, "gate")])
+def test_a_rate_changed_while_running_applies_exactly_from_then_on(tmp_path, basic_scalars, via):
     with run(tmp_path / "c.session", 80, ProbeSettings(heavy_every=50, stats_every=30),
-             change=(20, {"heavy_every": 7, "stats_every": 9}), basic_scalars=basic_scalars) as r:
+             change=(20, {"heavy_every": 7, "stats_every": 9}), basic_scalars=basic_scalars, via=via) as r:
         steps = list(r.tensor_steps("predictions"))
         stats = list(r.scalar("layer/r/dead_frac")[0])
     assert steps == [0, 1, 2, 3, 4, 6, 8, 12, 16, *range(21, 80, 7), 80]  # no dense start after a change

@@ -3,6 +3,8 @@ the last K (and the best); a fork from a middle checkpoint starts from the paren
 at that step. Real recorded runs, checked against what the session file holds."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from engine.session import SessionReader
@@ -36,6 +38,20 @@ def test_policy_decides_when_and_what_to_keep():
     assert best.best_step == 10
     assert best.taken(10) == [] and best.taken(30) == [] and best.taken(40) == [30]  # the best stays
     assert best.kept == [10, 40]
+
+
+def test_checkpoints_land_on_their_steps_though_the_recorder_sleeps_between(tmp_path):
+    # The recorder is called only on its detail steps (1, 10, 20, ...) and those it asks for
+    # (Callback.quiet_until): every 7 steps and every epoch of 12 are none of those.
+    p = CheckpointPolicy(every=7, each_epoch=True)
+    assert [p.next_due(s, 5) for s in (0, 4, 5, 6, 7, 13)] == [5, 5, 7, 7, 10, 14]
+    assert CheckpointPolicy(best=True).next_due(3, 5) == math.inf
+    path = tmp_path / "odd.session"
+    trainer = record(path, steps=40, batch_size=64, val_every=1000, checkpoint_every=7, checkpoint_each_epoch=True)
+    assert trainer.steps_per_epoch == 12
+    with SessionReader(path) as r:
+        taken = sorted({e.step for e in r.events() if e.kind == "checkpoint"})
+    assert taken == [7, 12, 14, 21, 24, 28, 35, 36, 40]  # the last: the end of the run
 
 
 def test_a_recorded_run_keeps_the_last_k_and_the_best(tmp_path):

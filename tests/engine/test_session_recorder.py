@@ -83,3 +83,53 @@ def test_steps_since_the_last_commit_are_written_by_close(tmp_path):
     with SessionReader(tmp_path / "cut.session") as r:
         assert r.scalar("train/loss")[0].tolist() == list(range(1, 8))
         assert r.last_step == 7
+
+
+class CalledAt(SessionRecorder):
+    """The recorder itself, noting the steps the trainer called it at."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.called = []
+
+    def on_step_end(self, trainer, step, metrics):
+        self.called.append(step)
+        super().on_step_end(trainer, step, metrics)
+
+
+def test_the_recorder_is_called_on_its_detail_steps_and_records_every_step(tmp_path):
+    # The trainer appends every step's loss and learning rate to the recorder's buffer
+    # (Trainer.step_log); the recorder asks for a call on its detail steps alone.
+    doc = mlp_doc(training={"steps": 45, "val_every": 1000})
+    trainer = Trainer(doc, spiral(400))
+    recorder = CalledAt(open_writer(tmp_path / "quiet.session", doc, trainer.settings, trainer.dataset.info),
+                        commit_every=3600.0)
+    trainer.callbacks.append(recorder)
+    trainer.run()
+    recorder.close()
+    assert recorder.called == [1, 10, 20, 30, 40]
+    with SessionReader(tmp_path / "quiet.session") as r:
+        steps, loss, walls = r.scalar("train/loss", with_wall=True)
+        assert steps.tolist() == list(range(1, 46)) and np.isfinite(loss).all()
+        assert r.scalar("lr")[0].tolist() == list(range(0, 46))
+        wall = dict(zip(steps.tolist(), walls.tolist()))
+        rate_steps, rate = r.scalar("samples_per_s")
+        step_time = dict(zip(*(a.tolist() for a in r.scalar("step_time"))))
+    assert rate_steps.tolist() == [1, 10, 20, 30, 40]
+    # samples over the steps since the previous value, by the times their loss rows have
+    expected = [32 / step_time[1]] + [(s - p) * 32 / (wall[s] - wall[p])
+                                      for p, s in zip([1, 10, 20, 30], [10, 20, 30, 40])]
+    np.testing.assert_allclose(rate, expected, rtol=1e-12)
+
+
+def test_a_recorder_whose_steps_outlast_its_commit_interval_commits_every_step(tmp_path):
+    doc = mlp_doc(training={"steps": 6, "val_every": 1000})
+    trainer = Trainer(doc, spiral(400), gate=lambda t: time.sleep(0.03))  # each step >= 30 ms
+    committed = []
+    recorder = CalledAt(open_writer(tmp_path / "slow.session", doc, trainer.settings, trainer.dataset.info),
+                        commit_every=0.02, on_commit=committed.append)
+    trainer.callbacks.append(recorder)
+    trainer.run()
+    recorder.close()
+    assert recorder.called == [1, 2, 3, 4, 5, 6]
+    assert committed[:6] == [1, 2, 3, 4, 5, 6]

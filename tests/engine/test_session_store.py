@@ -476,7 +476,7 @@ def test_scalar_since_reads_only_the_new_tail(path):
         assert r.scalar("train/loss", since=19)[0].size == 0
 
 
-@pytest.mark.parametrize("count", [0, 1, 127, 128, 129, 255, 300])
+@pytest.mark.parametrize("count", [0, 1, 127, 128, 129, 255, 300, 420])
 def test_scalars_go_in_many_to_a_statement_as_row_by_row(count):
     # The oracle: SQLite row by row (executemany), on a table of the same schema. Keys
     # repeat (a later row replaces an earlier one) and values include NaN and infinities.
@@ -488,9 +488,12 @@ def test_scalars_go_in_many_to_a_statement_as_row_by_row(count):
     values[::11] = np.inf
     rows = [(int(rng.integers(1, 4)), int(rng.integers(0, max(1, count // 2))), 1e9 + i, float(v))
             for i, v in enumerate(values)]
+    # in lists as a transaction hands them over: empty ones, a detail step's four, blocks
+    cuts = sorted(rng.choice(np.arange(count + 1), size=min(count + 1, 12), replace=True).tolist())
+    chunks = [rows[a:b] for a, b in zip([0, *cuts], [*cuts, count])]
     tables = []
     row_by_row = lambda db, rs: db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rs)  # noqa: E731
-    for write in (insert_scalars, row_by_row):
+    for write in (lambda db, rs: insert_scalars(db, chunks), row_by_row):
         db = sqlite3.connect(":memory:")
         db.executescript(SCHEMA)
         db.executemany("INSERT INTO series VALUES (?, ?, ?)", [(k, "scalar", f"s{k}") for k in (1, 2, 3)])

@@ -483,3 +483,41 @@ def test_out_of_memory_in_the_worker_reaches_the_parent_as_a_sentence(tmp_path, 
         failures = [e for e in r.events() if e.kind == "failure"]
         assert [e.message for e in failures] == [final["message"]]
         assert r.checkpoint_steps() == [failures[0].step]  # stopped cleanly: the weights are kept
+
+
+class EveryThird(Callback):
+    """Needs a call every third step (Callback.quiet_until); notes the steps it was called at."""
+
+    def __init__(self):
+        self.after, self.end = [], []
+
+    def on_after_backward(self, trainer, step):
+        self.after.append(step)
+
+    def on_step_end(self, trainer, step, metrics):
+        self.end.append(step)
+        self.quiet_until = step + 3
+
+
+def test_quiet_callbacks_are_not_called_and_the_step_log_has_every_step():
+    quiet, log = EveryThird(), []
+    trainer = Trainer(mlp_doc(training={"steps": 12}), spiral(400), callbacks=[quiet])
+    trainer.step_log = log
+    trainer.run()
+    assert quiet.after == quiet.end == [1, 4, 7, 10]
+    assert [row[0] for row in log] == list(range(1, 13))
+    assert [row[3] for row in log] == [0.01] * 12                 # the learning rate each step used
+    assert [row[1] for row in log] == sorted(row[1] for row in log)  # wall times, in order
+    assert log[-1][2] == trainer.last_loss
+    # Beside a callback that needs every step, every callback is called every step.
+    quiet, every = EveryThird(), LossLog()
+    Trainer(mlp_doc(training={"steps": 12}), spiral(400), callbacks=[quiet, every]).run()
+    assert quiet.end == list(range(1, 13)) and len(every.losses) == 12
+
+
+def test_wake_calls_the_quiet_callbacks_at_the_next_step():
+    quiet = EveryThird()
+    trainer = Trainer(mlp_doc(training={"steps": 12}), spiral(400), callbacks=[quiet],
+                      gate=lambda t: t.wake() if t.step == 5 else None)
+    trainer.run()
+    assert quiet.end == [1, 4, 6, 9, 12]
