@@ -39,6 +39,11 @@ class _Channel:
         self.send({"kind": "committed", "step": int(step)})
 
 
+# The parent's commands are read at most this late while training runs: a look at the pipe
+# is a system call, and the gate comes before every batch.
+LOOK_EVERY_S = 0.005
+
+
 class Controller(Callback):
     """Obeys commands and reports progress at the gate (before every batch)."""
 
@@ -55,10 +60,15 @@ class Controller(Callback):
         self._window = (time.perf_counter(), 0)  # (time, step) where the rate window starts
         self._rate = None
         self._announced = False
+        self._looked = 0.0   # when the gate last read the parent's commands
 
     # -- commands ---------------------------------------------------------------------------
     def gate(self, trainer) -> None:
-        if time.perf_counter() - self._last_progress >= self.interval and trainer.last_loss is not None:
+        now = time.perf_counter()
+        if now - self._looked < LOOK_EVERY_S and not (self.paused or self.pause_after_step or trainer.pause_requested):
+            return
+        self._looked = now
+        if now - self._last_progress >= self.interval and trainer.last_loss is not None:
             self.progress(trainer)
         self._drain(trainer, timeout=0.0)
         if trainer.pause_requested:  # a NaN loss: pause with the diagnosis
