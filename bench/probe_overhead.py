@@ -166,10 +166,77 @@ class Run:
             self.writer.close()
 
 
+class SharedRun(Run):
+    """``--same-trainer``: one trainer in every trainer mode, switched between blocks: its
+    callbacks (none for bare, the recorder for recorded, the recorder and the ProbeSet for
+    the others) and the ProbeSet's rates (``configure``, as the window changes them while a
+    run goes on). Two trainers differ by up to a few % where their tensors landed in
+    memory; one trainer compared with itself does not."""
+
+    def __init__(self, doc, data, tmp: Path):
+        super().__init__(doc, data, {}, tmp)
+        self.mode = "defaults"
+        self.closed = False
+
+    def close(self):
+        if not self.closed:  # each mode's view closes it
+            self.closed = True
+            super().close()
+
+    def use(self, mode: str) -> None:
+        t = self.trainer
+        self.flush()
+        if mode == "bare":
+            t.callbacks, t.step_log = [], None
+        else:
+            t.callbacks, t.step_log = [self.recorder] if mode == "recorded" else [self.recorder, self.probes], \
+                self.recorder._steps
+        if mode in PROBED and mode != self.mode:
+            rates = {k: ProbeSettings().to_dict()[k] for k in ("stats_every", "heavy_every", "heavy_hz", "dense")}
+            self.probes.configure(**{**rates, **PROBED[mode]})
+        self.mode = mode if mode in PROBED else self.mode
+        t.wake()
+
+
+class Switched:
+    """A SharedRun seen in one mode (what :func:`block` drives), with the captures and
+    statistics of its own blocks (``probes``, for the report)."""
+
+    def __init__(self, shared: SharedRun, mode: str):
+        self.shared, self.mode, self.trainer = shared, mode, shared.trainer
+        self.capture_mode, self.errors = "inline", []
+        self.captured: dict[str, int] = {}
+        self.measured: dict[str, int] = {}
+        self.probes = self if mode in PROBED else None
+        self._before: tuple = ({}, {})
+
+    def start(self) -> None:
+        self.shared.use(self.mode)
+        p = self.shared.probes
+        self._before = (dict(p.captured), dict(p.measured))
+
+    def train_step(self):
+        self.shared.train_step()
+
+    def flush(self):
+        self.shared.flush()
+        p = self.shared.probes
+        self.capture_mode, self.errors = p.capture_mode, list(p.errors)
+        for mine, now, before in zip((self.captured, self.measured), (p.captured, p.measured), self._before):
+            for name, n in now.items():
+                mine[name] = mine.get(name, 0) + n - before.get(name, 0)
+        self._before = (dict(p.captured), dict(p.measured))
+
+    def close(self):
+        self.shared.close()
+
+
 def block(run, seconds: float) -> tuple[float, float, float]:
     """(steps per wall second, per CPU second of this process, per CPU second of the
     training thread) over ~``seconds``. The training thread's CPU time is the steadiest
     measure of the training path's own cost when other programs compete for the cores."""
+    if isinstance(run, Switched):
+        run.start()
     cpu, start, mine = time.process_time(), time.perf_counter(), time.thread_time()
     if hasattr(run, "trainer"):
         run.trainer._t_last = start
@@ -185,7 +252,8 @@ def block(run, seconds: float) -> tuple[float, float, float]:
             return wall, steps / cpu_s if cpu_s > 0 else float("nan"), steps / own if own > 0 else float("nan")
 
 
-def measure(key: str, modes: list[str], rounds: int, seconds: float, instances: int = 2) -> dict:
+def measure(key: str, modes: list[str], rounds: int, seconds: float, instances: int = 2,
+            same_trainer: bool = False) -> dict:
     title, template = TEMPLATES[key]
     doc = load_graph(ROOT / "assets" / "templates" / template)
     data = load_dataset(doc.dataset, seed=0, val_fraction=0.2)
@@ -193,11 +261,14 @@ def measure(key: str, modes: list[str], rounds: int, seconds: float, instances: 
     with tempfile.TemporaryDirectory() as tmp:
         # Several trainers per mode, built in turn, their blocks alternating: one trainer's
         # speed also depends on where its tensors landed in memory (two identical trainers
-        # differ by up to ~3 %), which more rounds do not average out.
+        # differ by up to ~3 %), which more rounds do not average out. --same-trainer: one
+        # trainer per instance serves every trainer mode.
         runs = {m: [] for m in modes}
         for i in range(instances):
+            shared = SharedRun(doc, data, Path(tmp) / f"shared{i}") if same_trainer else None
             for m in modes:
                 runs[m].append(HandLoop(doc, data, seed) if m == "loop" else
+                               Switched(shared, m) if shared is not None else
                                Run(doc, data, None, Path(tmp) / f"{m}{i}", recorded=True) if m == "recorded" else
                                Run(doc, data, PROBED.get(m), Path(tmp) / f"{m}{i}"))
         for r in (r for rs in runs.values() for r in rs):  # warm-up: allocator, oneDNN kernels, the dense start
@@ -266,6 +337,9 @@ def main(argv=None) -> int:
     ap.add_argument("--block", type=float, default=0.75, help="seconds per block")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--instances", type=int, default=2, help="trainers per mode, their blocks alternating")
+    ap.add_argument("--same-trainer", action="store_true", help="one trainer per instance in every trainer "
+                    "mode (callbacks and rates switched between blocks), where two trainers differ by where their "
+                    "tensors landed in memory")
     ap.add_argument("--only", help="comma-separated templates: " + ",".join(TEMPLATES))
     ap.add_argument("--modes", help="comma-separated modes: " + ",".join(MODES))
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "probe_overhead.txt"))
@@ -276,14 +350,15 @@ def main(argv=None) -> int:
     lines = [f"# Probe overhead at equal coverage ({time.strftime('%Y-%m-%d %H:%M')}): steps/s medians, "
              f"ratios to the bare trainer, to the recorded trainer without probes and to a hand-written loop",
              f"# {args.rounds} blocks per mode of ~{args.block:g} s in balanced (Williams) order, alternating "
-             f"between {args.instances} trainers per mode; CPU, "
+             f"between {args.instances} trainers " + ("(each in every trainer mode, switched between blocks)"
+                                                      if args.same_trainer else "per mode") + "; CPU, "
              f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s), {os.cpu_count()} cores; "
              f"load average at start {os.getloadavg()[0]:.2f}",
              f"# defaults: {ProbeSettings().to_dict()}",
              "# stats: statistics every step; heavy: a capture every 10 steps; both: the two together", ""]
     print("\n".join(lines), flush=True)
     for key in keys:
-        out = report(measure(key, modes, args.rounds, args.block, args.instances), modes)
+        out = report(measure(key, modes, args.rounds, args.block, args.instances, args.same_trainer), modes)
         print("\n".join(out), flush=True)
         lines += out
     lines.append(f"# load average at the end {os.getloadavg()[0]:.2f}")

@@ -89,7 +89,7 @@ class ProbeSet(CaptureRouting, Callback):
         # quiet_until (Callback): steps before it need nothing of on_step_end but a look for
         # results, neither statistics nor a capture is due (most steps at the default rates),
         # and the trainer calls no callback while they all are quiet.
-        self._wake = None             # the trainer's wake(): the schedule changed
+        self._trainer = None          # while running: woken when the rates change
 
     # -- rate control ----------------------------------------------------------------------
     def configure(self, **changes) -> dict:
@@ -98,9 +98,11 @@ class ProbeSet(CaptureRouting, Callback):
         A rate changed while running starts exactly on its multiples (no dense start)."""
         self.settings = self.settings.changed(**changes)
         self.schedule.reconfigure(self.settings, changes, self._running)
+        if self._running:  # the next step was armed, or not, by the old rates
+            self._arm(self._trainer.step + 1)
+            if hasattr(self._trainer, "wake"):
+                self._trainer.wake()
         self.quiet_until = 0
-        if self._wake is not None:
-            self._wake()
         if self.capture is not None:
             self.capture.max_channels, self.capture.bins = self.settings.max_channels, self.settings.hist_bins
         self._give_sizes = True
@@ -110,7 +112,7 @@ class ProbeSet(CaptureRouting, Callback):
     def on_start(self, trainer) -> None:
         doc = self.doc if self.doc is not None else trainer.doc
         self.targets = t = Targets(trainer.compiled, doc, trainer.device)
-        self._wake = getattr(trainer, "wake", None)
+        self._trainer = trainer
         x, y = self._probe_batch(trainer)
         self.writer.probe_batch(x.cpu().numpy().copy(), y.cpu().numpy().copy())
         s = self.settings

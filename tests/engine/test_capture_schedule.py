@@ -170,3 +170,13 @@ def test_the_schedule_answers_the_same_whatever_order_it_is_asked_in():
             assert not any(dense_due(q, every, dense) or dense_due(q, every + 3, dense) for q in quiet)
         sched.reconfigure(settings.changed(stats_every=every + 1), {"stats_every": every + 1}, running=True)
         assert [sched.stats_due(s) for s in steps] == [dense_due(s, every + 1, 0) for s in steps]
+
+
+@pytest.mark.parametrize("via", ["callback", "gate"])
+def test_a_step_armed_by_the_old_rate_is_not_measured_after_a_change(tmp_path, via):
+    # Statistics every 5: after step 9 the probes are ready for step 10. Every 7 from then
+    # on: step 10 is not measured, 14 and 21 are.
+    with run(tmp_path / "armed.session", 30, ProbeSettings(heavy_every=50, stats_every=5, dense=0),
+             change=(9, {"stats_every": 7}), basic_scalars=False, via=via) as r:
+        stats = list(r.scalar("layer/r/dead_frac")[0])
+    assert stats == [5, 14, 21, 28]
