@@ -38,6 +38,22 @@ class ScalarBlock:
             out["value"] = values[:, 1:]
             yield out.reshape(-1).tolist()
 
+    def params(self, size: int = 0) -> Iterator[list[float]]:
+        """The same rows as one flat list per piece, (series, step, wall, value, series, ...),
+        all floats: one numpy call makes it, where tuples cost the writer thread (holding the
+        GIL the training loop waits for) ~1 us a row. SQLite stores the integral series ids
+        and steps of its INTEGER columns as integers."""
+        step = max(1, size // len(self.ids)) if size else len(self.values)
+        ids = np.asarray(self.ids, dtype=np.float64)
+        for i in range(0, len(self.values), step):
+            values = self.values[i:i + step]
+            out = np.empty((len(values), len(self.ids), 4))
+            out[:, :, 0] = ids
+            out[:, :, 1] = values[:, :1]
+            out[:, :, 2] = self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
+            out[:, :, 3] = values[:, 1:]
+            yield out.reshape(-1).tolist()
+
 
 @dataclass
 class LaterScalars:
@@ -91,6 +107,15 @@ class Batch:
                 yield part
             else:
                 yield from part.rows(size)
+
+    def scalar_params(self, size: int = 0) -> Iterator[list]:
+        """The same rows in order as flat parameter lists (what :func:`insert_scalars` binds)."""
+        for part in self.scalars:
+            if isinstance(part, ScalarBlock):
+                yield from part.params(size)
+            else:
+                for rows in ([part] if isinstance(part, list) else part.rows()):
+                    yield list(chain.from_iterable(rows))
 
     def evaluate_later(self) -> None:
         """Compute the LaterScalars' values (before the transaction begins: a failure
@@ -155,35 +180,41 @@ class BackgroundWriter:
                 self._cv.notify_all()
 
 
-ROWS_PER_INSERT = 128  # 512 parameters: under the 999 of SQLite's oldest builds
+ROWS_PER_INSERT = 128  # at most 896 parameters (7 columns): under the 999 of SQLite's oldest builds
 
 
 @lru_cache(maxsize=None)
-def _insert_scalars_sql(rows: int) -> str:
-    return "INSERT OR REPLACE INTO scalars VALUES " + ", ".join(["(?, ?, ?, ?)"] * rows)
+def _insert_sql(head: str, width: int, rows: int) -> str:
+    return f"{head} VALUES " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
 
 
-def insert_scalars(db: sqlite3.Connection, chunks: Iterable[list[tuple]]) -> None:
-    """(series, step, wall, value) rows, in lists, many to a statement. executemany lets go
-    of the GIL and takes it back around every row, and each time the training thread may
-    have to wait for it: measured, that cost a small LSTM's loop ~8 us a step at five
-    commits a second. Rows of consecutive lists share statements (a recorder's detail
-    step is a list of four): statements of 128 rows, then 64, ..., 1 for the rest, so
-    that a few cached ones serve every length; a later row replaces an earlier one of the
-    same key, as row by row."""
-    rows: list[tuple] = []
+def insert_rows(db: sqlite3.Connection, head: str, width: int, chunks: Iterable[list]) -> None:
+    """Rows of ``width`` columns given as flat lists of their values, many rows to a
+    statement (``head``: "INSERT ... INTO table (columns)"). executemany lets go of the GIL
+    and takes it back around every row, and each time the training thread may have to wait
+    for it: measured, that cost a small LSTM's loop ~8 us a step at five commits a second.
+    Consecutive lists share statements (a recorder's detail step is one row): statements
+    of 128 rows, then 64, ..., 1 for the rest, so that a few cached ones serve every
+    length; a later row replaces an earlier one of the same key, as row by row."""
+    full = ROWS_PER_INSERT * width
+    params: list = []
     for chunk in chunks:
-        rows += chunk
-        if len(rows) >= ROWS_PER_INSERT:
-            full = len(rows) - len(rows) % ROWS_PER_INSERT
-            for i in range(0, full, ROWS_PER_INSERT):
-                db.execute(_insert_scalars_sql(ROWS_PER_INSERT), list(chain.from_iterable(rows[i:i + ROWS_PER_INSERT])))
-            del rows[:full]
-    i = 0
-    while i < len(rows):
-        n = 1 << ((len(rows) - i).bit_length() - 1)
-        db.execute(_insert_scalars_sql(n), list(chain.from_iterable(rows[i:i + n])))
-        i += n
+        params += chunk
+        if len(params) >= full:
+            whole = len(params) - len(params) % full
+            for i in range(0, whole, full):
+                db.execute(_insert_sql(head, width, ROWS_PER_INSERT), params[i:i + full])
+            del params[:whole]
+    i, rows = 0, len(params) // width
+    while rows:
+        n = 1 << (rows.bit_length() - 1)
+        db.execute(_insert_sql(head, width, n), params[width * i:width * (i + n)])
+        i, rows = i + n, rows - n
+
+
+def insert_scalars(db: sqlite3.Connection, chunks: Iterable[list]) -> None:
+    """Scalar rows as flat lists (series, step, wall, value, series, ...)."""
+    insert_rows(db, "INSERT OR REPLACE INTO scalars", 4, chunks)
 
 
 def write_failed(db: sqlite3.Connection, path, exc: sqlite3.Error) -> SessionError:

@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import time
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ import numpy as np
 from . import records, tree
 from .errors import SessionError
 from .schema import APPLICATION_ID, FORMAT_NAME, FORMAT_VERSION, RESERVED_META, SCHEMA
-from .transaction import BackgroundWriter, Batch, LaterScalars, ScalarBlock, insert_scalars, write_failed
+from .transaction import (BackgroundWriter, Batch, LaterScalars, ScalarBlock, insert_rows, insert_scalars,
+                          write_failed)
 
 
 class SessionWriter:
@@ -292,9 +293,10 @@ class SessionWriter:
             first_event = (db.execute("SELECT ifnull(max(id), 0) + 1 FROM events").fetchone()[0]
                            if self.tap is not None and b.events else 1)
             db.executemany("INSERT INTO series VALUES (?, ?, ?)", b.new_series)
-            insert_scalars(db, b.scalar_chunks(256))
-            db.executemany("INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, "
-                           "compression, data) VALUES (?, ?, ?, ?, ?, ?, ?)", b.tensors)
+            insert_scalars(db, b.scalar_params(512))
+            if b.tensors:  # captures: a statement per row would give up the GIL every row
+                insert_rows(db, "INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, compression, "
+                            "data)", 7, [list(chain.from_iterable(b.tensors))])
             db.executemany("INSERT INTO events (step, wall, kind, message, data) "
                            "VALUES (?, ?, ?, ?, ?)", b.events)
             for step in b.dropped:

@@ -490,7 +490,8 @@ def test_scalars_go_in_many_to_a_statement_as_row_by_row(count):
             for i, v in enumerate(values)]
     # in lists as a transaction hands them over: empty ones, a detail step's four, blocks
     cuts = sorted(rng.choice(np.arange(count + 1), size=min(count + 1, 12), replace=True).tolist())
-    chunks = [rows[a:b] for a, b in zip([0, *cuts], [*cuts, count])]
+    # flat, and all floats as a ScalarBlock gives them: ids and steps still stored as integers
+    chunks = [[float(v) for row in rows[a:b] for v in row] for a, b in zip([0, *cuts], [*cuts, count])]
     tables = []
     row_by_row = lambda db, rs: db.executemany("INSERT OR REPLACE INTO scalars VALUES (?, ?, ?, ?)", rs)  # noqa: E731
     for write in (lambda db, rs: insert_scalars(db, chunks), row_by_row):
@@ -498,6 +499,41 @@ def test_scalars_go_in_many_to_a_statement_as_row_by_row(count):
         db.executescript(SCHEMA)
         db.executemany("INSERT INTO series VALUES (?, ?, ?)", [(k, "scalar", f"s{k}") for k in (1, 2, 3)])
         write(db, rows)
-        tables.append(db.execute("SELECT series, step, wall, value FROM scalars ORDER BY series, step").fetchall())
+        tables.append(db.execute("SELECT series, step, wall, value, typeof(series), typeof(step) FROM scalars "
+                                 "ORDER BY series, step").fetchall())
+    assert tables[0] == tables[1]
+    assert all(row[4:] == ("integer", "integer") for row in tables[0])
+    assert len(tables[0]) == len({(s, t) for s, t, *_ in rows})
+
+
+@pytest.mark.parametrize("walls", [7.5, np.array([10.0, 11.0, 12.0])], ids=["one-wall", "wall-per-row"])
+def test_a_blocks_insert_parameters_are_its_rows_flattened(walls):
+    from engine.session.transaction import ScalarBlock
+    block = ScalarBlock([3, 5], np.array([[1, 0.5, np.nan], [2, 1.5, np.inf], [4, -1.0, 2.0]]), walls)
+    for size in (0, 2, 4):
+        flat = [v for piece in block.params(size) for v in piece]
+        rows = [float(v) for piece in block.rows(size) for row in piece for v in row]
+        assert len(flat) == 3 * 2 * 4
+        np.testing.assert_array_equal(flat, rows)  # NaN where NaN
+
+
+@pytest.mark.parametrize("count", [1, 5, 128, 131, 300])
+def test_tensor_rows_go_in_many_to_a_statement_as_row_by_row(count):
+    # The oracle: SQLite row by row (executemany). Keys repeat: a later record of a series
+    # at a step replaces the earlier, with the id it would have had row by row.
+    from engine.session.schema import SCHEMA
+    from engine.session.transaction import insert_rows
+    rng = np.random.default_rng(count)
+    rows = [(int(rng.integers(1, 4)), int(rng.integers(0, max(1, count // 3))), 1e9 + i, "float16", "[2]",
+             "none", rng.bytes(4)) for i in range(count)]
+    head = "INSERT OR REPLACE INTO tensors (series, step, wall, dtype, shape, compression, data)"
+    tables = []
+    for write in (lambda db: insert_rows(db, head, 7, [[v for row in rows for v in row]]),
+                  lambda db: db.executemany(head + " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)):
+        db = sqlite3.connect(":memory:")
+        db.executescript(SCHEMA)
+        db.executemany("INSERT INTO series VALUES (?, ?, ?)", [(k, "tensor", f"t{k}") for k in (1, 2, 3)])
+        write(db)
+        tables.append(db.execute("SELECT * FROM tensors ORDER BY id").fetchall())
     assert tables[0] == tables[1]
     assert len(tables[0]) == len({(s, t) for s, t, *_ in rows})
