@@ -18,8 +18,7 @@ import numpy as np
 from . import records, tree
 from .errors import SessionError
 from .schema import APPLICATION_ID, FORMAT_NAME, FORMAT_VERSION, RESERVED_META, SCHEMA
-from .transaction import (BackgroundWriter, Batch, LaterScalars, ScalarBlock, insert_rows, insert_scalars,
-                          write_failed)
+from .transaction import BackgroundWriter, Batch, LaterScalars, ScalarBlock, insert_rows, insert_scalars, write_failed
 
 
 class SessionWriter:
