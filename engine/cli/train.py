@@ -70,18 +70,20 @@ def _make_progress_bar(stream):
             self.every = 0.1 if self.tty else 5.0
             self.last = 0.0
             self.t0 = None
-            self.loss = None
             self.drawn = False
 
         def on_start(self, trainer):
             self.t0, self.s0 = time.perf_counter(), trainer.step
 
         def on_step_end(self, trainer, step, metrics):
-            self.loss = metrics["loss"] if self.loss is None else 0.9 * self.loss + 0.1 * metrics["loss"]
             now = time.perf_counter()
-            if now - self.last >= self.every or step == trainer.total_steps:
-                self.last = now
+            left = self.every - (now - self.last)
+            if left <= 0 or step == trainer.total_steps:
+                self.last, left = now, self.every
                 self.draw(trainer, now)
+            # called again when the next line is due (or at the last step), not every step
+            dt = metrics["step_time"]
+            self.quiet_until = min(step + max(1, int(left / dt)) if dt > 0 else step + 1, trainer.total_steps)
 
         def draw(self, trainer, now):
             done = trainer.step - self.s0
@@ -90,7 +92,7 @@ def _make_progress_bar(stream):
             eta = (trainer.total_steps - trainer.step) * trainer.batch_size / rate if rate else None
             frac = trainer.step / max(1, trainer.total_steps)
             bar = "#" * int(frac * 24)
-            loss = "?" if self.loss is None else f"{self.loss:.4g}"
+            loss = "?" if trainer.recent_loss is None else f"{trainer.recent_loss:.4g}"
             line = (f"step {trainer.step}/{trainer.total_steps} [{bar:<24}] loss {loss}  "
                     f"{rate:,.0f} samples/s  ETA {_duration(eta)}")
             stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")

@@ -212,6 +212,11 @@ class Trainer:
         """The loss of the last step (None before the first)."""
         return self._recent[-1] if self._recent else None
 
+    @property
+    def recent_loss(self) -> float | None:
+        """The mean loss of the last (up to) 50 steps (None before the first)."""
+        return sum(self._recent) / len(self._recent) if self._recent else None
+
     def batch_accuracy_tensor(self) -> torch.Tensor | None:
         """The same as a 0-d tensor on the device (reading it is the caller's choice)."""
         later = self.batch_accuracy_later()
@@ -432,7 +437,7 @@ class Trainer:
         reason = self.stop_reason
         status = "failed" if reason in ("nan", "oom") else ("stopped" if reason == "stopped" else "finished")
         val = self.last_val or {}
-        train_loss = sum(self._recent) / len(self._recent) if self._recent else None
+        train_loss = self.recent_loss
         if status == "failed":
             message = self.failure or "Training failed."
         elif reason == "early_stopping":

@@ -71,3 +71,20 @@ def test_nan_stops_the_cli_run_with_advice(tmp_path):
     summary = json.loads(out.stdout.splitlines()[-1])
     assert summary["status"] == "failed" and summary["steps"] < 500
     assert "Lower the learning rate" in out.stderr
+
+
+def test_the_progress_bar_is_called_when_a_line_is_due_and_draws_the_last_step():
+    import io
+
+    from engine.cli.train import _make_progress_bar
+    from engine.train import Trainer
+    from tests.engine.test_trainer import spiral
+    stream = io.StringIO()  # not a terminal: a line every 5 s, and the last
+    bar = _make_progress_bar(stream)
+    called, draw = [], bar.on_step_end
+    bar.on_step_end = lambda trainer, step, metrics: (called.append(step), draw(trainer, step, metrics))
+    trainer = Trainer(mlp_doc(training={"steps": 40, "val_every": 1000}), spiral(300), callbacks=[bar])
+    trainer.run()
+    assert called == [1, 40]  # the first line, then nothing due before the last step
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("step 40/40 [") and f"loss {trainer.recent_loss:.4g} " in last
