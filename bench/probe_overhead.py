@@ -25,7 +25,10 @@ After each block the probed trainer's captures still in flight are waited for ou
 the timed region, so that none spills into the next mode's block.
 
     .venv/bin/python bench/probe_overhead.py [--rounds 14] [--block 0.75] [--threads 1] [--instances 2]
-        [--only lenet,anbn] [--modes bare,defaults] [--out bench/results/probe_overhead.txt]
+        [--same-trainer] [--only lenet,anbn] [--modes bare,defaults] [--out bench/results/probe_overhead.txt]
+
+``--same-trainer``: each instance is one trainer in every trainer mode (SharedRun), its
+callbacks and probe rates switched between blocks; the loop stays its own.
 
 torch threads default to 1, what the app's worker uses on a 2-core machine (all cores
 but one): the other core is the spare one the capture helper runs on.
