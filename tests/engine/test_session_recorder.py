@@ -68,13 +68,17 @@ def test_gradient_norm_is_before_clipping_and_losses_are_every_step(tmp_path, cl
         assert [w for (w,) in walls] == sorted(w for (w,) in walls)  # each step its own time
 
 
+def attached(path, steps, recorder=SessionRecorder, gate=None, **kwargs):
+    """A trainer of ``steps`` steps with a recorder (of class ``recorder``) writing to ``path``."""
+    doc = mlp_doc(training={"steps": steps, "val_every": 1000})
+    trainer = Trainer(doc, spiral(400), gate=gate)
+    trainer.callbacks.append(recorder(open_writer(path, doc, trainer.settings, trainer.dataset.info), **kwargs))
+    return trainer, trainer.callbacks[-1]
+
+
 def test_steps_since_the_last_commit_are_written_by_close(tmp_path):
     # A run stopped from outside (no on_end): closing the recorder still writes every step.
-    doc = mlp_doc(training={"steps": 100, "val_every": 1000})
-    trainer = Trainer(doc, spiral(200))
-    recorder = SessionRecorder(open_writer(tmp_path / "cut.session", doc, trainer.settings, trainer.dataset.info),
-                               commit_every=3600.0)
-    trainer.callbacks.append(recorder)
+    trainer, recorder = attached(tmp_path / "cut.session", 100, commit_every=3600.0)
     recorder.on_start(trainer)
     trainer._t_last = time.perf_counter()  # (what run() sets before the first step)
     for _ in range(7):
@@ -100,11 +104,7 @@ class CalledAt(SessionRecorder):
 def test_the_recorder_is_called_on_its_detail_steps_and_records_every_step(tmp_path):
     # The trainer appends every step's loss and learning rate to the recorder's buffer
     # (Trainer.step_log); the recorder asks for a call on its detail steps alone.
-    doc = mlp_doc(training={"steps": 45, "val_every": 1000})
-    trainer = Trainer(doc, spiral(400))
-    recorder = CalledAt(open_writer(tmp_path / "quiet.session", doc, trainer.settings, trainer.dataset.info),
-                        commit_every=3600.0)
-    trainer.callbacks.append(recorder)
+    trainer, recorder = attached(tmp_path / "quiet.session", 45, CalledAt, commit_every=3600.0)
     trainer.run()
     recorder.close()
     assert recorder.called == [1, 10, 20, 30, 40]
@@ -123,12 +123,9 @@ def test_the_recorder_is_called_on_its_detail_steps_and_records_every_step(tmp_p
 
 
 def test_a_recorder_whose_steps_outlast_its_commit_interval_commits_every_step(tmp_path):
-    doc = mlp_doc(training={"steps": 6, "val_every": 1000})
-    trainer = Trainer(doc, spiral(400), gate=lambda t: time.sleep(0.03))  # each step >= 30 ms
     committed = []
-    recorder = CalledAt(open_writer(tmp_path / "slow.session", doc, trainer.settings, trainer.dataset.info),
-                        commit_every=0.02, on_commit=committed.append)
-    trainer.callbacks.append(recorder)
+    trainer, recorder = attached(tmp_path / "slow.session", 6, CalledAt, gate=lambda t: time.sleep(0.03),  # >= 30 ms
+                                 commit_every=0.02, on_commit=committed.append)
     trainer.run()
     recorder.close()
     assert recorder.called == [1, 2, 3, 4, 5, 6]
