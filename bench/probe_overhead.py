@@ -66,6 +66,7 @@ PROBED = {
     "both": dict(stats_every=1, dense=0, heavy_every=10),
 }
 MODES = ["loop", "bare", "recorded", *PROBED]
+OFF = dict(stats_every=0, heavy_every=None, heavy_hz=0.0)  # --same-trainer: the ProbeSet in bare and recorded
 
 
 def williams(n: int) -> list[list[int]]:
@@ -194,10 +195,13 @@ class SharedRun(Run):
         else:
             t.callbacks, t.step_log = [self.recorder] if mode == "recorded" else [self.recorder, self.probes], \
                 self.recorder._steps
-        if mode in PROBED and mode != self.mode:
+        if mode != self.mode:
+            # Without probes they measure nothing: a step armed by the last mode would keep
+            # its taps on the layers through the next block.
             rates = {k: ProbeSettings().to_dict()[k] for k in ("stats_every", "heavy_every", "heavy_hz", "dense")}
-            self.probes.configure(**{**rates, **PROBED[mode]})
-        self.mode = mode if mode in PROBED else self.mode
+            self.probes.configure(**{**rates, **PROBED.get(mode, OFF)})
+            self.mode = mode
+        assert mode in PROBED or not self.probes.stats.armed
         t.wake()
 
 
