@@ -8,8 +8,8 @@ class Callback:
     #: Steps before this one need neither :meth:`on_after_backward` nor :meth:`on_step_end`.
     #: A callback with nothing to do on most steps sets it in on_step_end; while every
     #: callback's lies ahead the trainer calls none (a few calls into cold code cost a
-    #: small network ~1 % a step). It may still be called before: it must then do nothing.
-    #: 0: every step. Whoever changes what a callback needs between steps calls
+    #: small network ~1 % a step). It may still be called before, for another callback's
+    #: sake. 0: every step. Whoever changes what a callback needs between steps calls
     #: ``trainer.wake()``.
     quiet_until: int = 0
 
