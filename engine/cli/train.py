@@ -61,6 +61,7 @@ def _duration(seconds) -> str:
 
 def _make_progress_bar(stream):
     from ..train import Callback
+    from ..train.callbacks import step_after
 
     class ProgressBar(Callback):
         """One line redrawn in place (a new line every few seconds when not a terminal)."""
@@ -82,8 +83,7 @@ def _make_progress_bar(stream):
                 self.last, left = now, self.every
                 self.draw(trainer, now)
             # called again when the next line is due (or at the last step), not every step
-            dt = metrics["step_time"]
-            self.quiet_until = min(step + max(1, int(left / dt)) if dt > 0 else step + 1, trainer.total_steps)
+            self.quiet_until = min(step_after(step, left, metrics["step_time"]), trainer.total_steps)
 
         def draw(self, trainer, now):
             done = trainer.step - self.s0

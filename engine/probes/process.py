@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..train.metrics import norm_dtype
 from .offpath import READY_TIMEOUT, Result, model_tensors
 from .protocol import decode_row, encode_arrays, read_frame, write_frame, write_step
 
@@ -92,12 +93,6 @@ def views(flat: torch.Tensor, layout) -> list[torch.Tensor]:
             n *= d
         out.append(flat[offset:offset + n].view(dt).view(shape))
     return out
-
-
-def _norm_of(t: torch.Tensor) -> torch.Tensor:
-    """A 0-d tensor of the dtype of a norm of ``t`` (engine.train.metrics.tensor_norms)."""
-    half = t.dtype in (torch.float16, torch.bfloat16)
-    return torch.empty((), dtype=torch.float32 if half else t.dtype)
 
 
 def _folder() -> str:
@@ -170,7 +165,8 @@ class ProcessHelper:
         index = [where.get(id(p), -1) for p in self.params]
         after, end = layout_of(named)
         before, end = layout_of([(f"before{i}", p) for i, p in enumerate(self.flat)], end)
-        gnorms, end = layout_of([(f"gnorm{i}", _norm_of(p)) for i, p in enumerate(self.flat)], end)
+        gnorms, end = layout_of([(f"gnorm{i}", torch.empty((), dtype=norm_dtype(p.dtype)))
+                                   for i, p in enumerate(self.flat)], end)
         self._paths, self._after, self._before, self._gnorms = [], [], [], []
         self.created: list[str] = []     # every file made, for tests to check none is left
         self._flats, self._staging, self._staged = [], [], deque()

@@ -19,7 +19,7 @@ from collections import deque
 import numpy as np
 import torch
 
-from ..train.callbacks import Callback
+from ..train.callbacks import Callback, step_after
 from ..train.recorder import Throughput, detail_due
 from . import offpath
 from .binary import BinaryStats
@@ -187,7 +187,7 @@ class ProbeSet(CaptureRouting, Callback):
             until = self.schedule.quiet_until(step + 1) - 1
             dt = metrics.get("step_time")
             if self._offpath is not None and dt:
-                until = min(until, step + max(1, int(RESULTS_WITHIN / dt)))
+                until = min(until, step_after(step, RESULTS_WITHIN, dt))
             self.quiet_until = until
 
     def on_validation(self, trainer, step: int, metrics: dict) -> None:

@@ -4,6 +4,12 @@ command handling are all callbacks. Every method is optional; step numbers are 1
 from __future__ import annotations
 
 
+def step_after(step: int, seconds: float, step_time: float) -> int:
+    """The step about ``seconds`` after ``step`` at ``step_time`` seconds a step, and at least
+    the next: a :attr:`Callback.quiet_until` that keeps a deadline."""
+    return step + max(1, int(seconds / step_time)) if step_time > 0 else step + 1
+
+
 class Callback:
     #: Steps before this one need neither :meth:`on_after_backward` nor :meth:`on_step_end`.
     #: A callback with nothing to do on most steps sets it in on_step_end; while every

@@ -11,11 +11,18 @@ def predicted_classes(pred: torch.Tensor) -> torch.Tensor:
     return pred.argmax(-1)
 
 
+def norm_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of the norms :func:`tensor_norms` gives tensors of ``dtype``: float32 for
+    half precision, else their own."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 def tensor_norms(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     """The L2 norm of every tensor as a 0-d tensor, in one fused call (the call
-    clip_grad_norm_ makes); float32 norms of half-precision tensors."""
-    if tensors[0].dtype in (torch.float16, torch.bfloat16):
-        return list(torch._foreach_norm(tensors, 2, dtype=torch.float32))
+    clip_grad_norm_ makes)."""
+    dtype = norm_dtype(tensors[0].dtype)
+    if dtype != tensors[0].dtype:
+        return list(torch._foreach_norm(tensors, 2, dtype=dtype))
     return list(torch._foreach_norm(tensors))
 
 

@@ -11,7 +11,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from .callbacks import Callback
+from .callbacks import Callback, step_after
 from .checkpoint_policy import CheckpointPolicy
 from .device import fetch_scalars
 from .errors import TrainError
@@ -112,10 +112,9 @@ class SessionRecorder(Callback):
             self.commit()
             left = self.commit_every
         # called next at the next detail step, a checkpoint due, or in time to commit
-        dt = metrics["step_time"]
         self.quiet_until = min((step // self.detail_every + 1) * self.detail_every,
                                self.policy.next_due(step, trainer.steps_per_epoch),
-                               step + max(1, int(left / dt)) if dt > 0 else step + 1)
+                               step_after(step, left, metrics["step_time"]))
 
     def _details(self, trainer, step: int, metrics: dict) -> None:
         grad = trainer.clipped_norm if self._grad_at_clip else self._grad
