@@ -182,9 +182,9 @@ class ProbeSet(CaptureRouting, Callback):
             self._guard("captures", self._collect, self._offpath.poll())
         self._arm(step + 1)
         if not (self._measuring or self._pending or self._held_events or self.basic_scalars or self.binary is not None):
-            # quiet until the step before the next one due, which arms that one; results
-            # from the helper are picked up within ~RESULTS_WITHIN seconds
-            until = self.schedule.quiet_until(step + 1) - 1
+            # quiet until the step before statistics are due (which arms them) or a capture;
+            # results from the helper are picked up within ~RESULTS_WITHIN seconds
+            until = self.schedule.quiet_until(step + 1)
             dt = metrics.get("step_time")
             if self._offpath is not None and dt:
                 until = min(until, step_after(step, RESULTS_WITHIN, dt))

@@ -177,8 +177,10 @@ class Schedule:
         lo, hi = self._stats_quiet
         if lo <= step < hi:
             return False
-        if not dense_due(step, self.settings.stats_every, self._dense_stats):
-            self._stats_quiet = (step, next_due(step, self.settings.stats_every, self._dense_stats))
+        due = dense_due(step, self.settings.stats_every, self._dense_stats)
+        # the steps up to the next due one are not (a due step's own included when it is not)
+        self._stats_quiet = (step + due, next_due(step, self.settings.stats_every, self._dense_stats))
+        if not due:
             return False
         if self._stats_at is None or self.settings.stats_budget >= 1:
             return True  # a budget of 1 (all the time) means no limit
@@ -200,10 +202,9 @@ class Schedule:
             lo, hi = self._heavy_quiet
             if lo <= step < hi:
                 return False
-            if dense_due(step, s.heavy_every, self._dense_heavy):
-                return True
-            self._heavy_quiet = (step, next_due(step, s.heavy_every, self._dense_heavy))
-            return False
+            due = dense_due(step, s.heavy_every, self._dense_heavy)
+            self._heavy_quiet = (step + due, next_due(step, s.heavy_every, self._dense_heavy))
+            return due
         if s.heavy_hz <= 0:
             return False
         cost = median(self._costs) if self._costs else 0.0
@@ -211,17 +212,19 @@ class Schedule:
         return self._last_heavy is None or self._clock() - self._last_heavy >= wait
 
     def quiet_until(self, step: int) -> int:
-        """The first step from ``step`` on at which statistics or a capture may be due, as far
-        as :meth:`stats_due` and :meth:`heavy_due` have looked ahead (``step`` when unknown,
-        e.g. captures by the clock)."""
+        """The first step from ``step`` on whose end the probes need: the one before
+        statistics are due (it arms them) or one with a capture, as far as :meth:`stats_due`
+        and :meth:`heavy_due` have looked ahead (``step`` when unknown, e.g. captures by the
+        clock)."""
         lo, hi = self._stats_quiet
         if not lo <= step < hi:
             return step
+        arm = hi - 1  # >= step: hi > step
         s = self.settings
         if s.heavy_every is None:
-            return hi if s.heavy_hz <= 0 else step
+            return arm if s.heavy_hz <= 0 else step
         lo, heavy_hi = self._heavy_quiet
-        return min(hi, heavy_hi) if lo <= step < heavy_hi else step
+        return min(arm, heavy_hi) if lo <= step < heavy_hi else step
 
     def now(self) -> float:
         return self._clock()

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from engine.probes import ProbeSet, ProbeSettings, ProbeSettingsError
-from engine.probes.settings import dense_due, parse_probe_edits, schedule_steps
+from engine.probes.settings import dense_due, next_due, parse_probe_edits, schedule_steps
 from engine.session import SessionReader, SessionWriter
 from engine.train import Callback, Trainer
 from tests.engine.test_probes_common import chain, random_data
@@ -164,10 +164,13 @@ def test_the_schedule_answers_the_same_whatever_order_it_is_asked_in():
         steps = list(range(1, 400)) + [rng.randrange(1, 2000) for _ in range(400)] + list(range(300, 1, -1))
         assert [sched.stats_due(s) for s in steps] == [dense_due(s, every, dense) for s in steps]
         assert [sched.heavy_due(s) for s in steps] == [dense_due(s, every + 3, dense) for s in steps]
-        for s in range(1, 400):  # the steps it calls quiet are neither due
+        for s in range(1, 400):  # the steps it calls quiet arm nothing and capture nothing
             sched.stats_due(s), sched.heavy_due(s)
             quiet = range(s, sched.quiet_until(s))
-            assert not any(dense_due(q, every, dense) or dense_due(q, every + 3, dense) for q in quiet)
+            assert not any(dense_due(q + 1, every, dense) or dense_due(q, every + 3, dense) for q in quiet)
+            # and, once both were asked about a step, it knows the steps after it (a due one
+            # included), so that the probes are not called there for nothing
+            assert sched.quiet_until(s + 1) == max(s + 1, min(next_due(s, every, dense) - 1, next_due(s, every + 3, dense)))
         sched.reconfigure(settings.changed(stats_every=every + 1), {"stats_every": every + 1}, running=True)
         assert [sched.stats_due(s) for s in steps] == [dense_due(s, every + 1, 0) for s in steps]
 
@@ -180,3 +183,28 @@ def test_a_step_armed_by_the_old_rate_is_not_measured_after_a_change(tmp_path, v
              change=(9, {"stats_every": 7}), basic_scalars=False, via=via) as r:
         stats = list(r.scalar("layer/r/dead_frac")[0])
     assert stats == [5, 14, 21, 28]
+
+
+def test_the_probes_are_called_only_on_the_steps_they_need(tmp_path):
+    # Statistics every 5 (armed at the end of the step before), a capture every 10, inline:
+    # the trainer calls the ProbeSet at the start, on 4, 5, 9, 10, ... and nowhere else,
+    # a capture's next step included; what they record is what the rates say.
+    called = []
+
+    class Seen(ProbeSet):
+        def on_step_end(self, trainer, step, metrics):
+            called.append(step)
+            super().on_step_end(trainer, step, metrics)
+
+    doc = mlp()
+    writer = SessionWriter(tmp_path / "quiet.session", doc.to_dict(), dict(doc.training))
+    probes = Seen(writer, ProbeSettings(stats_every=5, heavy_every=10, dense=0, capture_mode="inline"),
+                  basic_scalars=False)
+    trainer = Trainer(doc, random_data((6,), n=80, seed=0),
+                      overrides={"steps": 40, "device": "cpu", "seed": 0, "val_every": 1000}, callbacks=[probes])
+    trainer.run()
+    writer.close()
+    assert called == [1] + [s for s in range(2, 41) if s % 5 in (0, 4)]
+    r = SessionReader(tmp_path / "quiet.session")
+    assert list(r.scalar("layer/r/dead_frac")[0]) == [5, 10, 15, 20, 25, 30, 35, 40]
+    assert list(r.tensor_steps("act_hist/r")) == [0, 10, 20, 30, 40]
