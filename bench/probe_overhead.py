@@ -19,6 +19,9 @@ recipe records the loss every step), and ``x recorded`` is the probes' own cost.
 The modes train in blocks of about BLOCK seconds, in the rows of a balanced Latin
 square (Williams design: each mode follows each other mode equally often), and the
 medians of steps/s are compared (../shared/ENVIRONMENT.md: single runs vary by ±5-10 %).
+``paired`` is the median over the rows of each row's own ratio (every mode trains once
+in a row, within a few seconds): what a slow drift of the machine's speed over the run
+does not move, where the ratio of medians compares blocks minutes apart.
 Each mode has INSTANCES trainers whose blocks alternate: two identical trainers differ
 by up to ~3 % (where their tensors landed in memory), which more blocks do not average.
 After each block the probed trainer's captures still in flight are waited for outside
@@ -304,7 +307,9 @@ def measure(key: str, modes: list[str], rounds: int, seconds: float, instances: 
                             i[what][name] = i[what].get(name, 0) + n
                     i["errors"] += p.errors
                 r.close()
-    return {"key": key, "title": title, "wall": {m: statistics.median(v) for m, v in wall.items()},
+    paired = {m: statistics.median(a / b for a, b in zip(v, wall["bare"])) for m, v in wall.items()} \
+        if "bare" in wall else {}
+    return {"key": key, "title": title, "wall": {m: statistics.median(v) for m, v in wall.items()}, "paired": paired,
             "cpu": {m: statistics.median(v) for m, v in cpu.items()}, "info": info,
             "thread": {m: statistics.median(v) for m, v in thread.items()},
             "spread": {m: (min(v), max(v)) for m, v in wall.items()}}
@@ -316,7 +321,7 @@ def report(r: dict, modes: list[str]) -> list[str]:
     for m in modes:
         parts = [f"  {m:<9} {w[m]:8.1f} steps/s"]
         if "bare" in w:
-            parts.append(f"x bare {w[m] / w['bare']:.3f}")
+            parts.append(f"x bare {w[m] / w['bare']:.3f} (paired {r['paired'][m]:.3f})")
         if "recorded" in w:
             parts.append(f"x recorded {w[m] / w['recorded']:.3f}")
         if "loop" in w:
