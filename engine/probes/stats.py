@@ -48,6 +48,7 @@ class StepStats:
         self._attached = False    # hooks stay on the layers (else only while armed)
         self.copy_into: dict[str, torch.Tensor] | None = None  # node -> slot view (helper's)
         self._outs: dict[str, torch.Tensor] = {}
+        self._derived: set[str] = set()  # this step's outputs the helper recomputes (not kept)
         self._hooks = LayerHooks(self._install)
         self._gnorms: list[torch.Tensor] | None = None
         self._gpresent: list[int] = []
@@ -101,7 +102,8 @@ class StepStats:
                         dst.copy_(out.detach())
                         self._outs[node] = dst
                         return
-                    if src in self._outs:
+                    if src in self._outs or src in self._derived:
+                        self._derived.add(node)
                         return  # the helper recomputes it from its input's copy
                 self._outs[node] = out.detach()
         return keep
@@ -109,6 +111,7 @@ class StepStats:
     def take_outputs(self) -> dict[str, torch.Tensor]:
         """The outputs kept this step (node -> tensor, graph order), handed over."""
         acts, self._outs = self._outs, {}
+        self._derived.clear()
         return {n: acts[n] for n in self.t.activation if n in acts}
 
     # -- gradients and weights -------------------------------------------------------------
@@ -155,6 +158,7 @@ class StepStats:
         weight numbers are computed now (the next update changes the weights); the
         activation reductions now."""
         acts, self._outs = self._outs, {}
+        self._derived.clear()
         derive_outputs(self.t, acts)  # those not copied for the helper (which also ends here)
         small: list[torch.Tensor] = []
         layout = {"acts": [], "grads": None, "weights": False, "before": False, "extra": []}

@@ -31,7 +31,7 @@ def one_torch_thread():
 
 def conv_lstm_doc():
     return chain((2, 6), [("c", "Conv1d", {"channels": 4, "kernel": 3}), ("t", "Tanh", {}),
-                          ("p", "Permute", {"order": [2, 1]}),
+                          ("mp", "MaxPool1d", {"kernel": 2}), ("p", "Permute", {"order": [2, 1]}),
                           ("lstm", "LSTM", {"units": 5, "return_sequences": False}),
                           ("fc", "Dense", {"units": 2})])
 
@@ -112,9 +112,11 @@ def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scal
     assert sa.keys() == sb.keys() and {"layer/lstm/act_std", "layer/t/saturated_frac"} <= {n for n, _ in sa}
     assert ({"grad_norm", "train/accuracy"} <= {n for n, _ in sa}) == basic_scalars  # else the worker's
     assert [k for k in sa if sa[k] != sb[k]] == []   # statistics computed in the helper too
-    # the helper recomputed the Tanh's output from the conv's copy: the loop copied the others
+    # the helper recomputed the Tanh's output from the conv's copy, and the pooling's from
+    # that: the loop copied the others
     copied = ("c", "lstm", "fc") + ((ACCURACY_PRED, ACCURACY_TARGET) if basic_scalars else ())
-    assert helper.targets.derived == {"t": "c"} and len(slots) == STEPS - 1 and set(slots) == {copied}
+    assert helper.targets.derived == {"t": "c", "mp": "t"} and len(slots) == STEPS - 1 and set(slots) == {copied}
+    assert {"layer/mp/act_mean", "layer/mp/act_std"} <= {n for n, _ in sb}
     with sqlite3.connect(b) as db:
         modes = [m for (m,) in db.execute("SELECT json_extract(data, '$.mode') FROM events "
                                           "WHERE kind = 'capture_mode' ORDER BY id")]

@@ -141,20 +141,22 @@ def test_saturation_count_in_float32_at_the_threshold_and_with_nan():
 
 
 def test_pure_layers_right_after_a_measured_layer_are_recomputed_not_copied():
-    # Targets.derived: an activation whose one input is a measured layer's output; not one
-    # after the network's input, after a recomputed one, or after an unmeasured layer (Dropout).
+    # Targets.derived: an activation (or a pooling) whose one input is a measured layer's
+    # output, recomputed or not; not one after the network's input or an unmeasured layer
+    # (Dropout).
     doc = chain((6,), [("a0", "Tanh", {}), ("fc", "Dense", {"units": 5}), ("r", "ReLU", {}), ("t", "Tanh", {}),
                        ("d", "Dropout", {"p": 0.5}), ("s", "Sigmoid", {}), ("out", "Dense", {"units": 2}),
                        ("s2", "Sigmoid", {})])
     targets = Targets(compile_graph(doc), doc)
-    assert targets.derived == {"r": "fc", "s2": "out"}
+    assert targets.derived == {"r": "fc", "t": "r", "s2": "out"}
     torch.manual_seed(0)
     fc, out = torch.randn(4, 5), torch.randn(4, 2)
     full = {"a0": torch.randn(4, 6), "fc": fc, "r": torch.relu(fc), "t": torch.tanh(torch.relu(fc)),
             "s": torch.randn(4, 5), "out": out, "s2": torch.sigmoid(out)}
     copied = without_derived(targets, full)  # what the training loop copies for the helper
-    assert list(copied) == ["a0", "fc", "t", "s", "out"]
+    assert list(copied) == ["a0", "fc", "s", "out"]
     derive_outputs(targets, copied)          # what the helper then measures
     assert copied.keys() == full.keys() and all(torch.equal(copied[n], full[n]) for n in full)
     lenet = load_template("lenet")
-    assert Targets(compile_graph(lenet), lenet).derived == {"t1": "c1", "t3": "c3", "t5": "f5", "t6": "f6"}
+    assert Targets(compile_graph(lenet), lenet).derived == {"t1": "c1", "s2": "t1", "t3": "c3", "s4": "t3",
+                                                            "t5": "f5", "t6": "f6"}

@@ -87,7 +87,7 @@ def _pool(kind: str, dims: int):
                       "for max); at most half the window.", min=0, max=32)),
         build=lambda p, s: cls(p["kernel"], stride=p["stride"] or p["kernel"], padding=p["padding"]),
         ranks=(dims + 1,), expects="(N, C, L)" if dims == 1 else "(N, C, H, W)", check=_pool_check,
-        flops=lambda p, s, o, m: prod(o) * p["kernel"] ** dims, probes=("activation",))
+        flops=lambda p, s, o, m: prod(o) * p["kernel"] ** dims, probes=("activation",), pure=True)
 
 
 def _upsample_build(p, s):
