@@ -110,6 +110,7 @@ class Helper:
             self.gnorms.append(views(flat, header["gnorms"]))
             self.flat.append([a[i] for i in header["flat_index"]])
         self.done = torch.from_file(header["ctrl"], shared=True, size=64, dtype=torch.uint8)[:8].view(torch.int64)
+        self.trained = [self.cm.tensors[i] for i in header["flat_index"]]  # the trained weights, in the network
         self.acts, self.act_names = None, []
         # The weights after the last step received: the weights before the next update,
         # which the training loop then need not copy (statistics are measured on a CPU only).
@@ -123,7 +124,7 @@ class Helper:
 
         from ..train.metrics import batch_accuracy
         from .diagnostics import diagnose_capture
-        from .process import ACCURACY_PRED, ACCURACY_TARGET
+        from .process import ACCURACY_PRED, ACCURACY_TARGET, REPLAY_INPUT
         from .protocol import encode_arrays, write_frame
         k, step = int(header["slot"]), int(header["step"])
         if "acts_layout" in header:
@@ -141,18 +142,24 @@ class Helper:
                 st = self.stats
                 names = self.act_names if stats["acts"] == "all" else stats["acts"]
                 acts = self.acts[k] if names else {}
-                st._outs = {n: acts[n] for n in names if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
+                before = stats["before"]
+                weights_before = self.previous if before == "previous" else self.before[k]
+                if REPLAY_INPUT in names:
+                    outs, pred = self.replay(k, acts[REPLAY_INPUT], weights_before)
+                else:
+                    outs = {n: acts[n] for n in names if n not in (ACCURACY_PRED, ACCURACY_TARGET)}
+                    pred = acts.get(ACCURACY_PRED)
+                st._outs = outs
                 present = range(len(self.flat[k])) if stats["present"] == "all" else stats["present"] or []
                 st._gpresent = present
                 st._gnorms = [self.gnorms[k][i] for i in present] or None
                 st._flat = self.flat[k]
-                before = stats["before"]
-                st._before = self.previous if before == "previous" else self.before[k]
+                st._before = weights_before
                 st._have_before = before in ("previous", "slot")
                 layout, values = st.finish()
                 named = st.named(layout, values.values())
-                if ACCURACY_PRED in names:
-                    named["train/accuracy"] = float(batch_accuracy(acts[ACCURACY_PRED], acts[ACCURACY_TARGET]))
+                if ACCURACY_TARGET in names and pred is not None:
+                    named["train/accuracy"] = float(batch_accuracy(pred, acts[ACCURACY_TARGET]))
                 self.pending.append((step, named))
                 if diagnose:
                     self.found += [[step, d.to_dict()] for d in
@@ -186,6 +193,25 @@ class Helper:
             self.results.append((reply, rows))
         if header.get("flush") or time.monotonic() - self.last_sent >= STATS_EVERY_S:
             self.send_stats(out)
+
+    def replay(self, k: int, x, weights_before: list) -> tuple[dict, object]:
+        """The layers' outputs of a training step, recomputed: the network as it was before
+        the step's update (buffers and untrained weights as in slot ``k``), in training mode,
+        on the step's batch ``x``. Returns (node -> output, the network's output)."""
+        import torch
+        cm, st = self.cm, self.stats
+        cm.load(self.after[k])
+        with torch.no_grad():
+            torch._foreach_copy_(self.trained, weights_before)
+            st.attach()
+            st.armed = True
+            try:
+                cm.model.train()
+                pred = cm.model(x)
+            finally:
+                st.armed = False
+                st.detach()
+        return st.take_outputs(), pred
 
     def waiting(self, out, idle: bool) -> None:
         """Between requests: what was measured goes out once ``STATS_EVERY_S`` old, or

@@ -41,8 +41,9 @@ from .protocol import decode_row, encode_arrays, read_frame, write_frame, write_
 
 SLOTS = 8
 # Extra "outputs" shipped with a step's statistics: the training batch's predictions and
-# targets, for train/accuracy (names no graph node can have).
-ACCURACY_PRED, ACCURACY_TARGET = "\0pred", "\0target"
+# targets, for train/accuracy, and the batch itself when the helper recomputes the layers'
+# outputs from it (Targets.replayable) instead of receiving them (names no graph node can have).
+ACCURACY_PRED, ACCURACY_TARGET, REPLAY_INPUT = "\0pred", "\0target", "\0input"
 # Step requests are small frames; waking the helper for each costs the training loop a
 # system call and, on a busy machine, a context switch. They go out together at most
 # this often, or at once when a capture is asked for or a slot is awaited.

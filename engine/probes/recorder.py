@@ -27,7 +27,7 @@ from .capture import ProbeCapture
 from .capturing import CaptureRouting
 from .diagnostics import Diagnostician, Thresholds
 from .outputs import OutputCaptures
-from .process import ACCURACY_PRED, ACCURACY_TARGET, HelperGone
+from .process import ACCURACY_PRED, ACCURACY_TARGET, REPLAY_INPUT, HelperGone
 from .settings import ProbeSettings, Schedule
 from .stats import StepStats, without_derived
 from .targets import Targets
@@ -76,6 +76,7 @@ class ProbeSet(CaptureRouting, Callback):
         self._ship_stats: bool | None = None  # statistics to the helper process (small networks)
         self._slot: int | None = None         # the helper slot this step's statistics fill
         self._slot_next: int | None = None    # reserved when the step was armed
+        self._replay = False                  # the helper recomputes a step's outputs from its batch
         self._present: list[int] = []        # parameters with a gradient this step (helper slot)
         self._gnorms: list = []               # ... and their gradients' norms
         self._before_in = "slot"              # where the helper finds the weights before the update
@@ -85,7 +86,7 @@ class ProbeSet(CaptureRouting, Callback):
         self._step = 0
         self._running = False
         self._stats_ok = self._heavy_ok = True
-        self._measuring = False   # this step's statistics are taken (StepStats.armed, read cheaply)
+        self._measuring = False   # this step's statistics are taken (the taps may be off: _replay)
         # quiet_until (Callback): steps before it need nothing of on_step_end but a look for
         # results, neither statistics nor a capture is due (most steps at the default rates),
         # and the trainer calls no callback while they all are quiet.
@@ -121,6 +122,7 @@ class ProbeSet(CaptureRouting, Callback):
                                            trainer.total_steps - trainer.step)
         self.stats = StepStats(t)
         self.stats.use_norms_of(trainer)
+        self._replay = t.replayable and isinstance(x, torch.Tensor)
         self.stats.attach()
         self.binary = BinaryStats(t) if t.binary else None
         self.diagnostician = Diagnostician.for_targets(t, self.thresholds)
@@ -137,7 +139,7 @@ class ProbeSet(CaptureRouting, Callback):
     def on_after_backward(self, trainer, step: int) -> None:
         if self._measuring:
             try:
-                self._gradients(step)
+                self._gradients(trainer, step)
                 if self.binary is not None:
                     self.binary.after_backward()
             except Exception as exc:
@@ -161,7 +163,7 @@ class ProbeSet(CaptureRouting, Callback):
                 if rate is not None:
                     basic["samples_per_s"] = rate
             self.writer.scalars(step, basic)
-        measured = self._stats_ok and self.stats.armed
+        measured = self._stats_ok and self._measuring
         heavy = self._heavy_ok and self.schedule.heavy_due(step)
         timed = measured and self.settings.stats_budget < 1
         start = time.perf_counter() if timed else 0.0
@@ -257,7 +259,22 @@ class ProbeSet(CaptureRouting, Callback):
             runner.close()
 
     # -- statistics ------------------------------------------------------------------------------
-    def _gradients(self, step: int) -> None:
+    def _replay_here(self, trainer) -> None:
+        """The step's layer outputs, recomputed here as the helper would have (the helper went
+        away after the step was armed): the weights are still those before the update, and
+        the batch-norm statistics the second forward moves are put back."""
+        model = trainer.model
+        buffers = list(model.buffers())
+        kept = [b.clone() for b in buffers]
+        self.stats.armed = True
+        try:
+            with torch.no_grad():
+                model(trainer._last_input)
+        finally:
+            if buffers:
+                torch._foreach_copy_(buffers, kept)
+
+    def _gradients(self, trainer, step: int) -> None:
         """After backward, before clipping and the update: the gradients' norms, and the
         weights into the helper slot reserved when the step was armed (its outputs are there
         already), else measured here."""
@@ -271,18 +288,28 @@ class ProbeSet(CaptureRouting, Callback):
             return
         if runner is not None and runner.mode == "process" and not runner.alive():
             self._drop_offpath(step, runner.gone)
+        if slot is not None and not stats.armed:  # the helper was to recompute the outputs
+            self._replay_here(trainer)
         stats.after_backward(True)
 
     def _ship(self, trainer, step: int, loss, heavy: bool) -> None:
         slot, self._slot = self._slot, None
         runner = self._offpath
-        acts = without_derived(self.targets, self.stats.take_outputs())
-        if self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None:
-            acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
+        outs = self.stats.take_outputs()
+        accuracy = self.basic_scalars and trainer.target_kind == "class" and trainer._last_pred is not None
+        if self._replay:  # the batch, from which the helper recomputes the outputs
+            acts = {REPLAY_INPUT: trainer._last_input}
+            if accuracy:
+                acts[ACCURACY_TARGET] = trainer._last_target
+        else:
+            acts = without_derived(self.targets, outs)
+            if accuracy:
+                acts[ACCURACY_PRED], acts[ACCURACY_TARGET] = trainer._last_pred, trainer._last_target
+        here = outs if self._replay else acts  # what measuring here after all would measure
         copies = runner.output_copies(acts, slot)
-        if copies is None:  # the outputs changed shape: measured here from now on
+        if copies is None:  # the outputs (or the batch) changed shape: measured here from now on
             self._ship_stats = False
-            self._stats_here(trainer, step, loss, runner, slot, acts)
+            self._stats_here(trainer, step, loss, runner, slot, here)
             if heavy:
                 self._heavy(step)
             return
@@ -296,7 +323,7 @@ class ProbeSet(CaptureRouting, Callback):
             self.measured["helper"] += 1
         except HelperGone as exc:
             self._drop_offpath(step, str(exc))
-            self._stats_here(trainer, step, loss, runner, slot, acts)
+            self._stats_here(trainer, step, loss, runner, slot, here)
             if heavy:
                 self._heavy(step)
 
@@ -348,16 +375,22 @@ class ProbeSet(CaptureRouting, Callback):
         if self.stats is None:
             return
         armed = self._stats_ok and self.schedule.stats_due(step)
-        if not armed and not self.stats.armed:
+        if not armed and not self._measuring:
             return  # most steps at the default rates: nothing to change
         runner, self._slot_next, self.stats.copy_into = self._offpath, None, None
+        taps = armed
         if (armed and runner is not None and runner.mode == "process" and runner.ready
                 and runner.device.type == "cpu" and self._ship_stats is not False):
             slot = runner.free_slot()  # None: the helper is behind, this step is measured here
             if slot is not None:
                 self._slot_next = slot
-                self.stats.copy_into = runner.acts_views(slot)
-        self.stats.armed = self._measuring = armed
+                if self._replay:
+                    # the helper recomputes the outputs: no tap (one keeping a big output
+                    # alive to the end of the step slowed LeNet's forward more than a copy)
+                    taps = False
+                else:
+                    self.stats.copy_into = runner.acts_views(slot)  # the taps copy into the slot
+        self.stats.armed, self._measuring = taps, armed
         if self.binary is not None:
             self.binary.armed = armed
 

@@ -33,6 +33,11 @@ class Targets:
             if (CATALOGUE[types[n]].pure and len(inputs) == 1 and inputs[0].src in probes
                     and "activation" in probes[inputs[0].src]):
                 self.derived[n] = inputs[0].src
+        # A training step's layer outputs are a function of its input batch and the weights
+        # before its update when no layer draws random numbers: the helper process can then
+        # recompute them all from a copy of the batch (engine.probes.helper), bit for bit
+        # where both run torch with the same number of threads.
+        self.replayable = not any(CATALOGUE[types[n.id]].random for n in doc.nodes)
         self.dead_units = {n for n in self.order if "dead_units" in probes[n]}
         self.saturation = {n for n in self.order if "saturation" in probes[n]}
         self.weight_hist = [n for n in self.order if "weights" in probes[n]]

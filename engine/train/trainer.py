@@ -111,7 +111,7 @@ class Trainer:
         #: session recorder's buffer, so that it needs a call only on its detail steps
         self.step_log: list | None = None
         self._awake_at = 0   # the callbacks are called from this step on (Callback.quiet_until)
-        self._last_pred = self._last_target = None
+        self._last_pred = self._last_target = self._last_input = None
         self._unscaled = False
         #: the gradients' global norm before clipping, as clip_grad_norm_ measured it this
         #: step (None unless the step clipped by norm alone)
@@ -278,6 +278,7 @@ class Trainer:
     def train_step(self) -> float | None:
         """One update. Returns the loss, or None if the loss was NaN/Inf (no update made)."""
         xb, yb = self._next_batch()
+        self._last_input = xb  # this step's batch (the probes' helper recomputes outputs from it)
         model, opt, step = self.train_module, self.optimizer, self.step + 1
         opt.zero_grad(set_to_none=True)
         with self._autocast():
@@ -426,7 +427,7 @@ class Trainer:
         # Drop what the failed step held (its frames keep activations alive) before the
         # callbacks run their end-of-run work (a checkpoint, a last capture).
         exc.__traceback__ = None
-        self._last_pred = self._last_target = None
+        self._last_pred = self._last_target = self._last_input = None
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

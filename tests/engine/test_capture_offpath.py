@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from engine.probes import ProbeSet, ProbeSettings
-from engine.probes.process import ACCURACY_PRED, ACCURACY_TARGET
+from engine.probes.process import ACCURACY_PRED, ACCURACY_TARGET, REPLAY_INPUT
 from engine.session import SessionWriter
 from engine.train import Callback, Trainer
 from tests.engine.test_probes_common import chain, random_data
@@ -29,10 +29,15 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-def conv_lstm_doc():
-    return chain((2, 6), [("c", "Conv1d", {"channels": 4, "kernel": 3}), ("t", "Tanh", {}),
+def conv_lstm_doc(dropout: bool = False, batchnorm: bool = False):
+    """``dropout``: with a layer that draws random numbers, whose outputs the helper cannot
+    recompute from the batch: the training loop copies them instead. ``batchnorm``: with
+    running statistics, which a forward in training mode moves."""
+    return chain((2, 6), [("c", "Conv1d", {"channels": 4, "kernel": 3}),
+                          *([("bn", "BatchNorm1d", {})] if batchnorm else []), ("t", "Tanh", {}),
                           ("mp", "MaxPool1d", {"kernel": 2}), ("p", "Permute", {"order": [2, 1]}),
                           ("lstm", "LSTM", {"units": 5, "return_sequences": False}),
+                          *([("drop", "Dropout", {"p": 0.25})] if dropout else []),
                           ("fc", "Dense", {"units": 2})])
 
 
@@ -77,9 +82,9 @@ class _Slots(Callback):
             self.seen.append(runner._acts_names)
 
 
-def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None):
-    path = tmp_path / f"{mode}-{kill_after}-{basic_scalars}.session"
-    doc = conv_lstm_doc()
+def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None, dropout=False, batchnorm=False):
+    path = tmp_path / f"{mode}-{kill_after}-{basic_scalars}-{dropout}-{batchnorm}.session"
+    doc = conv_lstm_doc(dropout, batchnorm)
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
     probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=3, dense=0, capture_mode=mode),
                       basic_scalars=basic_scalars)
@@ -97,11 +102,12 @@ def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None):
     return probes, path, callbacks[-1].killed if kill_after is not None else []
 
 
+@pytest.mark.parametrize("dropout", [False, True], ids=["outputs recomputed", "outputs copied"])
 @pytest.mark.parametrize("basic_scalars", [True, False], ids=["basic scalars", "as the worker records"])
-def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scalars):
-    inline, a, _ = record(tmp_path, "inline", basic_scalars=basic_scalars)
+def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scalars, dropout):
+    inline, a, _ = record(tmp_path, "inline", basic_scalars=basic_scalars, dropout=dropout)
     slots = []
-    helper, b, _ = record(tmp_path, "process", basic_scalars=basic_scalars, slots=slots)
+    helper, b, _ = record(tmp_path, "process", basic_scalars=basic_scalars, slots=slots, dropout=dropout)
     assert inline.errors == [] and helper.errors == []
     assert inline.captured["inline"] == helper.captured["process"] == STEPS // 3 + 1
     assert helper.captured["inline"] == 0 and helper.capture_mode == "process"
@@ -110,13 +116,19 @@ def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scal
     assert ta.keys() == tb.keys() and len(ta) > 100
     assert [k for k in ta if ta[k] != tb[k]] == []
     assert sa.keys() == sb.keys() and {"layer/lstm/act_std", "layer/t/saturated_frac"} <= {n for n, _ in sa}
+    assert {"layer/mp/act_mean", "layer/mp/act_std"} <= {n for n, _ in sb}
     assert ({"grad_norm", "train/accuracy"} <= {n for n, _ in sa}) == basic_scalars  # else the worker's
     assert [k for k in sa if sa[k] != sb[k]] == []   # statistics computed in the helper too
-    # the helper recomputed the Tanh's output from the conv's copy, and the pooling's from
-    # that: the loop copied the others
-    copied = ("c", "lstm", "fc") + ((ACCURACY_PRED, ACCURACY_TARGET) if basic_scalars else ())
-    assert helper.targets.derived == {"t": "c", "mp": "t"} and len(slots) == STEPS - 1 and set(slots) == {copied}
-    assert {"layer/mp/act_mean", "layer/mp/act_std"} <= {n for n, _ in sb}
+    if dropout:
+        # the helper recomputed the Tanh's output from the conv's copy, and the pooling's
+        # from that: the loop copied the others
+        copied = ("c", "lstm", "fc") + ((ACCURACY_PRED, ACCURACY_TARGET) if basic_scalars else ())
+        assert helper.targets.derived == {"t": "c", "mp": "t"} and not helper.targets.replayable
+    else:
+        # the helper recomputed every output from the batch: the loop copied that alone
+        copied = (REPLAY_INPUT,) + ((ACCURACY_TARGET,) if basic_scalars else ())
+        assert helper.targets.replayable
+    assert len(slots) == STEPS - 1 and set(slots) == {copied}
     with sqlite3.connect(b) as db:
         modes = [m for (m,) in db.execute("SELECT json_extract(data, '$.mode') FROM events "
                                           "WHERE kind = 'capture_mode' ORDER BY id")]
@@ -124,15 +136,19 @@ def test_helper_process_records_bitwise_what_inline_records(tmp_path, basic_scal
     assert helper.helper_files and not any(os.path.exists(f) for f in helper.helper_files)
 
 
-def test_a_helper_that_dies_hands_over_to_inline_without_changing_a_record(tmp_path):
-    inline, a, _ = record(tmp_path, "inline")
-    helper, b, killed = record(tmp_path, "process", kill_after=10)
-    assert killed and helper.errors == []
+@pytest.mark.parametrize("batchnorm", [False, True], ids=["", "batch norm"])
+def test_a_helper_that_dies_hands_over_to_inline_without_changing_a_record(tmp_path, batchnorm):
+    # The step armed before the helper died was to have its outputs recomputed there: they
+    # are recomputed here instead, the batch norm's running statistics left as they were
+    # (else the captures after it, in evaluation mode, would differ).
+    inline, a, _ = record(tmp_path, "inline", batchnorm=batchnorm)
+    helper, b, killed = record(tmp_path, "process", kill_after=10, batchnorm=batchnorm)
+    assert killed and helper.errors == [] and helper.targets.replayable
     assert helper.captured["process"] == 4 and helper.captured["inline"] == STEPS // 3 + 1 - 4
     ta, sa = rows(a)
     tb, sb = rows(b)
     assert ta.keys() == tb.keys() and [k for k in ta if ta[k] != tb[k]] == []
-    assert sa.keys() == sb.keys()
+    assert sa.keys() == sb.keys() and [k for k in sa if sa[k] != sb[k]] == []
     with sqlite3.connect(b) as db:
         events = list(db.execute("SELECT step, json_extract(data, '$.mode'), message FROM events "
                                  "WHERE kind = 'capture_mode' ORDER BY id"))

@@ -65,7 +65,7 @@ LAYERS = [
     LayerType(
         "Dropout", "Core", "Zeroes each value with probability p while training (and rescales the rest).",
         params=(Param("p", "float", 0.5, "Drop probability.", min=0.0, max=0.99),),
-        build=lambda p, s: nn.Dropout(p["p"]), probes=()),
+        build=lambda p, s: nn.Dropout(p["p"]), probes=(), random=True),
     LayerType(
         "Embedding", "Core", "Looks up a learned vector for each token id: (N, T) ids -> (N, T, dim).",
         params=(Param("vocab", "int", 32, "Number of distinct token ids.", min=1, max=10_000_000),

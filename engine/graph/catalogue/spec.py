@@ -131,6 +131,9 @@ class LayerType:
     #: the output is a function of the one input alone (no weights, state or randomness):
     #: statistics recompute it from the input's copy rather than copy it too
     pure: bool = False
+    #: the output while training draws random numbers (Dropout): a step's outputs cannot be
+    #: recomputed from its input batch and weights (see engine.probes.targets.Targets.replayable)
+    random: bool = False
     target: str = ""  # loss nodes: the target kind they need, "class" ids or "value" tensors
 
     def param(self, name: str) -> Param | None:
