@@ -15,7 +15,7 @@ import torch
 
 from . import offpath
 from .diagnostics import Diagnostic, diagnose_capture
-from .process import DiagnosticsResult, HelperGone, ProcessHelper, StatsResult
+from .process import SLOTS, DiagnosticsResult, HelperGone, ProcessHelper, StatsResult
 
 _MODE_TEXT = {
     "inline": "Heavy captures run inline, in the training loop ({reason}).",
@@ -36,7 +36,7 @@ class CaptureRouting:
                 threads = max(1, min(threads, offpath.spare_cores()))
             self._offpath = ProcessHelper(doc, trainer.model, self.stats._flat, x, y, s.max_channels,
                                           s.hist_bins, grid_x, self.outputs.grid, self.capture.ranges(), threads,
-                                          asdict(self.thresholds))
+                                          asdict(self.thresholds), slots=SLOTS * (2 if self._replay else 1))
             self._helper_files = self._offpath.created
             if s.capture_mode == "process" and not self._offpath.wait_ready():
                 reason = self._offpath.gone or "the helper process did not start in time"

@@ -7,7 +7,7 @@ thread would hold the GIL it needs. There the weights leave the GPU by a non-blo
 copy into pinned memory; the request goes out once that copy's event has completed
 (polled on later steps), so the training loop never waits for the device.
 
-Each measured step uses one of ``SLOTS`` shared-memory slots, round robin: the weights
+Each measured step uses one of ``slots`` shared-memory slots, round robin: the weights
 after the update (every parameter and buffer: what a capture needs), the weights before
 it and the norm of every gradient before clipping (what the statistics need; the trainer
 measures them once a step in one fused call, and its clip by norm reuses them), and the
@@ -39,6 +39,9 @@ from ..train.metrics import norm_dtype
 from .offpath import READY_TIMEOUT, Result, model_tensors
 from .protocol import decode_row, encode_arrays, read_frame, write_frame, write_step
 
+# Slots in the ring: enough for the helper to fall a few steps behind while it takes a
+# capture (a^n b^n: 3.5 ms, three training steps). Where it recomputes the outputs from the
+# batch, a slot is small (weights and batch) and the helper busier: twice as many.
 SLOTS = 8
 # Extra "outputs" shipped with a step's statistics: the training batch's predictions and
 # targets, for train/accuracy, and the batch itself when the helper recomputes the layers'
@@ -155,8 +158,9 @@ class ProcessHelper:
     mode = "process"
 
     def __init__(self, doc, model, flat_params, x, y, max_channels, bins, grid_x=None, grid=0,
-                 ranges: dict | None = None, threads: int = 1, thresholds: dict | None = None):
+                 ranges: dict | None = None, threads: int = 1, thresholds: dict | None = None, slots: int = SLOTS):
         sweep()
+        self.slots = slots
         named = model_tensors(model)
         self.device = named[0][1].device if named else x.device
         self.live = [t for _, t in named]
@@ -171,7 +175,7 @@ class ProcessHelper:
         self._paths, self._after, self._before, self._gnorms = [], [], [], []
         self.created: list[str] = []     # every file made, for tests to check none is left
         self._flats, self._staging, self._staged = [], [], deque()
-        for _ in range(SLOTS):
+        for _ in range(self.slots):
             path, flat = shared_file(end, "slot")
             self._paths.append(path)
             self.created.append(path)
@@ -212,7 +216,7 @@ class ProcessHelper:
         header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
                   "device": str(self.device), "numerics": numerics(),
                   "after": after, "before": before, "gnorms": gnorms, "flat_index": index, "size": end,
-                  "slots": self._paths[:SLOTS], "ctrl": self._paths[SLOTS], "threads": threads,
+                  "slots": self._paths[:self.slots], "ctrl": self._paths[self.slots], "threads": threads,
                   "max_channels": max_channels, "bins": bins, "grid": grid, "ranges": ranges or {},
                   "thresholds": thresholds or {}}
         try:
@@ -297,8 +301,8 @@ class ProcessHelper:
         """The slot the next measured step fills if the helper is done with it, else None
         (the statistics of that step are then taken inline rather than waited for)."""
         seq = self._seq
-        if int(self._done[0]) >= seq - SLOTS:
-            return seq % SLOTS
+        if int(self._done[0]) >= seq - self.slots:
+            return seq % self.slots
         self._send_staged(wait=False)
         self._push()
         return None
@@ -307,10 +311,10 @@ class ProcessHelper:
         """The slot the next measured step fills, once the helper is done with it."""
         seq = self._seq
         end = None
-        if int(self._done[0]) < seq - SLOTS:
+        if int(self._done[0]) < seq - self.slots:
             self._send_staged(wait=True)
             self._push()
-        while int(self._done[0]) < seq - SLOTS:
+        while int(self._done[0]) < seq - self.slots:
             if self.gone is not None or self.proc.poll() is not None:
                 self._lost("it exited")
                 raise HelperGone(self.gone)
@@ -319,7 +323,7 @@ class ProcessHelper:
                 self._lost("no answer for two minutes")
                 raise HelperGone(self.gone)
             time.sleep(0.0002)
-        return seq % SLOTS
+        return seq % self.slots
 
     def before_at(self, step: int) -> str:
         """Where the helper finds the weights before the update of ``step``: "previous"
@@ -437,7 +441,7 @@ class ProcessHelper:
         self._acts_names = tuple(acts)
         layout, end = layout_of(list(acts.items()))
         paths, self._acts = [], []
-        for _ in range(SLOTS):
+        for _ in range(self.slots):
             path, flat = shared_file(end, "acts")
             paths.append(path)
             self._acts.append(dict(zip(acts, views(flat, layout))))
