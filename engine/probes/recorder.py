@@ -208,6 +208,8 @@ class ProbeSet(CaptureRouting, Callback):
         # A NaN loss skips the rest of the step; the forward's statistics still say where
         # the NaN started.
         if kind == "nan" and self.stats is not None and self._stats_ok and self.settings.diagnostics:
+            if self._measuring and not self.stats.armed and self._trainer is not None:
+                self._guard("statistics", self._replay_here, self._trainer)  # the helper was to recompute them
             values = self.stats.collect()
             self._report(step, self.diagnostician.check_nan(step, float("nan"), values))
 

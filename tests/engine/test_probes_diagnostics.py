@@ -4,6 +4,7 @@ the numbers a run would produce."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from engine.probes import Diagnostician, ProbeSettings, Thresholds
@@ -40,6 +41,25 @@ def test_huge_learning_rate_explodes_or_gives_nan(tmp_path):
     assert kinds & {"nan", "exploding_gradients"}, kinds
     d = next(d for d in probes.diagnostics if d.kind in ("nan", "exploding_gradients"))
     assert d.advice and "learning rate" in d.advice
+
+
+@pytest.mark.parametrize("capture_mode", ["inline", "process"])
+def test_a_nan_loss_names_the_layer_where_it_started(tmp_path, capture_mode):
+    # fc1's outputs overflow to inf, fc2 then makes inf - inf: the first step's loss is NaN.
+    # With the helper process, the step's outputs were to be recomputed there: they are
+    # recomputed in the loop for the diagnosis instead.
+    doc = chain((4,), [("fc1", "Dense", {"units": 8}), ("r1", "ReLU", {}), ("fc2", "Dense", {"units": 2})])
+
+    def prepare(compiled):
+        compiled.module_of("fc1").weight.fill_(1e38)
+        compiled.module_of("fc2").weight.copy_(torch.tensor([[1.0] * 8, [-1.0] * 8]))
+
+    x = np.full((32, 4), 10.0, dtype=np.float32)
+    probes, found = _run(tmp_path, doc, dataset(x, np.zeros(32, dtype=np.int64), 2), steps=3, prepare=prepare,
+                         settings=ProbeSettings(stats_every=1, heavy_every=None, heavy_hz=0.0, dense=0,
+                                                capture_mode=capture_mode))
+    assert probes.capture_mode == capture_mode
+    assert ("nan", "fc1") in found
 
 
 def test_negative_bias_kills_relus(tmp_path):
