@@ -197,20 +197,24 @@ class Helper:
     def replay(self, k: int, x, weights_before: list) -> tuple[dict, object]:
         """The layers' outputs of a training step, recomputed: the network as it was before
         the step's update (buffers and untrained weights as in slot ``k``), in training mode,
-        on the step's batch ``x``. Returns (node -> output, the network's output)."""
+        on the step's batch ``x``. Returns (node -> output, the network's output).
+
+        With autograd on, as in training, though nothing goes backward: torch's CPU LSTM
+        takes another kernel for an input that needs no gradient (char_lstm's second LSTM
+        then differed in the last bits)."""
         import torch
         cm, st = self.cm, self.stats
         cm.load(self.after[k])
         with torch.no_grad():
             torch._foreach_copy_(self.trained, weights_before)
-            st.attach()
-            st.armed = True
-            try:
-                cm.model.train()
-                pred = cm.model(x)
-            finally:
-                st.armed = False
-                st.detach()
+        st.attach()
+        st.armed = True
+        try:
+            cm.model.train()
+            pred = cm.model(x).detach()
+        finally:
+            st.armed = False
+            st.detach()
         return st.take_outputs(), pred
 
     def waiting(self, out, idle: bool) -> None:

@@ -264,14 +264,14 @@ class ProbeSet(CaptureRouting, Callback):
     def _replay_here(self, trainer) -> None:
         """The step's layer outputs, recomputed here as the helper would have (the helper went
         away after the step was armed): the weights are still those before the update, and
-        the batch-norm statistics the second forward moves are put back."""
+        the batch-norm statistics the second forward moves are put back. Autograd on, as the
+        helper runs it (see engine.probes.helper.Helper.replay); nothing goes backward."""
         model = trainer.model
         buffers = list(model.buffers())
         kept = [b.clone() for b in buffers]
         self.stats.armed = True
         try:
-            with torch.no_grad():
-                model(trainer._last_input)
+            model(trainer._last_input)
         finally:
             if buffers:
                 torch._foreach_copy_(buffers, kept)
