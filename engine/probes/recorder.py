@@ -122,7 +122,8 @@ class ProbeSet(CaptureRouting, Callback):
                                            trainer.total_steps - trainer.step)
         self.stats = StepStats(t)
         self.stats.use_norms_of(trainer)
-        self._replay = t.replayable and isinstance(x, torch.Tensor)
+        # (statistics go to the helper on a CPU only)
+        self._replay = t.replayable and isinstance(x, torch.Tensor) and trainer.device.type == "cpu"
         self.stats.attach()
         self.binary = BinaryStats(t) if t.binary else None
         self.diagnostician = Diagnostician.for_targets(t, self.thresholds)
