@@ -279,8 +279,8 @@ class ProbeSet(CaptureRouting, Callback):
 
     def _gradients(self, trainer, step: int) -> None:
         """After backward, before clipping and the update: the gradients' norms, and the
-        weights into the helper slot reserved when the step was armed (its outputs are there
-        already), else measured here."""
+        weights into the helper slot reserved when the step was armed (the outputs are there
+        already, or the helper recomputes them), else measured here."""
         runner, stats = self._offpath, self.stats
         slot, self._slot_next = self._slot_next, None
         if slot is not None and runner is not None and runner.alive():
@@ -374,7 +374,8 @@ class ProbeSet(CaptureRouting, Callback):
 
     def _arm(self, step: int) -> None:
         """Statistics for ``step`` or not; when the helper takes them, reserve its slot now,
-        so that the forward's hooks copy the outputs straight into it."""
+        so that the forward's taps copy the outputs straight into it (no taps where the
+        helper recomputes the outputs from the batch)."""
         if self.stats is None:
             return
         armed = self._stats_ok and self.schedule.stats_due(step)
