@@ -26,7 +26,8 @@ class Targets:
         # node -> the measured node whose output is its only input, for pure layers (an
         # activation or a pooling right after a measured layer, itself maybe recomputed):
         # the helper recomputes their outputs, in graph order, from the first one's copy,
-        # which the training loop then need not copy too (LeNet: 2.1 of 3.7 MB)
+        # which the training loop then need not copy too (where outputs are copied at all:
+        # see replayable below; a LeNet with a Dropout would skip 2.1 of its 3.7 MB)
         self.derived: dict[str, str] = {}
         for n in self.activation:
             inputs = doc.incoming(n)
