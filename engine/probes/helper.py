@@ -110,7 +110,13 @@ class Helper:
             self.gnorms.append(views(flat, header["gnorms"]))
             self.flat.append([a[i] for i in header["flat_index"]])
         self.done = torch.from_file(header["ctrl"], shared=True, size=64, dtype=torch.uint8)[:8].view(torch.int64)
-        self.trained = [self.cm.tensors[i] for i in header["flat_index"]]  # the trained weights, in the network
+        # The network's tensors a recompute loads: the trained weights (from the weights before
+        # the update), and the rest (buffers, untrained weights) from a slot.
+        trained = set(header["flat_index"])
+        rest = [i for i in range(len(self.cm.tensors)) if i not in trained]
+        self.trained = [self.cm.tensors[i] for i in header["flat_index"]]
+        self.untrained = [self.cm.tensors[i] for i in rest]
+        self.untrained_in = [[a[i] for i in rest] for a in self.after]
         self.acts, self.act_names = None, []
         # The weights after the last step received: the weights before the next update,
         # which the training loop then need not copy (statistics are measured on a CPU only).
@@ -204,9 +210,10 @@ class Helper:
         then differed in the last bits)."""
         import torch
         cm, st = self.cm, self.stats
-        cm.load(self.after[k])
-        with torch.no_grad():
-            torch._foreach_copy_(self.trained, weights_before)
+        dst = self.untrained + self.trained
+        if dst:
+            with torch.no_grad():
+                torch._foreach_copy_(dst, self.untrained_in[k] + list(weights_before))
         st.attach()
         st.armed = True
         try:

@@ -24,18 +24,20 @@ class ScalarBlock:
     values: np.ndarray   # [rows, 1 + names]: the step, then a value per name
     walls: float | np.ndarray  # for all rows, or one per row
 
-    def rows(self, size: int = 0) -> Iterator[list[tuple]]:
-        """(series, step, wall, value) per value, as the scalars table holds them, in lists of
-        about ``size`` (all at once if 0): the writer thread holds the GIL while it makes
-        one, and the training loop may be waiting for it."""
+    def _pieces(self, size: int) -> Iterator[tuple[np.ndarray, float | np.ndarray]]:
+        """(values, walls) of about ``size`` values at a time (all at once if 0): the writer
+        thread holds the GIL while it turns one into rows, and the training loop may be
+        waiting for it."""
         step = max(1, size // len(self.ids)) if size else len(self.values)
         for i in range(0, len(self.values), step):
-            values = self.values[i:i + step]
+            yield self.values[i:i + step], self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
+
+    def rows(self, size: int = 0) -> Iterator[list[tuple]]:
+        """(series, step, wall, value) per value, as the scalars table holds them, in lists of
+        about ``size``."""
+        for values, walls in self._pieces(size):
             out = np.empty((len(values), len(self.ids)), dtype=_ROW)
-            out["series"] = self.ids
-            out["step"] = values[:, :1]
-            out["wall"] = self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
-            out["value"] = values[:, 1:]
+            out["series"], out["step"], out["wall"], out["value"] = self.ids, values[:, :1], walls, values[:, 1:]
             yield out.reshape(-1).tolist()
 
     def params(self, size: int = 0) -> Iterator[list[float]]:
@@ -43,15 +45,10 @@ class ScalarBlock:
         all floats: one numpy call makes it, where tuples cost the writer thread (holding the
         GIL the training loop waits for) ~1 us a row. SQLite stores the integral series ids
         and steps of its INTEGER columns as integers."""
-        step = max(1, size // len(self.ids)) if size else len(self.values)
         ids = np.asarray(self.ids, dtype=np.float64)
-        for i in range(0, len(self.values), step):
-            values = self.values[i:i + step]
+        for values, walls in self._pieces(size):
             out = np.empty((len(values), len(self.ids), 4))
-            out[:, :, 0] = ids
-            out[:, :, 1] = values[:, :1]
-            out[:, :, 2] = self.walls if np.ndim(self.walls) == 0 else self.walls[i:i + step, None]
-            out[:, :, 3] = values[:, 1:]
+            out[:, :, 0], out[:, :, 1], out[:, :, 2], out[:, :, 3] = ids, values[:, :1], walls, values[:, 1:]
             yield out.reshape(-1).tolist()
 
 
