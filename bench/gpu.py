@@ -1,14 +1,15 @@
 """GPU benchmark: training steps/s of a hand-written loop, the Trainer, the Trainer
 recording to a session file as the worker does (SessionRecorder: loss and lr every step,
 a commit every 0.2 s), and that recorded run with probes at their defaults and at equal
-coverage (statistics every step, a heavy capture every 10 steps), with and without mixed
+coverage (statistics every step, a heavy capture every 10 steps), and the defaults with
+captures on a second CUDA stream instead of a helper process, with and without mixed
 precision (bfloat16 where the GPU has it), on LeNet and ResNet-20 at batch 256 and the character LSTM at 64 sequences of 128;
 host-device synchronisations per training step (torch.cuda.set_sync_debug_mode, counted
 on the training thread only) on steps without a capture and on capture steps; peak GPU
 memory. Writes a text report naming the device. Runs on any CUDA machine in a few
 minutes; ``--device cpu --quick`` checks the script itself on a machine without one.
 
-    python bench/gpu.py [--out bench/results/gpu.txt] [--rounds 3] [--block 0.4]
+    python bench/gpu.py [--out bench/results/gpu.txt] [--rounds 4] [--block 0.6]
     python bench/gpu.py --device cpu --quick --out /tmp/gpu.txt
 """
 from __future__ import annotations
@@ -42,7 +43,8 @@ MODELS = {  # name: (template, batch size, sequence length for text)
     "char_lstm": ("char_lstm.json", 64, 128),
 }
 EQUAL = dict(stats_every=1, dense=0, heavy_every=10)
-MODES = ("loop", "trainer", "recorded", "defaults", "equal")
+STREAM = dict(capture_mode="stream")  # the defaults with captures on a second CUDA stream, not a helper process
+MODES = ("loop", "trainer", "recorded", "defaults", "stream", "equal")
 
 
 def load(name: str, quick: bool):
@@ -128,9 +130,12 @@ class Run:
         self.trainer._t_last = time.perf_counter()
         for cb in callbacks:
             cb.on_start(self.trainer)
+
+    def wait_ready(self):
+        """A helper process that is starting is ready (called once every run has started
+        its own, so that they start together)."""
         if self.probes is not None:
             self.probes.wait_ready()
-        self._last = time.perf_counter()
 
     def train_step(self):
         self.trainer.train_step()  # the recorder commits every 0.2 s
@@ -149,15 +154,27 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def timed(run, steps: int, device) -> float:
+def drain(run, device) -> None:
+    """Nothing of an earlier block still running: its captures and statistics are in."""
+    if getattr(run, "probes", None) is not None:
+        run.probes.flush()
     sync(device)
+
+
+def timed(run, steps: int, device) -> float:
+    """Steps per second over ``steps`` training steps. Captures beside training still in
+    flight at the end are waited for before the next block, outside the timed region (as
+    bench/probe_overhead.py does): waiting for them inside it would charge the block an
+    idle wait that training never has (a capture overlaps the steps after it), up to one
+    capture's time a block (2026-12-04, blocks of 0.25 s: char-LSTM 'defaults' took ~70 ms
+    a block longer than 'recorded'; how much of that was the wait, the capture times now
+    printed tell). What is left out instead is at most the overlap of one capture's tail
+    with training, bounded by those same times."""
+    drain(run, device)
     start = time.perf_counter()
     for _ in range(steps):
         run.train_step()
     sync(device)
-    if getattr(run, "probes", None) is not None:
-        run.probes.flush()  # captures still in flight belong to this block
-        sync(device)
     return steps / (time.perf_counter() - start)
 
 
@@ -207,7 +224,11 @@ def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool
             "trainer": Run(doc, data, batch, device, amp, None, tmp / f"{tag}-t", recorded=False),
             "recorded": Run(doc, data, batch, device, amp, None, tmp / f"{tag}-r"),
             "defaults": Run(doc, data, batch, device, amp, {}, tmp / f"{tag}-d"),
+            "stream": Run(doc, data, batch, device, amp, STREAM, tmp / f"{tag}-s"),
             "equal": Run(doc, data, batch, device, amp, EQUAL, tmp / f"{tag}-e")}
+    for run in runs.values():
+        if isinstance(run, Run):
+            run.wait_ready()
     peak = {}
     for mode, run in runs.items():  # warm-up (kernels, allocator, the probes' dense start) and memory
         if device.type == "cuda":
@@ -225,13 +246,16 @@ def measure(name: str, device, amp: bool, rounds: int, block: float, quick: bool
     med = {m: statistics.median(v) for m, v in rates.items()}
     syncs = {}
     if device.type == "cuda":
-        for mode in ("trainer", "recorded", "defaults", "equal"):
+        for mode in ("trainer", "recorded", "defaults", "stream", "equal"):
             syncs[mode] = count_syncs(runs[mode], 60)
     lines = []
     label = f"{name} b{batch}" + (" AMP" if amp else "")
     for mode in MODES:
         p = getattr(runs[mode], "probes", None)
-        where = f" captures {p.capture_mode}" if p is not None else ""
+        where = ""
+        if p is not None:
+            took = statistics.median(p.capture_seconds) * 1e3 if p.capture_seconds else float("nan")
+            where = f" captures {p.capture_mode} ({took:.1f} ms each)"
         sc = ""
         if mode in syncs:
             plain, heavy, n = syncs[mode]
@@ -252,6 +276,7 @@ def profile(name: str, device, steps: int, tmp: Path) -> list[str]:
     lines = []
     for label, settings in (("defaults", {}), ("equal", EQUAL)):
         run = Run(doc, data, batch, device, False, settings, tmp / f"profile-{name}-{label}")
+        run.wait_ready()
         timed(run, 60, device)
         timer = Timer()
         root = {"probes": run.probes, "writer": run.writer}
@@ -272,10 +297,10 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "gpu.txt"))
     ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--block", type=float, default=0.4, help="seconds per timed block")
+    ap.add_argument("--block", type=float, default=0.6, help="seconds per timed block")
     ap.add_argument("--quick", action="store_true", help="small batches, short blocks (checking the script)")
     ap.add_argument("--only", help="comma-separated models: " + ",".join(MODELS))
-    ap.add_argument("--budget", type=float, default=240, help="seconds after which remaining models are skipped")
+    ap.add_argument("--budget", type=float, default=260, help="seconds after which remaining models are skipped")
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.block = 2, 0.1
@@ -289,9 +314,11 @@ def main(argv=None) -> int:
         name, extra = "CPU (script check only)", f"{torch.get_num_threads()} threads"
     lines = [f"# GPU benchmark ({time.strftime('%Y-%m-%d %H:%M')}) on {name}: {extra}; torch {torch.__version__}",
              f"# medians of {args.rounds} interleaved blocks of ~{args.block:g} s; ratios to the recorded Trainer "
-             f"without probes (the probes' own cost), to the bare Trainer and to a hand-written loop; "
+             f"without probes (the probes' own cost), to the bare Trainer and to a hand-written loop; captures "
+             f"in flight at a block's end waited for outside it; "
              f"host-device syncs counted on the training thread over 60 steps",
-             f"# defaults: {ProbeSettings().to_dict()}", f"# equal coverage: {EQUAL}", ""]
+             f"# defaults: {ProbeSettings().to_dict()}", f"# equal coverage: {EQUAL}",
+             f"# stream: the defaults with {STREAM} (a helper thread on a second CUDA stream)", ""]
     print("\n".join(lines), flush=True)
     keys = args.only.split(",") if args.only else list(MODELS)
     with tempfile.TemporaryDirectory() as tmp:

@@ -134,6 +134,7 @@ class CaptureRouting:
             if r.error:
                 raise RuntimeError(f"capture at step {r.step}: {r.error}")
             self.captured[r.mode] += 1
+            self.capture_seconds.append(r.seconds)
             if r.mode != "inline" and r.ranges:
                 self.capture.load_ranges(r.ranges)  # so that inline can take over exactly
             w = self.writer

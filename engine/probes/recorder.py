@@ -67,6 +67,7 @@ class ProbeSet(CaptureRouting, Callback):
         self.captured: dict[str, int] = {"inline": 0, "process": 0, "stream": 0}
         self.on_capture_mode = None   # called (mode, message) when captures move (the worker tells the window)
         self.measured = {"here": 0, "helper": 0}  # where each step's statistics were computed
+        self.capture_seconds: deque = deque(maxlen=64)  # the latest captures' own time, where they ran
         self._held_events: list | None = []  # until the run's "start" event has been written
         self._inline: offpath.InlineCaptures | None = None
         self._offpath = None          # ProcessCaptures / StreamCaptures while in use
