@@ -11,8 +11,9 @@ to :meth:`engine.probes.ProbeSet.configure`):
 
 Both start dense: every step for the first ``2 * dense`` steps, then ``dense`` evenly
 spaced steps per doubling of the step count (every 2nd step up to 4·dense, every 4th up
-to 8·dense, ...) until the spacing reaches the rate. The first points of every curve
-arrive at once, and the early, fast-changing part of training is seen in detail.
+to 8·dense, ...) until the spacing reaches the rate, besides every multiple of the rate
+(so no gap is wider than the rate). The first points of every curve arrive at once, and
+the early, fast-changing part of training is seen in detail.
 Changing a rate while running ends its dense start: from then on it is exactly every k.
 
 Where heavy captures run (``capture_mode``): "auto" runs them beside training when there
@@ -122,14 +123,18 @@ def parse_probe_edits(items) -> dict:
 
 
 def dense_due(step: int, every: int, dense: int) -> bool:
-    """Whether ``step`` (>= 1) is on the schedule "every ``every`` steps, starting dense"."""
+    """Whether ``step`` (>= 1) is on the schedule "every ``every`` steps, starting dense":
+    every multiple of ``every``, and before the spacing reaches it, ``dense`` steps per
+    doubling of the step count (the multiples stay, so no gap is ever wider than ``every``)."""
     if every <= 0:
         return False
-    gap = every
-    if dense > 0:
-        # The spacing doubles each time the step count doubles: `dense` steps per octave.
-        gap = min(every, 1 << max(0, (step // dense).bit_length() - 1))
-    return step % gap == 0
+    if step % every == 0:
+        return True
+    if dense <= 0:
+        return False
+    # The spacing doubles each time the step count doubles: `dense` steps per octave.
+    gap = 1 << max(0, (step // dense).bit_length() - 1)
+    return gap < every and step % gap == 0
 
 
 def next_due(step: int, every: int, dense: int) -> float:

@@ -28,9 +28,15 @@ def mlp():
 
 
 def test_the_schedule_is_dense_then_log_spaced_then_every_n():
-    assert schedule_steps(600, 50, 2) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96,
+    assert schedule_steps(600, 50, 2) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 50, 64, 96, 100,
                                           150, 200, 250, 300, 350, 400, 450, 500, 550, 600]
-    assert schedule_steps(40, 5, 2) == [1, 2, 3, 4, 6, 8, 12, 20, 25, 30, 35, 40]
+    assert schedule_steps(200, 20, 2) == [1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 60,
+                                          80, 100, 120, 140, 160, 180, 200]
+    assert schedule_steps(40, 5, 2) == [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 35, 40]
+    # Every multiple of N is on it, so no gap is wider than N (once 96 -> 150 at N = 50).
+    for every, dense in ((50, 2), (20, 2), (5, 2), (7, 3), (1000, 2), (1, 2)):
+        steps = [0, *schedule_steps(5000, every, dense)]
+        assert max(b - a for a, b in zip(steps, steps[1:])) == every
     assert schedule_steps(20, 4, 0) == [4, 8, 12, 16, 20]        # dense 0: exactly every k
     # Two points per doubling of the step count while the spacing is below N.
     steps = schedule_steps(10_000, 1000, 2)
