@@ -24,7 +24,6 @@ from .query import JSON_GROWTH, RECORD, BoundedQueries, record_columns
 from .schema import FORMAT_NAME, FORMAT_VERSION
 
 
-
 @dataclass(frozen=True)
 class Event:
     step: int
@@ -41,7 +40,9 @@ class SessionReader(BoundedQueries):
     written give empty results (a live view may ask before the first record arrives).
     Record queries always see the latest commit; :attr:`last_step` and the series names
     are cached until :meth:`refresh`, which a live view calls when the worker reports a
-    commit.
+    commit. :attr:`version` changes whenever a refresh finds a commit since the last one,
+    also one that did not move the last step (captures computed beside training arrive
+    after their step, the last ones after the run's last step): what views key their caches on.
     """
 
     def __init__(self, path, memory_limit: int = MAX_FILE_BYTES,
@@ -51,6 +52,8 @@ class SessionReader(BoundedQueries):
             raise SessionError(f"{self.path} does not exist or is not a file.")
         self._identity = _identity(self.path)
         self._deadline = Deadline(query_seconds)
+        self.version = 0
+        self._data_version = None
         self._budget = MemoryBudget(memory_limit, str(self.path))
         self._db = connect_readonly(self.path, self._deadline)
         try:
@@ -104,6 +107,11 @@ class SessionReader(BoundedQueries):
             step = -1
         self.last_step = step
         self._names = None  # new series may have arrived with the same last step
+        # SQLite's data_version differs after any other connection's commit
+        seen = self._one("PRAGMA data_version")
+        if seen != self._data_version:
+            self._data_version = seen
+            self.version += 1
         return step
 
     @property

@@ -70,8 +70,8 @@ class View(QWidget):
 
     def latest_record(self, name: str, step: int) -> int | None:
         """The step of the last record of tensor ``name`` at or before ``step`` (asked of the
-        session once per head and step: one indexed lookup, however long the run)."""
-        head = self.reader.last_step
+        session once per commit and step: one indexed lookup, however long the run)."""
+        head = self.reader.version
         if head != self._steps_head:
             self._steps_head, self._steps = head, {}
         key = (name, step)

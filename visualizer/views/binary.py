@@ -167,8 +167,8 @@ class BinaryWeightsView(View):
         return s
 
     def _scalar(self, name: str, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """A per-step series up to ``step``; new rows are read once per head."""
-        head = self.reader.last_step
+        """A per-step series up to ``step``; new rows are read once per commit."""
+        head = self.reader.version
         if head != self._scalars_head:
             self._scalars_head = head
             since = {n: (int(s[-1]) + 1 if len(s) else None) for n, (s, _) in self._scalars.items()}

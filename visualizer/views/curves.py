@@ -150,9 +150,10 @@ class CurvesView(View):
         self.step = step
         if self.reader is None:
             return
-        head = self.reader.last_step
+        head = self.reader.version
         if head != self._loaded_head:  # new commits: read only the new tail of each series
-            tails = self.reader.scalar_tails({name: sr.next_step for name, sr in self.series.items()}, upto=head)
+            tails = self.reader.scalar_tails({name: sr.next_step for name, sr in self.series.items()},
+                                             upto=self.reader.last_step)
             for name, series in self.series.items():
                 steps, values = tails[name]
                 if len(steps):

@@ -207,7 +207,7 @@ class LayerHealthView(View):
         self._show_events(step)
 
     def _show_events(self, step: int) -> None:
-        head = self.reader.last_step
+        head = self.reader.version
         if head != self._events_head:  # only the events written since the last read
             if self._new_events is None:
                 self._new_events = NewEvents(self.reader)

@@ -21,7 +21,7 @@ class RecordSeries:
         self._head = None
 
     def sync(self) -> None:
-        head = self.reader.last_step
+        head = self.reader.version  # any commit since, the last step moved or not
         if head == self._head:
             return
         self._head = head
