@@ -9,7 +9,7 @@ import sys
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="neurostudio", description="Neurostudio: build a network, "
                                 "train it, watch it learn.")
-    p.add_argument("file", nargs="?", help="a graph document (.json) to open")
+    p.add_argument("file", nargs="?", help="a graph document (.json) or a recorded run (.session) to open")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the settled main window to a PNG and exit")
     p.add_argument("--size", default="1440x900", help="window size for --screenshot (default 1440x900)")
     p.add_argument("--theme", choices=("light", "dark"), help="colour theme (remembered)")
