@@ -11,7 +11,6 @@ writer's throughput. The file lives under /tmp and is deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys

@@ -10,7 +10,6 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..data.base import DataError, DatasetInfo
 from ..data.paths import DataAccess

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from engine.session import SessionReader
 from engine.train import Callback, Trainer, TrainError

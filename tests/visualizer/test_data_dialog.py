@@ -241,3 +241,14 @@ def test_an_image_folder_beside_a_saved_graph_trains_from_another_directory(qtbo
         other.model.undo_stack.setClean()
         other.close()
         other.deleteLater()
+
+
+def test_the_dialog_fits_a_screen_smaller_than_it_would_like(qtbot, window, dialogs, tmp_path):
+    """Its buttons stay on the screen: it opened at 1040 x 700 whatever the screen."""
+    free = window.screen().availableGeometry()
+    assert free.width() < 1040  # the offscreen screen (800 x 800)
+    path = tmp_path / "two.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    dlg = choose(qtbot, window, dialogs, path)
+    assert dlg.width() <= free.width() and dlg.height() <= free.height()
+    dlg.reject()

@@ -314,6 +314,19 @@ def test_the_run_strip_says_where_captures_run(window, qtbot):
     with SessionReader(window.session_path) as r:  # the session records the same
         recorded = [e.data["mode"] for e in r.events() if e.kind == "capture_mode"]
     assert recorded and recorded[-1] == mode
+    # The strip's texts give way when the window narrows (they set its minimum width, 1008
+    # pixels after a run, 1290 in presentation mode), the whole of each still there.
+    panel = window.run_panel
+    panel.on_capture_mode("process", "a spare CPU core is free")
+    panel._show_note("Probes: statistics every 1000 steps, captures every 1000 steps.")
+    assert panel.minimumSizeHint().width() < 900
+    window.set_presentation(True)
+    assert panel.minimumSizeHint().width() < 1150
+    window.set_presentation(False)
+    panel.resize(600, panel.height())
+    assert panel.capture_label.text() == "Captures beside training (a helper process)"
+    assert panel.capture_label.toolTip() == "a spare CPU core is free"
+    assert panel.stats.text().endswith("CPU") and "samples/s" in panel.stats.text()
 
 
 def test_a_long_state_message_never_widens_the_window_past_1280(window, qtbot):

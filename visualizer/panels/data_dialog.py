@@ -28,6 +28,7 @@ from engine.graph.data_fit import plan_fit
 from engine.graph.settings import TRAINING_DEFAULTS
 
 from ..editor import edits
+from ..screen_fit import resize_to_fit
 from .data_findings import DataFindings
 
 FORMATS = (("auto", "Guess from the name"), ("npz", "NumPy arrays x, y (npz)"), ("idx", "IDX images + labels"),
@@ -78,7 +79,7 @@ class DataDialog(QDialog):
         self._poll = QTimer(self, interval=POLL_MS, timeout=self._check_done)
         self._delay = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS, timeout=self.load)
         self._build()
-        self.resize(1040, 700)
+        resize_to_fit(self, 1040, 700)
         self._start_from(self.model.doc.dataset or {})
 
     # -- the form -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from engine.graph.catalogue import CATALOGUE
 from engine.graph.document import GraphDocument
 from engine.graph.errors import GraphError
 
+from ..screen_fit import resize_to_fit
 from ..views.base import export_svg
 from ..views.registry import VIEWS
 from .compare_curves import CompareCurves, run_colour
@@ -185,7 +186,7 @@ class CompareWindow(QMainWindow):
         split.addWidget(self.column_area)
         split.setSizes([300, 500])
         self.setCentralWidget(split)
-        self.resize(1400, 900)
+        resize_to_fit(self, 1400, 900)
 
         self._dirty = True
         # One shot per change, at most 20 frames a second; steps passed meanwhile are dropped.

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from engine.probes.settings import ProbeSettings
 from engine.worker import TERMINAL
 
-from .status_label import StatusLabel
+from .status_label import ElidedLabel, StatusLabel
 
 STATE_COLOURS = {"idle": "#777", "starting": "#1f77b4", "running": "#2ca02c", "paused": "#d98c00",
                  "finished": "#1f77b4", "stopped": "#777", "failed": "#d62728", "killed": "#d62728"}
@@ -95,7 +95,7 @@ class RunPanel(QWidget):
         self.capture_where.setToolTip("Where heavy captures run: auto puts them beside training when there is "
                                       "room (a spare CPU core, a second CUDA stream), else in the training "
                                       "loop; the records are the same either way. Chosen at the start of a run.")
-        self.note = QLabel("")
+        self.note = ElidedLabel("", own_tooltip=True)
         self.note.setStyleSheet("color: gray;")
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
@@ -103,8 +103,8 @@ class RunPanel(QWidget):
         self.state_label = StatusLabel()
         self.details_btn = QPushButton("Details…")
         self.details_btn.setVisible(False)
-        self.stats = QLabel("")
-        self.capture_label = QLabel("")
+        self.stats = ElidedLabel("", minimum=120)
+        self.capture_label = ElidedLabel("", own_tooltip=True)
         self.capture_label.setObjectName("muted")
         self.session_label = QLabel("")
         self.session_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -256,7 +256,7 @@ class RunPanel(QWidget):
         self._show_note(f"Probes: statistics every {k} step{'s' if k != 1 else ''}, captures {rate}.")
 
     def _show_note(self, text: str) -> None:
-        self.note.setText(text if len(text) <= 70 else text[:69] + "…")
+        self.note.setText(text)
         self.note.setToolTip(text)
 
     def set_blocked_reason(self, reason: str | None) -> None:

@@ -58,3 +58,40 @@ class StatusLabel(QLabel):
             if message:
                 text += f" — {html.escape(message)}"
         self.setText(text)
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text elided to the room there is: its length never sets the run
+    strip's minimum width (a long capture mode, note or rate did, and with it the window's:
+    1008 pixels after a run, 1290 in presentation mode, past a 1280-pixel projector).
+    :meth:`text` is the whole text; the tooltip shows it while it is cut, unless the
+    caller set one of its own (``own_tooltip``)."""
+
+    def __init__(self, text: str = "", minimum: int = 60, own_tooltip: bool = False):
+        super().__init__()
+        self._full, self._minimum, self._own_tooltip = "", minimum, own_tooltip
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self._full = text or ""
+        self.updateGeometry()
+        self._render()
+
+    def text(self) -> str:
+        return self._full
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 8, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(min(self._minimum, self.sizeHint().width()), super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.ElideRight, max(0, self.width() - 4))
+        QLabel.setText(self, shown)
+        if not self._own_tooltip:
+            self.setToolTip(self._full if shown != self._full else "")

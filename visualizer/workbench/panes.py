@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMenu, QSplitter, QStackedLayout, QToolButton,
                                QVBoxLayout, QWidget)
 
+from ..screen_fit import resize_to_fit
+
 SHAPES = {"1 × 1": (1, 1), "1 × 2": (1, 2), "2 × 1": (2, 1), "2 × 2": (2, 2), "2 × 3": (2, 3), "3 × 3": (3, 3)}
 NO_RUN = "No run for this graph yet: press Train (Ctrl+Enter) to record one, or open a recorded session."
 
@@ -95,7 +97,7 @@ class ViewWindow(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(view)
         view.show()
-        self.resize(720, 480)
+        resize_to_fit(self, 720, 480)
 
     def closeEvent(self, event):
         self.closed.emit(self.title)
