@@ -82,7 +82,7 @@ def save_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str] |
     half-written file under ``path``."""
     from safetensors.torch import save_file
     path = Path(path)
-    out = {k: (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
+    out = {k: (torch.from_numpy(np.asarray(v, order="C")) if isinstance(v, np.ndarray) else v)  # 0-d stays 0-d
            .detach().cpu().contiguous().clone() for k, v in tensors.items()}
     tmp = path.with_name(path.name + ".tmp")
     try:

@@ -39,7 +39,8 @@ def load_model_weights(model: torch.nn.Module, weights: dict[str, np.ndarray]) -
                              f"network's is {tuple(t.shape)}.", kind="settings")
     with torch.no_grad():
         for name, t in own.items():
-            t.copy_(torch.from_numpy(np.ascontiguousarray(weights[name])).to(t.dtype))
+            # order="C", not ascontiguousarray: that makes a 0-d array (batch norm's step counter) 1-d
+            t.copy_(torch.from_numpy(np.asarray(weights[name], order="C")).to(t.dtype))
 
 
 def _plain(value):

@@ -61,6 +61,28 @@ def test_a_graph_with_a_sessions_weights_goes_out_as_code(run, tmp_path):
     assert torch.equal(model.c1.weight.detach(), torch.from_numpy(ckpt[10]["c1.weight"]))
 
 
+def test_a_batch_norm_networks_weights_load_into_its_exported_code(tmp_path):
+    """Batch norm's step counter is 0-d in torch's state dict; the exported weights keep it
+    so, or a strict load_state_dict refuses the file."""
+    doc = load_template("resnet")
+    path, py, w = tmp_path / "bn.session", tmp_path / "resnet.py", tmp_path / "resnet.safetensors"
+    weights = trained_like(doc, seed=3).weights
+    assert any(k.endswith("num_batches_tracked") and v.ndim == 0 for k, v in weights.items())
+    with SessionWriter(path, doc.to_dict(), {}) as writer:
+        writer.checkpoint(5, weights)
+    assert main(["export", "resnet", "--from", str(path), "--to", "pytorch", str(py), "--weights", str(w)]) == 0
+    namespace: dict = {}
+    exec(compile(py.read_text(), str(py), "exec"), namespace)  # noqa: S102 - our own generated file
+    code = export_code(doc)
+    model = namespace[code.class_name]()
+    saved = load_file(str(w))
+    assert all(saved[code.exported_key(k)].shape == v.shape for k, v in weights.items())  # 0-d as torch's
+    model.load_state_dict(saved)  # strict
+    state = model.state_dict()
+    for k, v in weights.items():
+        assert np.array_equal(state[code.exported_key(k)].numpy(), v), k
+
+
 def _events(logdir: Path) -> list:
     """Every event in the TensorBoard files under ``logdir`` (the TFRecord framing read by hand)."""
     from tensorboardX.proto import event_pb2

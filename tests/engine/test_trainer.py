@@ -358,6 +358,35 @@ def test_checkpoint_restore_reproduces_outputs_and_optimizer_state(tmp_path):
     assert torch.equal(a[0]["exp_avg_sq"], b[0]["exp_avg_sq"])
 
 
+def test_a_batch_norm_network_resumes_from_its_session_checkpoint_exactly(tmp_path):
+    """Batch norm keeps a 0-d step counter (num_batches_tracked) beside its running
+    statistics; a checkpoint read back must put it back as it was, 0-d, not shape (1,)
+    (every fork or resume of a ResNet, DenseNet or VGG failed on it)."""
+    from engine.session import SessionReader, SessionWriter
+
+    doc = load_template("resnet")
+    data = load_dataset(doc.dataset, seed=0, val_fraction=0.2)
+    over = {"steps": 3, "device": "cpu", "batch_size": 8}
+    first = Trainer(doc, data, overrides=over)
+    first.run()
+    counters = {n: b for n, b in first.model.named_buffers() if n.endswith("num_batches_tracked")}
+    assert counters and all(b.dim() == 0 and int(b) == 3 for b in counters.values())
+    with SessionWriter(tmp_path / "bn.session", doc.to_dict(), {}, None) as w:
+        w.checkpoint(first.step, *first.checkpoint())
+    with SessionReader(tmp_path / "bn.session") as r:
+        weights, opt = r.checkpoint(3)
+    second = Trainer(doc, data, overrides=over)
+    second.restore(weights, opt)
+    a, b = first.model.state_dict(), second.model.state_dict()
+    for name, t in a.items():
+        assert b[name].shape == t.shape and torch.equal(b[name], t), name
+    x = torch.from_numpy(data.x_val[:8])
+    first.model.eval()
+    second.model.eval()
+    with torch.no_grad():
+        assert torch.equal(first.model(x), second.model(x))
+
+
 def test_checkpoint_of_a_different_network_is_refused():
     data = spiral(200)
     small = Trainer(mlp_doc(units=8, training={"steps": 1}), data)
