@@ -52,9 +52,13 @@ class CaptureRouting:
             self.capture_mode = mode
         self._mode_event(step, mode, message, reason, mode != "process" or self._offpath.ready)
 
-    def _mode_event(self, step: int, mode: str, message: str, reason: str, ready: bool) -> None:
+    def _mode_event(self, step: int, mode: str, message: str, reason: str, ready: bool,
+                    lost: dict | None = None) -> None:
         """A "capture_mode" event: where heavy captures run from this step on."""
-        event = ("capture_mode", step, message, {"mode": mode, "reason": reason, "ready": ready})
+        data = {"mode": mode, "reason": reason, "ready": ready}
+        if lost:
+            data["lost"] = lost
+        event = ("capture_mode", step, message, data)
         if self._held_events is not None:
             self._held_events.append(event)  # the run's "start" comes first in the session
         else:
@@ -62,16 +66,26 @@ class CaptureRouting:
         if self.on_capture_mode is not None:
             self.on_capture_mode(mode if ready else "inline", message)
 
-    def _drop_offpath(self, step: int, why: str) -> None:
+    def _drop_offpath(self, step: int, why: str, partial: int | None = None) -> None:
+        """Captures (and statistics) back in the training loop; the event names the steps
+        whose results the helper took with it (``partial``: a step measured here in part,
+        its layer outputs left to the helper)."""
         runner, self._offpath = self._offpath, None
         self.capture_mode = "inline"
         self._slot = None
+        lost_stats, lost_captures = runner.unanswered() if hasattr(runner, "unanswered") else ([], [])
+        if partial is not None and partial not in lost_stats:
+            lost_stats = sorted([*lost_stats, partial])
         if runner is not None:
             try:
                 runner.close()
             except Exception:
                 pass
-        self._mode_event(step, "inline", f"Heavy captures run inline, in the training loop ({why}).", why, True)
+        message = f"Heavy captures run inline, in the training loop ({why})."
+        if lost_stats or lost_captures:
+            message += " " + _lost_text(lost_stats, lost_captures)
+        self._mode_event(step, "inline", message, why, True,
+                         {"statistics": lost_stats, "captures": lost_captures} if lost_stats or lost_captures else None)
 
     def _release_events(self) -> None:
         held, self._held_events = self._held_events or [], None
@@ -156,3 +170,27 @@ class CaptureRouting:
             self.capture_mode = "process"
             self._mode_event(self._step, "process", _MODE_TEXT["process"], "the helper process is ready", True)
 
+
+def _steps_text(steps: list[int]) -> str:
+    """1, 2, 3, 5 -> "1-3, 5" (at most a few runs, then how many more)."""
+    runs: list[list[int]] = []
+    for s in steps:
+        if runs and s == runs[-1][1] + 1:
+            runs[-1][1] = s
+        else:
+            runs.append([s, s])
+    words = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:6]]
+    if len(runs) > 6:
+        words.append(f"{len(runs) - 6} more")
+    return ", ".join(words)
+
+
+def _lost_text(stats: list[int], captures: list[int]) -> str:
+    """The steps whose results went with a helper that stopped, in a sentence."""
+    parts = []
+    if stats:
+        parts.append(f"the statistics of {len(stats)} step{'s' if len(stats) != 1 else ''} ({_steps_text(stats)})")
+    if captures:
+        parts.append(f"the capture{'s' if len(captures) != 1 else ''} of step{'s' if len(captures) != 1 else ''} "
+                     f"{_steps_text(captures)}")
+    return f"It took {' and '.join(parts)} with it: they are missing from this session."

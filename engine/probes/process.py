@@ -197,6 +197,10 @@ class ProcessHelper:
         self._seq = 0
         self._sent_at = 0.0
         self._captures_out = 0            # capture requests without their result yet
+        # (step, statistics asked, capture asked) of requests not yet answered, and the last
+        # step answered of each: what is lost if the helper dies (:meth:`unanswered`)
+        self._asked: deque = deque()
+        self._answered = [-1, -1]
         self.ready = False
         self.gone: str | None = None
         self._ended = False               # set by the reader thread when the helper's output ends
@@ -245,8 +249,12 @@ class ProcessHelper:
         elif kind in ("gone", "fatal"):
             self._lost(header.get("message", "it ended"))
         elif kind == "stats":
+            answered = self._answered
             for group in header["groups"]:
-                out.append(StatsResult(group["names"], decode_row(group["array"], rows[group["array"]])))
+                result = StatsResult(group["names"], decode_row(group["array"], rows[group["array"]]))
+                if len(result.rows):
+                    answered[0] = max(answered[0], int(result.rows[:, 0].max()))
+                out.append(result)
             diagnostics = header.get("diagnostics")
             if diagnostics is not None:
                 out.append(DiagnosticsResult(diagnostics.get("found") or [], diagnostics.get("loss_average")))
@@ -256,6 +264,22 @@ class ProcessHelper:
                                   ranges=result.get("ranges"), error=result.get("error"),
                                   seconds=float(result.get("seconds", 0.0)), mode="process",
                                   found=result.get("found") or []))
+                answered[1] = max(answered[1], int(result["step"]))
+            # The helper takes requests in order: one answered means those before it are done
+            # (also one that came back with nothing); one of this step may still be on its way.
+            asked, done = self._asked, max(answered)
+            while asked and (asked[0][0] < done or (asked[0][0] == done and (not asked[0][1] or done <= answered[0])
+                                                      and (not asked[0][2] or done <= answered[1]))):
+                asked.popleft()
+
+    def unanswered(self) -> tuple[list[int], list[int]]:
+        """The steps whose statistics, and those whose captures, were asked of the helper
+        and have not come back: lost if it has died (it holds results up to ~0.1 s before
+        sending them, and a request may still sit in a pipe that nobody reads)."""
+        stats, captures = self._answered
+        done = max(stats, captures)
+        return ([s for s, asked, _ in self._asked if asked and s > stats and s >= done],
+                [s for s, _, asked in self._asked if asked and s > captures and s >= done])
 
     def _lost(self, why: str) -> None:
         if self.gone is None:
@@ -377,6 +401,7 @@ class ProcessHelper:
             event = torch.cuda.Event()
             event.record()
             self._staged.append((header, slot, event))
+            self._asked.append((step, False, bool(capture)))
             self._seq += 1
             self._captures_out += bool(capture)
             self._send_staged(wait=False)
@@ -414,6 +439,7 @@ class ProcessHelper:
             raise HelperGone(self.gone) from None
         if push:
             self._sent_at = now
+        self._asked.append((step, stats is not None, bool(capture)))
         self._after_step = step
         self._seq += 1
         self._captures_out += bool(capture)

@@ -326,7 +326,10 @@ class ProbeSet(CaptureRouting, Callback):
                         heavy, handover, self.settings.diagnostics)
             self.measured["helper"] += 1
         except HelperGone as exc:
-            self._drop_offpath(step, str(exc))
+            # measured here in part: the layers' outputs were the helper's to recompute, or
+            # the weights before the update its to hold (the update ratio)
+            partial = step if self._replay or self._before_in != "slot" else None
+            self._drop_offpath(step, str(exc), partial)
             self._stats_here(trainer, step, loss, runner, slot, here)
             if heavy:
                 self._heavy(step)

@@ -4,7 +4,9 @@ the session says where they ran; a helper that dies mid-run hands over to inline
 captures without losing or changing a record."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -85,8 +87,36 @@ class _Slots(Callback):
             self.seen.append(runner._acts_names)
 
 
-def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None, dropout=False, batchnorm=False):
-    path = tmp_path / f"{mode}-{kill_after}-{basic_scalars}-{dropout}-{batchnorm}.session"
+class _KillHelperAbruptly(Callback):
+    """Stops the helper (SIGSTOP) at the end of step ``stop``, so that it still holds what it
+    was asked since, and kills it at ``at``: after the backward of that step (``during``) or
+    at its end; nothing is flushed first."""
+
+    def __init__(self, probes, stop: int, at: int, during: bool):
+        self.probes, self.stop, self.at, self.during, self.killed = probes, stop, at, during, []
+
+    def _kill(self):
+        proc = self.probes._offpath.proc
+        proc.kill()
+        proc.wait()
+        if not self.during:
+            self.probes._offpath._reader.join(timeout=10)
+        self.killed.append(proc.pid)
+
+    def on_after_backward(self, trainer, step):
+        if step == self.at and self.during:
+            self._kill()
+
+    def on_step_end(self, trainer, step, metrics):
+        if step == self.stop:
+            os.kill(self.probes._offpath.proc.pid, signal.SIGSTOP)
+        elif step == self.at and not self.during:
+            self._kill()
+
+
+def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None, dropout=False, batchnorm=False,
+           killer=None):
+    path = tmp_path / f"{mode}-{kill_after}-{basic_scalars}-{dropout}-{batchnorm}-{killer is not None}.session"
     doc = conv_lstm_doc(dropout, batchnorm)
     writer = SessionWriter(path, doc.to_dict(), dict(doc.training))
     probes = ProbeSet(writer, ProbeSettings(stats_every=1, heavy_every=3, dense=0, capture_mode=mode),
@@ -94,6 +124,8 @@ def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None, drop
     callbacks = [probes]
     if kill_after is not None:
         callbacks.append(_KillHelper(probes, kill_after))
+    if killer is not None:
+        callbacks.append(killer(probes))
     if slots is not None:
         callbacks.insert(0, _Slots(probes, slots))
     trainer = Trainer(doc, random_data((2, 6), n=64), overrides={"steps": STEPS, "device": "cpu"},
@@ -102,7 +134,7 @@ def record(tmp_path, mode, kill_after=None, basic_scalars=True, slots=None, drop
         trainer.run()
     finally:
         writer.close()
-    return probes, path, callbacks[-1].killed if kill_after is not None else []
+    return probes, path, callbacks[-1].killed if kill_after is not None or killer is not None else []
 
 
 @pytest.mark.parametrize("dropout", [False, True], ids=["outputs recomputed", "outputs copied"])
@@ -157,6 +189,32 @@ def test_a_helper_that_dies_hands_over_to_inline_without_changing_a_record(tmp_p
                                  "WHERE kind = 'capture_mode' ORDER BY id"))
     assert [(s, m) for s, m, _ in events] == [(0, "process"), (11, "inline")]
     assert "helper process stopped" in events[-1][2]
+
+
+@pytest.mark.parametrize("during", [False, True], ids=["between steps", "during a step"])
+def test_what_a_helper_took_with_it_when_killed_is_named_in_the_session(tmp_path, during):
+    """A helper killed without warning takes the results it held with it (it sends them
+    every ~0.1 s), and the requests still in its pipe: the capture_mode event that says
+    captures are inline again names exactly the steps whose records are missing."""
+    inline, a, _ = record(tmp_path, "inline")
+    helper, b, killed = record(tmp_path, "process",
+                               killer=lambda probes: _KillHelperAbruptly(probes, stop=8, at=10, during=during))
+    assert killed and helper.errors == []
+    with sqlite3.connect(b) as db:
+        [(step, message, data)] = list(db.execute(
+            "SELECT step, message, data FROM events WHERE kind = 'capture_mode' "
+            "AND json_extract(data, '$.mode') = 'inline'"))
+    lost = json.loads(data)["lost"]
+    assert 9 in lost["statistics"] and 10 in lost["statistics"] and lost["captures"]  # asked after the stop
+    assert "missing from this session" in message and "statistics of" in message
+    ta, sa = rows(a)
+    tb, sb = rows(b)
+    assert tb.keys() <= ta.keys() and sb.keys() <= sa.keys()
+    assert sorted({s for _, s in ta.keys() - tb.keys()}) == lost["captures"]
+    assert sorted({s for _, s in sa.keys() - sb.keys()}) == lost["statistics"]
+    first = min(lost["statistics"] + lost["captures"])
+    assert [k for k in tb if k[1] < first and ta[k] != tb[k]] == []
+    assert [k for k in sb if k[1] < first and sa[k] != sb[k]] == []
 
 
 class _Pace(Callback):
