@@ -235,6 +235,39 @@ def test_predictions_show_the_recorded_confusion_and_probe_labels(qtbot, runs, t
     assert "".join(sym[i] for i in y[0]) in seq.text.text()
 
 
+def test_predictions_fit_the_pane_they_are_in(qtbot, runs):
+    """Class names where they are readable, numbers where they would run into each other (a
+    2 x 2 grid at 1280 x 720); the probe inputs beside the confusion matrix in a wide pane."""
+    reader, _ = runs["cnn"]
+    view = open_view(qtbot, PredictionsView, reader)
+    view.show()
+    qtbot.waitExposed(view)
+    names = reader.dataset_info["class_names"]
+
+    def overlaps(items) -> list:
+        """Pairs of label texts whose boxes on screen intersect."""
+        boxes = [(i.textItem.toPlainText(), i.sceneBoundingRect()) for i in items if i.isVisible()]
+        return [(a, b) for k, (a, ra) in enumerate(boxes) for b, rb in boxes[k + 1:] if ra.intersects(rb)]
+
+    shown = {}
+    for size in ((900, 650), (440, 240), (1000, 330)):
+        view.resize(*size)
+        view.show_step(STEPS)
+        qtbot.wait(200)  # the plots are laid out again, and fitted, in the event loop
+        assert overlaps(view.labels) == [] and overlaps(view.cells) == []
+        shown[size] = [lbl.textItem.toPlainText().split("\n")[0] for lbl in view.labels]
+        left = [t for _, t in view.confusion.plot.getAxis("left")._tickLevels[0]]
+        if size == (440, 240):  # tiles too narrow for the names: the class numbers, all of them
+            assert shown[size] == [str(i) for i in view.predicted]
+        else:
+            assert shown[size] == [names[i] for i in view.predicted]
+            assert left == [f"{n} ({i})" for i, n in enumerate(names)]
+        wide = size != (900, 650)  # a 2 x 2 grid's pane at 1280 x 720 is wide too
+        assert view._wide == wide
+        beside = view.samples_plot.sceneBoundingRect().left() >= view.confusion.plot.sceneBoundingRect().right()
+        assert beside == wide
+
+
 @pytest.mark.parametrize("cls", VIEWS, ids=[c.__name__ for c in VIEWS])
 def test_every_view_hints_before_data_and_exports_png(qtbot, runs, tmp_path, cls):
     recurrent = cls in (GatesView, GradientsThroughTimeView)

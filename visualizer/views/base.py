@@ -11,6 +11,8 @@ from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from engine.session.errors import SessionError
 
+from .widgets import loosen_title
+
 
 class View(QWidget):
     """A dockable view of recorded data.
@@ -88,6 +90,8 @@ class View(QWidget):
             for item in view.scene().items():
                 if isinstance(item, pg.AxisItem) and item.cacheMode() != QGraphicsItem.DeviceCoordinateCache:
                     item.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+                elif isinstance(item, pg.PlotItem):  # and no title holds a plot wider than its pane
+                    loosen_title(item)
         style = getattr(self, "_style", None)  # plots built after a theme change get it too
         if style is not None:
             from .restyle import restyle

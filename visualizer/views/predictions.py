@@ -9,6 +9,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout
 
 from .base import View
@@ -32,6 +33,14 @@ SEQUENCE_KEYS = [("input", SERIES["muted"]), ("target ●", SERIES["train"]), ("
 
 GOOD, BAD = (44, 160, 44), (214, 39, 40)
 MAX_IMAGES = 16
+WIDE = 1.5  # a pane this many times wider than tall shows the probe inputs beside the confusion
+HALF_PX = 200  # ... then both start from this width and share the rest evenly
+NAMES_SHARE = 0.3  # class names along the confusion's y axis take at most this share of its plot
+
+
+def _text_margin(items: list) -> float:
+    """What a TextItem adds around its text, both sides together (its document's margin)."""
+    return 2 * items[0].textItem.document().documentMargin() if items else 8.0
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -129,11 +138,103 @@ class PredictionsView(View):
         self.predicted: np.ndarray | None = None   # predicted class ids of the probe batch
         self.generated: str | None = None
         self._confusion_step = None
+        self._wide = False
+        self._titles: dict = {}  # plot -> its whole title (drawn cut to the plot's width)
+        self._confusion_labels: list[str] = []
+        self._tile_labels: list[tuple[str, str, str, tuple]] = []  # (name, index, confidence, colour) per tile
+        for plot in (self.confusion.plot, self.samples_plot):  # sized by the layout, after a resize
+            plot.getViewBox().sigResized.connect(self._fit)
         self.stack.hint(NO_DATA)
+
+    # -- fitting the pane --------------------------------------------------------------------
+    # Class names, counts and confidences are drawn as large as they are readable and no
+    # larger: in a 2 x 2 grid at 1280 x 720 names ran over each other and over the cells.
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """The probe inputs beside the confusion matrix in a wide pane, below it otherwise."""
+        wide = self.width() >= WIDE * self.height()
+        if wide == self._wide:
+            return
+        self._wide = wide
+        g = self.graphics.ci
+        g.removeItem(self.samples_plot)
+        g.addItem(self.samples_plot, row=0 if wide else 1, col=1 if wide else 0)
+        # Halves: left to their preferred widths, the confusion matrix (and the forecast plot
+        # below it, hidden but still laid out) took all but a few pixels of a narrow pane.
+        for col, plot in ((0, self.confusion.plot), (1, self.samples_plot), (0, self.series_plot)):
+            g.layout.setColumnStretchFactor(col, 1 if wide else 0)
+            plot.setPreferredWidth(HALF_PX if wide else -1)
+
+    def _fit(self, *_) -> None:
+        self._fit_confusion()
+        self._fit_tiles()
+        for plot, text in self._titles.items():
+            self._title(plot, text)
+
+    def _title(self, plot, text: str) -> None:
+        """The plot's title, cut to its width (whole in the tooltip): side by side, two
+        long titles ran into each other."""
+        self._titles[plot] = text
+        room = plot.width() - 30  # the label's margins, and some air
+        key = (text, room, plot.titleLabel.opts.get("size"))  # (presentation mode: larger)
+        if getattr(plot, "_title_fitted", None) == key:
+            return  # (laid out again for nothing, the plot would be resized, and fitted, again)
+        plot._title_fitted = key
+        set_title(plot, text)
+        plot.titleLabel.setToolTip(text)
+        drawn = plot.titleLabel.item.boundingRect().width()
+        if room > 0 and drawn > room:
+            keep = max(1, int(len(text) * room / drawn) - 1)
+            set_title(plot, text[:keep].rstrip() + "…")
+
+    def _fit_confusion(self) -> None:
+        """Class names on the y axis where a row has a line's height and the names leave the
+        matrix most of the pane's width, on the x axis where a column has the widest name's
+        width, else class numbers; the counts in the cells where they fit."""
+        labels = self._confusion_labels
+        c = len(labels)
+        if not c or self.matrix is None:
+            return
+        vb = self.confusion.plot.getViewBox()
+        fm, pad = QFontMetrics(self.font()), _text_margin(self.cells)
+        row_px, col_px = vb.height() / c, vb.width() / c
+        named = [f"{s} ({i})" for i, s in enumerate(labels)]
+        room = (row_px >= fm.height() and
+                max(fm.horizontalAdvance(s) for s in named) <= NAMES_SHARE * self.confusion.plot.width())
+        set_ticks(self.confusion.plot.getAxis("left"), [list(enumerate(named if room else map(str, range(c))))])
+        wide_enough = max(fm.horizontalAdvance(s) for s in labels) + 6 <= col_px
+        set_ticks(self.confusion.plot.getAxis("bottom"), [list(enumerate(labels if wide_enough else map(str, range(c))))])
+        counts_fit = (row_px >= fm.height() + pad and
+                      col_px >= fm.horizontalAdvance(str(int(self.matrix.max(initial=0)))) + pad)
+        for item in self.cells:
+            item.setVisible(counts_fit)
+
+    def _fit_tiles(self) -> None:
+        """Each probe input's label: its class name and the model's confidence where the tile
+        has the room, else the class number (and the confidence on its line if it fits)."""
+        if not self._tile_labels or self.mosaic is None or not self.samples_plot.isVisible():
+            return
+        vb = self.samples_plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        scale = min(vb.width() / max(1e-9, x1 - x0), vb.height() / max(1e-9, y1 - y0))  # px per image pixel
+        fm, pad = QFontMetrics(self.font()), _text_margin(self.labels)
+        tile_px = (self.mosaic.w + self.mosaic.gap) * scale - pad
+        lines = max(1, int((self.mosaic.gap * scale - pad) // fm.height()))  # text lines above a tile
+        # all names or all numbers: a row mixing the two reads as one more puzzle
+        names = all(fm.horizontalAdvance(name) <= tile_px for name, *_ in self._tile_labels)
+        for item, (name, index, conf, colour) in zip(self.labels, self._tile_labels):
+            label = name if names else index
+            if conf and lines >= 2 and fm.horizontalAdvance(conf) <= tile_px:
+                label += "\n" + conf
+            set_text(item, label, colour)
 
     def reset(self) -> None:
         self.matrix = self.predicted = self.generated = None
         self._confusion_step = None
+        self._confusion_labels, self._tile_labels = [], []
         self.confusion.clear()
         self.samples_image.clear()
         self.text.setText("")
@@ -160,6 +261,7 @@ class PredictionsView(View):
             return
         self.stack.content()
         names = class_names(self.reader)
+        self._arrange()
         self._show_confusion(conf, names)
         show_images = kind in ("image", "video") and pred is not None and probe is not None
         self.samples_plot.setVisible(show_images)
@@ -181,6 +283,7 @@ class PredictionsView(View):
             text = self._generated_text(step, names) + text
         self.text.setText(text)
         self.text.setVisible(bool(text))
+        self._fit()
 
     # -- confusion -------------------------------------------------------------------------
     def _show_confusion(self, conf, names: list[str]) -> None:
@@ -194,15 +297,8 @@ class PredictionsView(View):
         frac = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
         c = m.shape[0]
         self.confusion.set(frac, rect=(-0.5, -0.5, c, c), levels=(0.0, 1.0))
-        labels = [symbol_label(n) for n in names] if len(names) == c else [str(i) for i in range(c)]
-        if max(len(s) for s in labels) * c > 60:  # long names would overlap along x: numbers there
-            set_ticks(self.confusion.plot.getAxis("bottom"), [[(i, str(i)) for i in range(c)]])
-            set_ticks(self.confusion.plot.getAxis("left"), [[(i, f"{s} ({i})") for i, s in enumerate(labels)]])
-        else:
-            ticks = [[(i, s) for i, s in enumerate(labels)]]
-            set_ticks(self.confusion.plot.getAxis("bottom"), ticks)
-            set_ticks(self.confusion.plot.getAxis("left"), ticks)
-        set_title(self.confusion.plot, f"Validation confusion at step {conf[0]} (fraction of each target class)")
+        self._confusion_labels = [symbol_label(n) for n in names] if len(names) == c else [str(i) for i in range(c)]
+        self._title(self.confusion.plot, f"Validation confusion at step {conf[0]} (fraction of each target class)")
         if c <= 12:  # counts written in the cells while they stay readable
             if len(self.cells) != c * c:
                 for item in self.cells:
@@ -237,14 +333,14 @@ class PredictionsView(View):
         finite = mosaic[np.isfinite(mosaic)]
         self.samples_image.setImage(mosaic, levels=(float(finite.min()), float(finite.max())), autoLevels=False)
         self.samples_image.setColorMap(pg.colormap.get("CET-L1"))
+        self._tile_labels = []
         for k, item in enumerate(self.labels):
             r, c = self.mosaic.origin(k)
             p, t = int(self.predicted[k]), int(y[k])
-            label = names[p] if p < len(names) else str(p)
-            extra = f"\n{conf[k]:.0%}" if conf is not None else ""
-            set_text(item, label + extra, GOOD if p == t else BAD)
+            self._tile_labels.append((names[p] if p < len(names) else str(p), str(p),
+                                      f"{conf[k]:.0%}" if conf is not None else "", GOOD if p == t else BAD))
             item.setPos(c, r)
-        set_title(self.samples_plot, "Probe inputs and the predicted class (green: right, red: wrong)")
+        self._title(self.samples_plot, "Probe inputs and the predicted class (green: right, red: wrong)")
 
     def _show_frames(self, probe, pred) -> None:
         """Last input frame, target and predicted next frame of the first probe clips."""
@@ -260,7 +356,7 @@ class PredictionsView(View):
             self.mosaic = Mosaic(len(tiles), h, w, cols=3, gap=2)
         self.samples_image.setImage(self.mosaic.assemble(tiles), levels=(0.0, 1.0), autoLevels=False)
         self.samples_image.setColorMap(pg.colormap.get("CET-L1"))
-        set_title(self.samples_plot, "Last input frame · target · predicted next frame")
+        self._title(self.samples_plot, "Last input frame · target · predicted next frame")
         self.predicted = p
 
     def _show_forecast(self, probe, pred) -> None:

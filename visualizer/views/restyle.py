@@ -8,6 +8,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont
 
+from .widgets import loosen_title
+
 BASE_PT = 9.0   # plot text at scale 1 (pyqtgraph's own default)
 TITLE_PT = 10.5
 
@@ -51,5 +53,5 @@ def style_scene(gv: pg.GraphicsView, theme, scale: float) -> None:
         elif isinstance(item, pg.LabelItem) and not isinstance(item.parentItem(), pg.LegendItem):
             title = isinstance(item.parentItem(), pg.PlotItem)
             item.setText(item.text, color=theme.text, size=f"{(TITLE_PT if title else BASE_PT) * scale:.1f}pt")
-            if title:  # a long title must not hold its plot wider than the pane (widgets.set_title)
-                item.setMinimumWidth(0)
+            if title:  # a long title must not hold its plot wider than the pane
+                loosen_title(item.parentItem())
