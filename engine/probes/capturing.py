@@ -73,7 +73,7 @@ class CaptureRouting:
         runner, self._offpath = self._offpath, None
         self.capture_mode = "inline"
         self._slot = None
-        lost_stats, lost_captures = runner.unanswered() if hasattr(runner, "unanswered") else ([], [])
+        lost_stats, lost_captures = runner.unanswered() if runner is not None else ([], [])
         if partial is not None and partial not in lost_stats:
             lost_stats = sorted([*lost_stats, partial])
         if runner is not None:

@@ -266,6 +266,14 @@ def test_predictions_fit_the_pane_they_are_in(qtbot, runs):
         assert view._wide == wide
         beside = view.samples_plot.sceneBoundingRect().left() >= view.confusion.plot.sceneBoundingRect().right()
         assert beside == wide
+    # No pictures (a^n b^n: symbols): no empty half beside the matrix.
+    seq = open_view(qtbot, PredictionsView, runs["lstm"][0])
+    seq.show()
+    seq.resize(1000, 330)
+    seq.show_step(STEPS)
+    qtbot.wait(200)
+    assert not seq.samples_plot.isVisible() and not seq._wide
+    assert seq.graphics.ci.layout.columnCount() == 1
 
 
 @pytest.mark.parametrize("cls", VIEWS, ids=[c.__name__ for c in VIEWS])

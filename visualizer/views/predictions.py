@@ -154,8 +154,9 @@ class PredictionsView(View):
         self._arrange()
 
     def _arrange(self) -> None:
-        """The probe inputs beside the confusion matrix in a wide pane, below it otherwise."""
-        wide = self.width() >= WIDE * self.height()
+        """The probe inputs beside the confusion matrix in a wide pane, below it otherwise
+        (and the matrix alone across the pane where there are no pictures)."""
+        wide = self.width() >= WIDE * self.height() and self.samples_plot.isVisible()
         if wide == self._wide:
             return
         self._wide = wide
@@ -261,10 +262,10 @@ class PredictionsView(View):
             return
         self.stack.content()
         names = class_names(self.reader)
-        self._arrange()
         self._show_confusion(conf, names)
         show_images = kind in ("image", "video") and pred is not None and probe is not None
         self.samples_plot.setVisible(show_images)
+        self._arrange()
         show_series = kind == "sequence" and not classify and pred is not None and probe is not None
         self.series_plot.setVisible(show_series)
         text = ""
