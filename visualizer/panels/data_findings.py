@@ -136,7 +136,7 @@ class DataFindings(QWidget):
             shown = " ".join(symbol(n) for n in names[:120]) + (" …" if len(names) > 120 else "")
             self.classes_title.setText(f"Vocabulary: {len(names)} characters  {shown}")
         else:
-            self.classes_title.setText(f"{len(names)} classes")
+            self.classes_title.setText("Samples per class")  # (how many classes: the summary above says)
         self.classes_title.setWordWrap(True)
         self.classes.setHorizontalHeaderLabels(["Character" if text else "Class", "Samples" if not
                                                 p.info.target_shape else "Targets", "Share"])
