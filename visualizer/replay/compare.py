@@ -184,7 +184,11 @@ class CompareWindow(QMainWindow):
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.curves)
         split.addWidget(self.column_area)
-        split.setSizes([300, 500])
+        # Halves: the overlaid curves are what the window is for (300 of 800 squeezed their
+        # four plots to ~25 px each at 1280 x 720)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([450, 450])
         self.setCentralWidget(split)
         resize_to_fit(self, 1400, 900)
 
