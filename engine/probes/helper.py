@@ -76,12 +76,12 @@ class Helper:
         from ..graph.document import GraphDocument
         from .diagnostics import Diagnostician, Thresholds
         from .offpath import CaptureModel
-        from .process import views
         from .protocol import decode_row
+        from .shared_memory import views
         from .stats import StepStats
         torch.set_num_threads(max(1, int(header.get("threads", 1))))
         if header.get("numerics"):
-            from .process import apply_numerics
+            from .numerics import apply_numerics
             apply_numerics(header["numerics"])
             if header["numerics"]["deterministic"]:
                 import warnings  # kernels without a deterministic version only warn (warn_only)
@@ -134,7 +134,7 @@ class Helper:
         from .protocol import encode_arrays, write_frame
         k, step = int(header["slot"]), int(header["step"])
         if "acts_layout" in header:
-            from .process import views
+            from .shared_memory import views
             self.act_names = [e[0] for e in header["acts_layout"]]
             self.acts = [dict(zip([e[0] for e in header["acts_layout"]],
                                   views(torch.from_file(p, shared=True, size=int(header["acts_size"]),

@@ -25,7 +25,6 @@ import os
 import queue
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -36,8 +35,10 @@ import numpy as np
 import torch
 
 from ..train.metrics import norm_dtype
+from .numerics import numerics
 from .offpath import READY_TIMEOUT, Result, model_tensors
 from .protocol import decode_row, encode_arrays, read_frame, write_frame, write_step
+from .shared_memory import dtype_name, layout_of, shared_file, sweep, views
 
 # Slots in the ring: enough for the helper to fall a few steps behind while it takes a
 # capture (a^n b^n: 3.5 ms, three training steps). Where it recomputes the outputs from the
@@ -71,86 +72,6 @@ class DiagnosticsResult:
     pairs, and the training loss's running average after them."""
     found: list
     loss_average: float | None
-
-
-def _dtype_name(t: torch.Tensor) -> str:
-    return str(t.dtype).replace("torch.", "")
-
-
-def layout_of(tensors, offset: int = 0) -> tuple[list, int]:
-    """[[name, dtype, shape, byte offset]] of ``tensors`` (name, tensor) packed from
-    ``offset`` at 64-byte boundaries, and the end offset."""
-    out = []
-    for name, t in tensors:
-        offset = -(-offset // 64) * 64
-        out.append([name, _dtype_name(t), list(t.shape), offset])
-        offset += t.numel() * t.element_size()
-    return out, offset
-
-
-def views(flat: torch.Tensor, layout) -> list[torch.Tensor]:
-    out = []
-    for _, dtype, shape, offset in layout:
-        dt = getattr(torch, dtype)
-        n = dt.itemsize
-        for d in shape:
-            n *= d
-        out.append(flat[offset:offset + n].view(dt).view(shape))
-    return out
-
-
-def _folder() -> str:
-    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
-
-
-def shared_file(size: int, kind: str) -> tuple[str, torch.Tensor]:
-    """A new file mapped shared, named after this process (see :func:`sweep`)."""
-    fd, path = tempfile.mkstemp(prefix=f"neurostudio-{os.getpid()}-{kind}-", dir=_folder())
-    os.close(fd)
-    return path, torch.from_file(path, shared=True, size=max(64, size), dtype=torch.uint8)
-
-
-def sweep() -> None:
-    """Remove the slot files of training processes that no longer exist (killed before
-    their helper had mapped them; a file is unlinked as soon as both sides have it)."""
-    try:
-        names = os.listdir(_folder())
-    except OSError:
-        return
-    for name in names:
-        parts = name.split("-")
-        if len(parts) < 3 or parts[0] != "neurostudio" or not parts[1].isdigit():
-            continue
-        try:
-            os.kill(int(parts[1]), 0)
-        except ProcessLookupError:
-            try:
-                os.unlink(os.path.join(_folder(), name))
-            except OSError:
-                pass
-        except OSError:
-            pass  # alive (another user's): not ours to remove
-
-
-def numerics() -> dict:
-    """The switches that change float results (TF32, deterministic kernels, cuDNN's
-    algorithm choice): the helper copies them, so that it computes what inline would."""
-    return {"tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32,
-            "matmul_precision": torch.get_float32_matmul_precision(),
-            "cudnn_deterministic": torch.backends.cudnn.deterministic,
-            "cudnn_benchmark": torch.backends.cudnn.benchmark, "cudnn": torch.backends.cudnn.enabled,
-            "deterministic": torch.are_deterministic_algorithms_enabled(),
-            "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled()}
-
-
-def apply_numerics(n: dict) -> None:
-    torch.backends.cuda.matmul.allow_tf32 = n["tf32_matmul"]
-    torch.backends.cudnn.allow_tf32 = n["tf32_cudnn"]
-    torch.set_float32_matmul_precision(n["matmul_precision"])
-    torch.backends.cudnn.deterministic = n["cudnn_deterministic"]
-    torch.backends.cudnn.benchmark = n["cudnn_benchmark"]
-    torch.backends.cudnn.enabled = n["cudnn"]
-    torch.use_deterministic_algorithms(n["deterministic"], warn_only=n["deterministic_warn_only"])
 
 
 class ProcessHelper:
@@ -217,7 +138,7 @@ class ProcessHelper:
         if grid_x is not None:
             arrays["grid_x"] = grid_x.detach().cpu().numpy()
         dtype = next((t.dtype for t in self.live if t.is_floating_point()), torch.float32)
-        header = {"kind": "init", "graph": doc.to_dict(), "dtype": _dtype_name(torch.empty(0, dtype=dtype)),
+        header = {"kind": "init", "graph": doc.to_dict(), "dtype": dtype_name(torch.empty(0, dtype=dtype)),
                   "device": str(self.device), "numerics": numerics(),
                   "after": after, "before": before, "gnorms": gnorms, "flat_index": index, "size": end,
                   "slots": self._paths[:self.slots], "ctrl": self._paths[self.slots], "threads": threads,
